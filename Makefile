@@ -1,0 +1,52 @@
+# Glassbox: `make run` and `make test` are the only commands a new user needs.
+SHELL := /bin/bash
+SWIFT ?= swift
+DATA_DIR ?= data/mnist
+RUN_DIR ?= runs/default
+EPOCHS ?= 3
+SEED ?= 1
+WORKERS ?= 2
+DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev libcairo2-dev libgif-dev \
+                fonts-dejavu-core dataset-fashion-mnist python3 python3-venv
+
+# AVX2 + FMA code paths need the compiler told the CPU; only where the CPU has both.
+CPU_FLAGS := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+RELEASE := $(SWIFT) build -c release $(CPU_FLAGS) -Xswiftc -enforce-exclusivity=unchecked
+BIN = $(shell $(RELEASE) --show-bin-path)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps data build run test bench clean help
+all: build
+
+help:
+	@echo "make run    - install missing packages, fetch MNIST, build release, train + draw (runs/default)"
+	@echo "make test   - install missing packages, fetch MNIST, run the whole test suite"
+	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md)"
+	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+data: deps
+	@python3 scripts/fetch_mnist.py $(DATA_DIR) data-checksums/MNIST-SHA256
+
+build: deps
+	$(RELEASE)
+
+run: build data
+	$(BIN)/glassbox-coordinator train --data $(DATA_DIR) --epochs $(EPOCHS) --seed $(SEED) \
+	  --spawn-workers $(WORKERS) --out $(RUN_DIR)
+
+test: deps data
+	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) build --build-tests $(CPU_FLAGS)
+	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) test --skip-build $(CPU_FLAGS)
+
+bench: build data
+	bash scripts/bench.sh $(BIN) $(DATA_DIR)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Compiler flags that need a particular CPU (e.g. `-target-cpu haswell` for AVX2/FMA) are passed
+// by the Makefile with -Xswiftc after checking /proc/cpuinfo, never here.
+let package = Package(
+    name: "Glassbox",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "glassbox-coordinator", targets: ["Coordinator"]),
+        .executable(name: "glassbox-worker", targets: ["Worker"]),
+        .library(name: "Core", targets: ["Core"]),
+        .library(name: "Protocol", targets: ["Protocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CGif", path: "Sources/CGif",
+                       providers: [.apt(["libgif-dev"])]),
+        .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"]),
+        .target(name: "Protocol", dependencies: ["CZMQ"]),
+        .executableTarget(name: "Coordinator", dependencies: [
+            "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "Worker", dependencies: [
+            "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol"]),
+    ]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+import Core
+
+@main
+struct GlassboxCoordinator: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "glassbox-coordinator",
+        abstract: "Train the Glassbox CNN and watch its hidden representation organise itself.")
+    func run() throws { print("glassbox-coordinator: not yet implemented") }
+}
