@@ -1,0 +1,209 @@
+// 2x2 convolutions, Keras `same` padding (0 before, 1 after), stride 1, NHWC.
+//
+// Activations use the *padded layout*: each S x S x C image is stored as (S+1) x (S+1) x C with
+// a zero last row and column, images back to back, and the buffer has (S+2) x C floats of zero
+// slack before and after (FloatBuffer.slack). Then the tap at (di, dj) of output pixel q (flat
+// padded index) is simply pixel q + di*(S+1) + dj, and the transposed taps of the backward pass
+// (q - di*(S+1) - dj) land on zeros at image borders: no bounds checks in any kernel.
+// Invariant: every kernel writes only valid pixels (i < S, j < S); pad pixels stay zero.
+//
+// Weights are in Keras layout (kh, kw, cin, cout) = [tap][ci][co], tap = di*2 + dj.
+
+/// Geometry of one padded activation tensor.
+public struct PaddedGeometry: Sendable, Equatable {
+    public let size: Int      // S: valid rows = valid cols
+    public let channels: Int  // C
+    public let images: Int    // N
+    public init(size: Int, channels: Int, images: Int) {
+        self.size = size; self.channels = channels; self.images = images
+    }
+    @inline(__always) public var pitch: Int { size + 1 }               // pixels per padded row
+    @inline(__always) public var pixelsPerImage: Int { pitch * pitch }
+    @inline(__always) public var floatCount: Int { images * pixelsPerImage * channels }
+    /// Zero slack needed on each side of the buffer, in floats.
+    @inline(__always) public var slackFloats: Int { (pitch + 1) * channels }
+    /// Flat padded pixel offsets of the four forward taps.
+    @inline(__always) public var tapOffsets: (Int, Int, Int, Int) { (0, 1, pitch, pitch + 1) }
+
+    public func makeBuffer() -> FloatBuffer { FloatBuffer(count: floatCount, slack: slackFloats) }
+
+    /// Calls `body(q)` for the flat padded index of every valid pixel, image by image, row by row.
+    @inline(__always)
+    public func forEachValidPixel(_ body: (Int) -> Void) {
+        for n in 0..<images {
+            let base = n * pixelsPerImage
+            for i in 0..<size {
+                let row = base + i * pitch
+                for j in 0..<size { body(row + j) }
+            }
+        }
+    }
+}
+
+@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+public enum Conv2x2 {
+    /// out[q] = bias + sum over taps t of in[q + offsets[t]] . W[t]  (32 -> 32 channels).
+    ///
+    /// in, out: padded layout `geometry` with 32 channels; weights [4][32 in][32 out];
+    /// offsets: pixel offsets per tap (forward: geometry.tapOffsets; backward: their negatives).
+    /// Computes two neighbouring output pixels x 32 channels per step in 8 SIMD8 accumulators.
+    public static func apply32(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        offsets: (Int, Int, Int, Int), geometry g: PaddedGeometry
+    ) {
+        precondition(g.channels == 32 && g.size % 2 == 0)
+        let zero = SIMD8<Float>(repeating: 0)
+        let b0 = bias.map { load8($0) } ?? zero, b1 = bias.map { load8($0 + 8) } ?? zero
+        let b2 = bias.map { load8($0 + 16) } ?? zero, b3 = bias.map { load8($0 + 24) } ?? zero
+        let offs = [offsets.0 * 32, offsets.1 * 32, offsets.2 * 32, offsets.3 * 32]
+        for n in 0..<g.images {
+            let imageBase = n * g.pixelsPerImage
+            for i in 0..<g.size {
+                let rowBase = imageBase + i * g.pitch
+                for j in stride(from: 0, to: g.size, by: 2) {
+                    let q = (rowBase + j) * 32
+                    var a0 = b0, a1 = b1, a2 = b2, a3 = b3
+                    var c0 = b0, c1 = b1, c2 = b2, c3 = b3
+                    for t in 0..<4 {
+                        let xa = input + (q + offs[t])
+                        let xb = xa + 32
+                        var w = weights + t * 1024
+                        for ci in 0..<32 {
+                            let w0 = load8(w), w1 = load8(w + 8), w2 = load8(w + 16), w3 = load8(w + 24)
+                            let sa = SIMD8<Float>(repeating: xa[ci])
+                            let sb = SIMD8<Float>(repeating: xb[ci])
+                            a0.addProduct(sa, w0); a1.addProduct(sa, w1)
+                            a2.addProduct(sa, w2); a3.addProduct(sa, w3)
+                            c0.addProduct(sb, w0); c1.addProduct(sb, w1)
+                            c2.addProduct(sb, w2); c3.addProduct(sb, w3)
+                            w += 32
+                        }
+                    }
+                    let o = output + q
+                    store8(a0, o); store8(a1, o + 8); store8(a2, o + 16); store8(a3, o + 24)
+                    store8(c0, o + 32); store8(c1, o + 40); store8(c2, o + 48); store8(c3, o + 56)
+                }
+            }
+        }
+    }
+
+    /// Forward of a 32 -> 32 convolution.
+    public static func forward32(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, geometry g: PaddedGeometry
+    ) {
+        apply32(input: input, output: output, weights: kernel, bias: bias,
+                offsets: g.tapOffsets, geometry: g)
+    }
+
+    /// Rearranges a Keras kernel [tap][ci][co] into the backward kernel [tap][co][ci].
+    public static func transposeTaps32(_ kernel: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        for t in 0..<4 {
+            for ci in 0..<32 {
+                for co in 0..<32 { out[t * 1024 + co * 32 + ci] = kernel[t * 1024 + ci * 32 + co] }
+            }
+        }
+    }
+
+    /// dIn[q] = sum over taps t of dOut[q - offsets[t]] . W[t]^T, with `transposedKernel` from
+    /// `transposeTaps32`. dOut's pad pixels must be zero.
+    public static func inputGradient32(
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+        transposedKernel: UnsafePointer<Float>, geometry g: PaddedGeometry
+    ) {
+        let (o0, o1, o2, o3) = g.tapOffsets
+        apply32(input: outputGradient, output: inputGradient, weights: transposedKernel, bias: nil,
+                offsets: (-o0, -o1, -o2, -o3), geometry: g)
+    }
+
+    /// kernelGrad[t] += in_shifted(t)^T . dOut (one sgemm per tap over all padded pixels;
+    /// pad pixels of dOut are zero, so what they meet in `input` does not matter), and
+    /// biasGrad += sum over pixels of dOut.
+    public static func weightGradient32(
+        input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        geometry g: PaddedGeometry
+    ) {
+        let pixels = g.images * g.pixelsPerImage
+        let offs = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+        for t in 0..<4 {
+            BLAS.sgemm(transA: true, m: 32, n: 32, k: pixels,
+                       a: input + offs[t] * 32, lda: 32, b: outputGradient, ldb: 32,
+                       beta: 1, c: kernelGradient + t * 1024, ldc: 32)
+        }
+        addChannelSums(outputGradient, pixels: pixels, into: biasGradient)
+    }
+
+    /// biasGrad[c] += sum over pixels of x[p][c] for 32 channels.
+    public static func addChannelSums(_ x: UnsafePointer<Float>, pixels: Int, into sums: UnsafeMutablePointer<Float>) {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        var p = x
+        for _ in 0..<pixels {
+            s0 += load8(p); s1 += load8(p + 8); s2 += load8(p + 16); s3 += load8(p + 24)
+            p += 32
+        }
+        store8(load8(sums) + s0, sums); store8(load8(sums + 8) + s1, sums + 8)
+        store8(load8(sums + 16) + s2, sums + 16); store8(load8(sums + 24) + s3, sums + 24)
+    }
+
+    /// Forward of the first convolution, 1 -> 32 channels. input: padded layout with 1 channel;
+    /// output: the same geometry with 32 channels.
+    public static func forward1(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, geometry g: PaddedGeometry
+    ) {
+        let (o0, o1, o2, o3) = g.tapOffsets
+        var w = [SIMD8<Float>](repeating: .zero, count: 16)
+        for t in 0..<4 { for v in 0..<4 { w[t * 4 + v] = load8(kernel + t * 32 + v * 8) } }
+        let b = (load8(bias), load8(bias + 8), load8(bias + 16), load8(bias + 24))
+        g.forEachValidPixel { q in
+            let x0 = SIMD8<Float>(repeating: input[q + o0]), x1 = SIMD8<Float>(repeating: input[q + o1])
+            let x2 = SIMD8<Float>(repeating: input[q + o2]), x3 = SIMD8<Float>(repeating: input[q + o3])
+            let o = output + q * 32
+            for v in 0..<4 {
+                var acc = v == 0 ? b.0 : v == 1 ? b.1 : v == 2 ? b.2 : b.3
+                acc.addProduct(x0, w[v]); acc.addProduct(x1, w[4 + v])
+                acc.addProduct(x2, w[8 + v]); acc.addProduct(x3, w[12 + v])
+                store8(acc, o + v * 8)
+            }
+        }
+    }
+
+    /// Weight and bias gradients of the first convolution (1 -> 32 channels).
+    public static func weightGradient1(
+        input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        geometry g: PaddedGeometry
+    ) {
+        let (o0, o1, o2, o3) = g.tapOffsets
+        var acc = [SIMD8<Float>](repeating: .zero, count: 20)  // 4 taps x 4 + bias x 4
+        acc.withUnsafeMutableBufferPointer { a in
+            g.forEachValidPixel { q in
+                let d = outputGradient + q * 32
+                let d0 = load8(d), d1 = load8(d + 8), d2 = load8(d + 16), d3 = load8(d + 24)
+                let xs = (input[q + o0], input[q + o1], input[q + o2], input[q + o3])
+                for t in 0..<4 {
+                    let x = SIMD8<Float>(repeating: t == 0 ? xs.0 : t == 1 ? xs.1 : t == 2 ? xs.2 : xs.3)
+                    a[t * 4].addProduct(x, d0); a[t * 4 + 1].addProduct(x, d1)
+                    a[t * 4 + 2].addProduct(x, d2); a[t * 4 + 3].addProduct(x, d3)
+                }
+                a[16] += d0; a[17] += d1; a[18] += d2; a[19] += d3
+            }
+        }
+        for t in 0..<4 {
+            for v in 0..<4 {
+                let p = kernelGradient + t * 32 + v * 8
+                store8(load8(p) + acc[t * 4 + v], p)
+            }
+        }
+        for v in 0..<4 { store8(load8(biasGradient + v * 8) + acc[16 + v], biasGradient + v * 8) }
+    }
+}

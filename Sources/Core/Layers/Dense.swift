@@ -1,0 +1,83 @@
+// Fully connected layer. input (rows, in), kernel (in, out) Keras layout, bias (out),
+// output (rows, out), all row-major.
+
+public enum Dense {
+    public static func forward(
+        input: UnsafePointer<Float>, rows: Int, inWidth: Int, outWidth: Int,
+        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows { (output + r * outWidth).update(from: bias, count: outWidth) }
+        BLAS.sgemm(m: rows, n: outWidth, k: inWidth, a: input, lda: inWidth, b: kernel, ldb: outWidth,
+                   beta: 1, c: output, ldc: outWidth)
+    }
+
+    /// kernelGrad += input^T . dOut; biasGrad += column sums of dOut; inputGrad = dOut . kernel^T.
+    public static func backward(
+        input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+        inWidth: Int, outWidth: Int, kernel: UnsafePointer<Float>,
+        kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?
+    ) {
+        BLAS.sgemm(transA: true, m: inWidth, n: outWidth, k: rows, a: input, lda: inWidth,
+                   b: outputGradient, ldb: outWidth, beta: 1, c: kernelGradient, ldc: outWidth)
+        for r in 0..<rows {
+            let row = outputGradient + r * outWidth
+            for c in 0..<outWidth { biasGradient[c] += row[c] }
+        }
+        if let inputGradient {
+            BLAS.sgemm(transB: true, m: rows, n: inWidth, k: outWidth, a: outputGradient, lda: outWidth,
+                       b: kernel, ldb: outWidth, beta: 0, c: inputGradient, ldc: inWidth)
+        }
+    }
+}
+
+public enum ReLU {
+    public static func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] = max(x[i], 0) }
+    }
+
+    /// grad *= (preActivation > 0).
+    public static func backward(_ grad: UnsafeMutablePointer<Float>, activation: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count where !(activation[i] > 0) { grad[i] = 0 }
+    }
+}
+
+// Softmax with categorical cross-entropy on the logits (Keras fuses them the same way for a
+// softmax output layer, so its gradient is simply p - onehot).
+public enum SoftmaxCrossEntropy {
+    /// Replaces logits by probabilities in place; returns the loss sum and correct count.
+    public static func forward(
+        logitsToProbabilities z: UnsafeMutablePointer<Float>, rows: Int, classes: Int, labels: [UInt8]
+    ) -> BatchStats {
+        var stats = BatchStats(count: rows)
+        for r in 0..<rows {
+            let row = z + r * classes
+            var mx = row[0], best = 0
+            for c in 1..<classes where row[c] > mx { mx = row[c]; best = c }
+            var sum: Double = 0
+            for c in 0..<classes { sum += exp(Double(row[c] - mx)) }
+            let label = Int(labels[r])
+            stats.lossSum += log(sum) - Double(row[label] - mx)
+            if best == label { stats.correct += 1 }
+            for c in 0..<classes { row[c] = Float(exp(Double(row[c] - mx)) / sum) }
+        }
+        return stats
+    }
+
+    /// dLogits = probabilities - onehot(labels).
+    public static func backward(
+        probabilities p: UnsafePointer<Float>, rows: Int, classes: Int, labels: [UInt8],
+        logitGradient d: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            for c in 0..<classes { d[r * classes + c] = p[r * classes + c] }
+            d[r * classes + Int(labels[r])] -= 1
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif
