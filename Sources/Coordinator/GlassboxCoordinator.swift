@@ -5,6 +5,6 @@ import Core
 struct GlassboxCoordinator: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glassbox-coordinator",
-        abstract: "Train the Glassbox CNN and watch its hidden representation organise itself.")
-    func run() throws { print("glassbox-coordinator: not yet implemented") }
+        abstract: "Train the Glassbox CNN and watch its hidden representation organise itself.",
+        subcommands: [BenchCommand.self])
 }

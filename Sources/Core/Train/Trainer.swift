@@ -1,0 +1,122 @@
+import Dispatch
+
+/// Images and labels the trainer reads (pixels: count x 784 row-major, labels 0...9).
+public struct ImageSet: Sendable {
+    public let pixels: [UInt8]
+    public let labels: [UInt8]
+    public var count: Int { labels.count }
+    public init(pixels: [UInt8], labels: [UInt8]) {
+        precondition(pixels.count == labels.count * 784, "pixels must be count x 784")
+        self.pixels = pixels; self.labels = labels
+    }
+}
+
+/// Computes the seed CNN on this process' cores: micro-batch gradients, evaluation, activations.
+/// Deterministic: results depend on the inputs and micro-batch boundaries, never on `threads`.
+public final class CNNEngine: @unchecked Sendable {
+    public let threads: Int
+    public let microBatchSize: Int
+    private let workspaces: [CNNWorkspace]
+    private let kernels = BackwardKernels()
+    /// The current weights, in the parameter layout.
+    public private(set) var parameters: [Float]
+
+    public init(parameters: [Float], threads: Int, microBatchSize: Int = 25) {
+        precondition(parameters.count == SeedCNN.layout.count)
+        precondition(threads >= 1 && microBatchSize >= 1)
+        self.parameters = parameters
+        self.threads = threads
+        self.microBatchSize = microBatchSize
+        workspaces = (0..<threads).map { _ in CNNWorkspace(capacity: microBatchSize) }
+        BLAS.setThreads(1)
+        parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
+    }
+
+    public func setParameters(_ p: [Float]) {
+        precondition(p.count == parameters.count)
+        parameters = p
+        parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
+    }
+
+    /// Runs `body(workspace, job)` for jobs 0..<count, job j on thread j % threads.
+    private func parallel(_ count: Int, _ body: @Sendable (CNNWorkspace, Int, Int) -> Void) {
+        let t = min(threads, count)
+        if t <= 1 {
+            for j in 0..<count { body(workspaces[0], 0, j) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: t) { ti in
+            for j in stride(from: ti, to: count, by: t) { body(workspaces[ti], ti, j) }
+        }
+    }
+
+    /// Gradient sums (fixed point) and statistics of the given micro-batches in training mode.
+    /// Statistics are summed in micro-batch order, so they too are independent of `threads`.
+    public func gradients(microBatches mbs: [ArraySlice<Int>], data: ImageSet, epoch: Int, seed: UInt64)
+        -> (FixedPointGradient, BatchStats) {
+        let t = max(1, min(threads, mbs.count))
+        let partial = SharedArray(repeating: FixedPointGradient(count: parameters.count), count: t)
+        let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
+        let w = SharedArray(parameters)
+        parallel(mbs.count) { ws, ti, j in
+            let mb = mbs[j]
+            ws.load(pixels: data.pixels, labels: data.labels, indices: mb)
+            stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)))
+            ws.backward(parameters: w.pointer, kernels: self.kernels, dropout: true)
+            partial.pointer[ti].add(ws.gradient.pointer)
+        }
+        var total = partial[0]
+        for i in 1..<t { total.add(partial[i]) }
+        return (total, stats.array.reduce(BatchStats(), +))
+    }
+
+    /// Applies the mean of `gradient` over `samples` samples with Adam.
+    public func apply(_ gradient: FixedPointGradient, samples: Int, adam: inout AdamState) {
+        var mean = [Float](repeating: 0, count: parameters.count)
+        mean.withUnsafeMutableBufferPointer { gradient.mean(over: samples, into: $0.baseAddress!) }
+        mean.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: $0.count) }
+        }
+        parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
+    }
+
+    /// Inference over `indices`: statistics, predicted classes, and (if `hidden`) the `hidden`
+    /// layer's outputs (count x 512, in the order of `indices`).
+    public func evaluate(_ indices: [Int], data: ImageSet, hidden: Bool = false)
+        -> (stats: BatchStats, predictions: [UInt8], hidden: [Float]) {
+        let mbs = microBatches(of: indices[...], size: microBatchSize)
+        let preds = SharedArray(repeating: UInt8(0), count: indices.count)
+        let acts = SharedArray(repeating: Float(0), count: hidden ? indices.count * 512 : 0)
+        let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
+        let w = SharedArray(parameters)
+        parallel(mbs.count) { ws, _, j in
+            let mb = mbs[j]
+            ws.load(pixels: data.pixels, labels: data.labels, indices: mb)
+            stats[j] = ws.forward(parameters: w.pointer, dropout: nil)
+            for (k, c) in ws.predictions().enumerated() { preds[mb.startIndex + k] = c }
+            if hidden { ws.hiddenOutputs(into: acts.pointer + mb.startIndex * 512) }
+        }
+        return (stats.array.reduce(BatchStats(), +), preds.array, acts.array)
+    }
+}
+
+/// A fixed-size array that threads write to at disjoint indices (each index by one job only).
+final class SharedArray<Element>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Element>
+    let count: Int
+    init(repeating value: Element, count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: value, count: count)
+    }
+    convenience init(_ values: [Element]) {
+        self.init(repeating: values[0], count: values.count)
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
+    }
+    deinit { pointer.deinitialize(count: count); pointer.deallocate() }
+    subscript(i: Int) -> Element {
+        get { pointer[i] }
+        set { pointer[i] = newValue }
+    }
+    var array: [Element] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
