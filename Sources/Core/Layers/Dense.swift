@@ -11,15 +11,17 @@ public enum Dense {
                    beta: 1, c: output, ldc: outWidth)
     }
 
-    /// kernelGrad += input^T . dOut; biasGrad += column sums of dOut; inputGrad = dOut . kernel^T.
+    /// kernelGrad += input^T . dOut (skipped when nil); biasGrad += column sums of dOut; inputGrad = dOut . kernel^T.
     public static func backward(
         input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
         inWidth: Int, outWidth: Int, kernel: UnsafePointer<Float>,
-        kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        kernelGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?
     ) {
-        BLAS.sgemm(transA: true, m: inWidth, n: outWidth, k: rows, a: input, lda: inWidth,
-                   b: outputGradient, ldb: outWidth, beta: 1, c: kernelGradient, ldc: outWidth)
+        if let kernelGradient {
+            BLAS.sgemm(transA: true, m: inWidth, n: outWidth, k: rows, a: input, lda: inWidth,
+                       b: outputGradient, ldb: outWidth, beta: 1, c: kernelGradient, ldc: outWidth)
+        }
         for r in 0..<rows {
             let row = outputGradient + r * outWidth
             for c in 0..<outWidth { biasGradient[c] += row[c] }

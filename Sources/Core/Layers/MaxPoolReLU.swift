@@ -22,16 +22,32 @@ public enum MaxPoolReLU {
                     let q00 = (n * g.pixelsPerImage + (2 * i) * g.pitch + 2 * j) * 32
                     let q01 = q00 + 32, q10 = q00 + g.pitch * 32, q11 = q10 + 32
                     let o = (n * outPerImage + i * outPitch + j) * 32
-                    for c in 0..<32 {
-                        var m = input[q00 + c]; var k: UInt8 = 0
-                        let v1 = input[q01 + c]; if v1 > m { m = v1; k = 1 }
-                        let v2 = input[q10 + c]; if v2 > m { m = v2; k = 2 }
-                        let v3 = input[q11 + c]; if v3 > m { m = v3; k = 3 }
-                        if m > 0 { output[o + c] = m; argmax[o + c] = k } else { output[o + c] = 0; argmax[o + c] = 255 }
+                    for c in stride(from: 0, to: 32, by: 8) {
+                        let (m, k) = maxWithIndex(input + q00 + c, input + q01 + c, input + q10 + c, input + q11 + c)
+                        let positive = m .> 0
+                        UnsafeMutableRawPointer(output + o + c).storeBytes(
+                            of: SIMD8<Float>(repeating: 0).replacing(with: m, where: positive), as: SIMD8<Float>.self)
+                        let winner = SIMD8<UInt8>(truncatingIfNeeded: SIMD8<Int32>(repeating: 255).replacing(with: k, where: positive))
+                        UnsafeMutableRawPointer(argmax + o + c).storeBytes(of: winner, as: SIMD8<UInt8>.self)
                     }
                 }
             }
         }
+    }
+
+    /// Element-wise maximum of four 8-channel vectors and the index (0...3) of the first winner.
+    @inline(__always)
+    static func maxWithIndex(_ p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>, _ p2: UnsafePointer<Float>,
+                             _ p3: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Int32>) {
+        var m = UnsafeRawPointer(p0).loadUnaligned(as: SIMD8<Float>.self)
+        var k = SIMD8<Int32>(repeating: 0)
+        for (index, p) in [p1, p2, p3].enumerated() {
+            let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+            let greater = v .> m
+            m.replace(with: v, where: greater)
+            k.replace(with: Int32(index + 1), where: greater)
+        }
+        return (m, k)
     }
 
     /// Routes each output gradient to the winning input cell. `inputGradient` is fully rewritten

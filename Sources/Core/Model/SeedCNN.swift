@@ -166,12 +166,19 @@ public final class CNNWorkspace: @unchecked Sendable {
     }
 
     /// Backward pass after `forward`; overwrites `gradient` with this micro-batch's sums.
-    public func backward(parameters w: UnsafePointer<Float>, kernels: BackwardKernels, dropout: Bool) {
+    /// Without `hiddenKernel`, the `hidden/kernel` slice is left untouched (callers then form it
+    /// from the sufficient factors `flat` and `dHidden`, see StepGradient).
+    public func backward(parameters w: UnsafePointer<Float>, kernels: BackwardKernels, dropout: Bool,
+                         hiddenKernel: Bool = true) {
         let o = SeedOffsets.shared
         let m = sampleCount
         let (gx, g28, g14) = geometries()
         let gr = gradient.pointer
-        gradient.zero()
+        let hk = SeedCNN.layout["hidden/kernel"]
+        if hiddenKernel { gradient.zero() } else {
+            gr.update(repeating: 0, count: hk.offset)
+            (gr + hk.range.upperBound).update(repeating: 0, count: gradient.count - hk.range.upperBound)
+        }
         SoftmaxCrossEntropy.backward(probabilities: probs.pointer, rows: m, classes: 10, labels: labels,
                                      logitGradient: dLogits.pointer)
         Dense.backward(input: hidden.pointer, outputGradient: dLogits.pointer, rows: m, inWidth: 512, outWidth: 10,
@@ -179,7 +186,7 @@ public final class CNNWorkspace: @unchecked Sendable {
                        inputGradient: dHidden.pointer)
         ReLU.backward(dHidden.pointer, activation: hiddenPre.pointer, count: m * 512)
         Dense.backward(input: flat.pointer, outputGradient: dHidden.pointer, rows: m, inWidth: SeedCNN.flatWidth,
-                       outWidth: 512, kernel: w + o.hk, kernelGradient: gr + o.hk, biasGradient: gr + o.hb,
+                       outWidth: 512, kernel: w + o.hk, kernelGradient: hiddenKernel ? gr + o.hk : nil, biasGradient: gr + o.hb,
                        inputGradient: dFlat.pointer)
         if dropout { Dropout.apply(dFlat.pointer, mask: mask2.pointer, count: m * SeedCNN.flatWidth) }
         MaxPoolReLU.backward(outputGradient: dFlat.pointer, argmax: arg2, outputPadded: false,
@@ -201,6 +208,16 @@ public final class CNNWorkspace: @unchecked Sendable {
                                 transposedKernel: kernels.conv2.pointer, geometry: g28)
         Conv2x2.weightGradient1(input: x.pointer, outputGradient: dA1.pointer, kernelGradient: gr + o.c1k,
                                 biasGradient: gr + o.c1b, geometry: gx)
+    }
+
+    /// This micro-batch's part of a step gradient (after `backward(..., hiddenKernel: false)`).
+    public func stepGradient() -> StepGradient {
+        var g = StepGradient(sums: FixedPointGradient(count: StepGradient.packedCount),
+                             flatRows: Array(UnsafeBufferPointer(start: flat.pointer, count: sampleCount * SeedCNN.flatWidth)),
+                             deltaRows: Array(UnsafeBufferPointer(start: dHidden.pointer, count: sampleCount * 512)),
+                             rows: sampleCount)
+        g.addPacked(from: gradient.pointer)
+        return g
     }
 
     /// Row s of the `hidden` Dense layer's output (before its ReLU) after `forward`.

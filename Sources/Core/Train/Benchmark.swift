@@ -33,6 +33,7 @@ public enum Benchmark {
     public static func training(engine: CNNEngine, batch: Int = 100, steps: Int, rounds: Int = 3) -> Result {
         let data = syntheticImages(count: batch * steps)
         var adam = AdamState(count: engine.parameters.count)
+        var params = engine.parameters
         var best = Double.infinity
         for round in 0..<rounds {
             best = min(best, seconds {
@@ -40,7 +41,8 @@ public enum Benchmark {
                     let idx = Array((s * batch)..<((s + 1) * batch))
                     let (g, _) = engine.gradients(microBatches: microBatches(of: idx[...], size: engine.microBatchSize),
                                                   data: data, epoch: round + 1, seed: 1)
-                    engine.apply(g, samples: batch, adam: &adam)
+                    applyAdam(g, samples: batch, parameters: &params, adam: &adam)
+                    engine.setParameters(params)
                 }
             })
         }

@@ -12,14 +12,14 @@ public struct FixedPointGradient: Sendable, Equatable {
 
     public var count: Int { values.count }
 
-    /// Adds a Float gradient (e.g. one micro-batch's sums), rounding each entry to 2^-32.
-    public mutating func add(_ g: UnsafePointer<Float>) {
+    /// Adds Float values g[range] into entries starting at `at`, rounding each to 2^-32.
+    public mutating func add(_ g: UnsafePointer<Float>, range: Range<Int>, at start: Int) {
         let s = FixedPointGradient.scale
-        let limit: Float = 9.0e18  // just under Int64.max; larger gradients saturate
+        let limit: Float = 4.0e18  // larger values (a diverged run) saturate instead of trapping
         values.withUnsafeMutableBufferPointer { acc in
-            for i in 0..<acc.count {
+            for i in range {
                 let x = (g[i] * s).rounded()
-                acc[i] &+= x > -limit && x < limit ? Int64(x) : (x > 0 ? Int64.max / 2 : Int64.min / 2)
+                acc[start + i - range.lowerBound] &+= Int64(min(max(x, -limit), limit))
             }
         }
     }
@@ -31,9 +31,9 @@ public struct FixedPointGradient: Sendable, Equatable {
         }
     }
 
-    /// The mean gradient over `samples` samples, as Float.
-    public func mean(over samples: Int, into out: UnsafeMutablePointer<Float>) {
+    /// The mean over `samples` samples, as Float.
+    public func mean(over samples: Int) -> [Float] {
         let f = 1 / (Double(FixedPointGradient.scale) * Double(samples))
-        for i in 0..<values.count { out[i] = Float(Double(values[i]) * f) }
+        return values.map { Float(Double($0) * f) }
     }
 }

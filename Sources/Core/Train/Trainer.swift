@@ -50,34 +50,23 @@ public final class CNNEngine: @unchecked Sendable {
         }
     }
 
-    /// Gradient sums (fixed point) and statistics of the given micro-batches in training mode.
-    /// Statistics are summed in micro-batch order, so they too are independent of `threads`.
+    /// The step gradient of the given micro-batches in training mode, combined in micro-batch
+    /// order, so it is bit-identical for any `threads`.
     public func gradients(microBatches mbs: [ArraySlice<Int>], data: ImageSet, epoch: Int, seed: UInt64)
-        -> (FixedPointGradient, BatchStats) {
-        let t = max(1, min(threads, mbs.count))
-        let partial = SharedArray(repeating: FixedPointGradient(count: parameters.count), count: t)
+        -> (StepGradient, BatchStats) {
+        let parts = SharedArray(repeating: StepGradient.empty, count: mbs.count)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         let w = SharedArray(parameters)
-        parallel(mbs.count) { ws, ti, j in
+        parallel(mbs.count) { ws, _, j in
             let mb = mbs[j]
             ws.load(pixels: data.pixels, labels: data.labels, indices: mb)
             stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)))
-            ws.backward(parameters: w.pointer, kernels: self.kernels, dropout: true)
-            partial.pointer[ti].add(ws.gradient.pointer)
+            ws.backward(parameters: w.pointer, kernels: self.kernels, dropout: true, hiddenKernel: false)
+            parts[j] = ws.stepGradient()
         }
-        var total = partial[0]
-        for i in 1..<t { total.add(partial[i]) }
+        var total = StepGradient.empty
+        for j in 0..<mbs.count { total.append(parts[j]) }
         return (total, stats.array.reduce(BatchStats(), +))
-    }
-
-    /// Applies the mean of `gradient` over `samples` samples with Adam.
-    public func apply(_ gradient: FixedPointGradient, samples: Int, adam: inout AdamState) {
-        var mean = [Float](repeating: 0, count: parameters.count)
-        mean.withUnsafeMutableBufferPointer { gradient.mean(over: samples, into: $0.baseAddress!) }
-        mean.withUnsafeBufferPointer { g in
-            parameters.withUnsafeMutableBufferPointer { adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: $0.count) }
-        }
-        parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
     }
 
     /// Inference over `indices`: statistics, predicted classes, and (if `hidden`) the `hidden`

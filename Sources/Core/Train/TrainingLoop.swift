@@ -1,0 +1,127 @@
+import Dispatch
+
+/// Settings of one training run (the reference's defaults).
+public struct TrainingSettings: Sendable {
+    public var epochs = 10
+    public var batchSize = 100
+    public var microBatchSize = 25
+    public var validationFraction = 0.2
+    public var seed: UInt64 = 1
+    /// Seconds between progress lines.
+    public var progressInterval = 2.0
+    public init() {}
+}
+
+/// Keras-style metrics of one epoch.
+public struct EpochMetrics: Sendable, Codable, Equatable {
+    public var epoch: Int
+    public var loss: Double
+    public var acc: Double
+    public var valLoss: Double
+    public var valAcc: Double
+    public var seconds: Double
+    public var samplesPerSecond: Double
+
+    public static let csvHeader = "epoch,loss,acc,val_loss,val_acc,seconds,samples_per_second"
+    public var csvRow: String {
+        "\(epoch),\(fmt(loss, 6)),\(fmt(acc, 6)),\(fmt(valLoss, 6)),\(fmt(valAcc, 6)),\(fmt(seconds, 2)),\(fmt(samplesPerSecond, 0))"
+    }
+}
+
+/// Everything that determines how training continues: weights, optimiser state, epochs done.
+public struct TrainingState: Sendable {
+    public var parameters: [Float]
+    public var adam: AdamState
+    public var epochsDone: Int
+    public var history: [EpochMetrics]
+
+    public init(parameters: [Float], adam: AdamState, epochsDone: Int = 0, history: [EpochMetrics] = []) {
+        self.parameters = parameters; self.adam = adam; self.epochsDone = epochsDone; self.history = history
+    }
+
+    public static func initial(seed: UInt64) -> TrainingState {
+        let p = initialParameters(seed: seed)
+        return TrainingState(parameters: p, adam: AdamState(count: p.count))
+    }
+}
+
+/// The training loop of the reference experiment over any `ComputeBackend`.
+public final class TrainingLoop {
+    public let settings: TrainingSettings
+    public let plan: EpochPlan
+    public let backend: ComputeBackend
+    public private(set) var state: TrainingState
+    private let log: (String) -> Void
+
+    public init(settings: TrainingSettings, sampleCount: Int, backend: ComputeBackend, state: TrainingState,
+                log: @escaping (String) -> Void) throws {
+        self.settings = settings
+        self.plan = EpochPlan(sampleCount: sampleCount, validationFraction: settings.validationFraction,
+                              batchSize: settings.batchSize, seed: settings.seed)
+        self.backend = backend
+        self.state = state
+        self.log = log
+        try backend.setParameters(state.parameters)
+    }
+
+    /// Trains epoch `state.epochsDone + 1`, validates, and returns its metrics.
+    public func runEpoch() throws -> EpochMetrics {
+        let epoch = state.epochsDone + 1
+        let order = plan.order(epoch: epoch)
+        let steps = plan.stepsPerEpoch
+        let start = now()
+        var lastPrint = start
+        var total = BatchStats()
+        for step in 0..<steps {
+            let batch = plan.batch(step, of: order)
+            let (gradient, stats) = try backend.gradients(
+                microBatches: microBatches(of: batch, size: settings.microBatchSize), epoch: epoch)
+            applyAdam(gradient, samples: batch.count, parameters: &state.parameters, adam: &state.adam)
+            try backend.setParameters(state.parameters)
+            total = total + stats
+            let t = now()
+            if t - lastPrint >= settings.progressInterval || step == steps - 1 {
+                lastPrint = t
+                let rate = Double(total.count) / (t - start)
+                let eta = Double(steps - step - 1) * (t - start) / Double(step + 1)
+                log("epoch \(epoch)/\(settings.epochs) step \(step + 1)/\(steps) \(fmt(rate, 0)) samples/s "
+                    + "loss \(fmt(total.lossSum / Double(total.count), 4)) acc \(fmt(Double(total.correct) / Double(total.count), 4)) "
+                    + "ETA \(formatDuration(eta))")
+            }
+        }
+        let trainSeconds = now() - start
+        let val = try backend.evaluate(.train, indices: plan.validationIndices, hidden: false).stats
+        let m = EpochMetrics(
+            epoch: epoch, loss: total.lossSum / Double(total.count), acc: Double(total.correct) / Double(total.count),
+            valLoss: val.lossSum / Double(max(val.count, 1)), valAcc: Double(val.correct) / Double(max(val.count, 1)),
+            seconds: now() - start, samplesPerSecond: Double(total.count) / trainSeconds)
+        state.epochsDone = epoch
+        state.history.append(m)
+        log("epoch \(epoch)/\(settings.epochs) done in \(fmt(m.seconds, 1)) s: loss \(fmt(m.loss, 4)) acc \(fmt(m.acc, 4)) "
+            + "val_loss \(fmt(m.valLoss, 4)) val_acc \(fmt(m.valAcc, 4))")
+        return m
+    }
+}
+
+/// Seconds since an arbitrary origin (monotonic).
+public func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+public func formatDuration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 3600 ? "\(t / 3600):\(pad2((t / 60) % 60)):\(pad2(t % 60))" : "\(t / 60):\(pad2(t % 60))"
+}
+
+private func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+/// Fixed-point decimal formatting without Foundation's locale dependence.
+public func fmt(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    if digits == 0 { return "\(Int(x.rounded()))" }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (abs(x) * p).rounded()
+    let ip = Int(r / p), fp = Int(r.truncatingRemainder(dividingBy: p))
+    var f = "\(fp)"
+    while f.count < digits { f = "0" + f }
+    return (x < 0 && r != 0 ? "-" : "") + "\(ip).\(f)"
+}
