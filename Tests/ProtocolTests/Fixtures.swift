@@ -1,0 +1,63 @@
+@testable import Protocol
+
+/// SplitMix64, so that "random" test inputs are the same on every run.
+struct TestRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
+}
+
+/// One message of every type, with non-trivial field values.
+let sampleMessages: [Message] = [
+    .hello(Hello(buildID: "g1234567", datasetFingerprint: "sha256:ab12", hostName: "node-7.example",
+                 processID: 4242, threadCount: 2)),
+    .welcome(Welcome(rank: 2, runNonce: 0xDEAD_BEEF_0102_0304, seed: 1,
+                     settings: ["epochs": "3", "batch": "100", "lr": "0.001", "name": "ünïcødé ✓"])),
+    .refused(reason: "dataset fingerprint sha256:ab12 differs from sha256:cd34"),
+    .stepAssignment(StepAssignment(weightsVersion: 17, microBatches: [0, 1, 5],
+                                   sampleIndices: (0..<30).map { Int32($0 * 7) })),
+    .stepResult(StepResult(microBatches: [0, 1, 5], lossSums: [2.5, 1.25, -0.0], correctCounts: [9, 10, 3],
+                           sampleCounts: [10, 10, 10], gradient: [Int64.min, -1, 0, 1, Int64.max])),
+    .weights(Weights(version: 17, adamStep: 16, parameters: [1.5, -2.25, .infinity, 0, -.leastNonzeroMagnitude])),
+    .evalRequest(EvalRequest(kind: .hiddenActivations, sampleIndices: [59_999, 0, 12])),
+    .evalReply(EvalReply(kind: .hiddenActivations, lossSum: 12.75, correct: 2, count: 3, predictions: [7, 2, 1],
+                         activations: (0..<12).map { Float($0) / 4 }, activationRows: 3, activationDimension: 4)),
+    .heartbeat(timestampNanoseconds: 1_234_567_890_123),
+    .error(code: 7, text: "weights version 16 is not 17"),
+    .shutdown(reason: "training finished"),
+    .umapRequest(UMAPRequest(rows: NeighbourRows(firstRow: 1000, rowCount: 2, k: 3), values: [0.5, 0.25])),
+    .umapReply(UMAPReply(rows: NeighbourRows(firstRow: 1000, rowCount: 2, k: 3), neighbourIndices: [1, 2, 3, 4, 5, 6],
+                         distances: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])),
+]
+
+/// A framed message with a correct header (length, checksum) around arbitrary `payload` bytes.
+func frame(_ type: MessageType, payload: [UInt8], minorVersion: UInt16 = ProtocolVersion.minor) -> [UInt8] {
+    var header = MessageHeader(type: type, envelope: Envelope(runNonce: 9), payloadLength: payload.count,
+                               payloadChecksum: CRC32C.checksum(payload))
+    header.minorVersion = minorVersion
+    var bytes = [UInt8](repeating: 0, count: MessageHeader.size) + payload
+    bytes.withUnsafeMutableBytes { header.store(into: $0) }
+    return bytes
+}
+
+/// The error `decode` throws for `bytes`, or nil if it decodes.
+func decodeError(_ bytes: [UInt8], limits: WireLimits = .standard) -> WireError? {
+    do {
+        _ = try decode(bytes, limits: limits)
+        return nil
+    } catch {
+        return error
+    }
+}

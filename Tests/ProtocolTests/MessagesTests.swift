@@ -1,0 +1,94 @@
+import XCTest
+@testable import Protocol
+
+final class MessagesTests: XCTestCase {
+    func testSamplesCoverEveryMessageType() {
+        XCTAssertEqual(Set(sampleMessages.map(\.type)), Set(MessageType.allCases))
+    }
+
+    func testEveryMessageTypeRoundTripsWithItsEnvelope() throws {
+        for (i, message) in sampleMessages.enumerated() {
+            let envelope = Envelope(runNonce: 0x0123_4567_89AB_CDEF, epoch: UInt32(i), step: 600 + UInt32(i),
+                                    chunkIndex: 1, chunkCount: 3, flags: 0x8001)
+            let (header, decoded) = try decode(encode(message, envelope: envelope))
+            XCTAssertEqual(decoded, message)
+            XCTAssertEqual(header.envelope, envelope)
+            XCTAssertEqual(header.type, message.type)
+            XCTAssertEqual(header.majorVersion, ProtocolVersion.major)
+            XCTAssertEqual(header.minorVersion, ProtocolVersion.minor)
+        }
+    }
+
+    func testEmptyArraysAndStringsRoundTrip() throws {
+        let messages: [Message] = [
+            .refused(reason: ""),
+            .welcome(Welcome(rank: 0, runNonce: 0, seed: 0, settings: [:])),
+            .stepResult(StepResult(microBatches: [], lossSums: [], correctCounts: [], sampleCounts: [], gradient: [])),
+            .evalReply(EvalReply(kind: .validation, count: 0)),
+        ]
+        for message in messages {
+            XCTAssertEqual(try decode(encode(message)).1, message)
+        }
+    }
+
+    func testFullSizeWeightsRoundTripBitExactly() throws {
+        var rng = TestRandom(seed: 4)
+        let parameters = (0..<821_002).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+        let bytes = encode(.weights(Weights(version: 3, adamStep: 2, parameters: parameters)))
+        XCTAssertEqual(bytes.count, MessageHeader.size + 8 + 8 + 4 + 4 * 821_002)
+        guard case .weights(let decoded) = try decode(bytes).1 else { return XCTFail("not weights") }
+        XCTAssertEqual(decoded.parameters.map(\.bitPattern), parameters.map(\.bitPattern))
+    }
+
+    func testSettingsAreEncodedInKeyOrder() {
+        let a = Welcome(rank: 1, runNonce: 2, seed: 3, settings: ["b": "2", "a": "1", "c": "3"])
+        var b = a
+        b.settings = [:]
+        for key in ["c", "a", "b"] { b.settings[key] = a.settings[key] }
+        XCTAssertEqual(encode(.welcome(a)), encode(.welcome(b)))
+    }
+
+    func testDuplicateSettingIsInvalid() {
+        var w = PayloadWriter()
+        w.write(UInt32(1))
+        w.write(UInt64(2))
+        w.write(UInt64(3))
+        w.write(UInt32(2))
+        for _ in 0..<2 {
+            w.write("lr")
+            w.write("0.1")
+        }
+        XCTAssertEqual(decodeError(frame(.welcome, payload: w.bytes)),
+                       .invalidField(field: "welcome.settings.key", offset: 37, reason: "duplicate setting \"lr\""))
+    }
+
+    func testPerMicroBatchArraysOfAnotherLengthAreInvalid() {
+        let result = StepResult(microBatches: [0, 1], lossSums: [1], correctCounts: [1, 2], sampleCounts: [1, 2],
+                                gradient: [])
+        XCTAssertEqual(decodeError(encode(.stepResult(result))),
+                       .invalidField(field: "stepResult.lossSums", offset: 12, reason: "1 values for 2 micro-batches"))
+    }
+
+    func testActivationsThatDoNotFillTheirShapeAreInvalid() {
+        let reply = EvalReply(kind: .hiddenActivations, count: 2, activations: [1, 2, 3], activationRows: 2,
+                              activationDimension: 2)
+        let error = decodeError(encode(.evalReply(reply)))
+        XCTAssertEqual(error?.description, "payload field evalReply.activations at byte 29: 3 values do not fill 2 rows of 2")
+    }
+
+    func testUnknownEvalKindIsInvalid() {
+        var w = PayloadWriter()
+        w.write(UInt8(9))
+        w.writeArray([Int32]())
+        XCTAssertEqual(decodeError(frame(.evalRequest, payload: w.bytes)),
+                       .invalidField(field: "evalRequest.kind", offset: 0, reason: "unknown evaluation kind 9"))
+    }
+
+    func testUMAPReplyNeedsADistancePerNeighbour() {
+        let reply = UMAPReply(rows: NeighbourRows(firstRow: 0, rowCount: 1, k: 2), neighbourIndices: [1, 2], distances: [0.5])
+        guard case .invalidField(let field, _, _) = decodeError(encode(.umapReply(reply))) else {
+            return XCTFail("expected invalidField")
+        }
+        XCTAssertEqual(field, "umapReply.distances")
+    }
+}

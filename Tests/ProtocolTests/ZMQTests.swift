@@ -1,0 +1,208 @@
+import Foundation
+import XCTest
+@testable import Protocol
+
+final class ZMQTests: XCTestCase {
+    func testRouterAndDealerExchangeMultipartMessagesOverInproc() throws {
+        let context = try ZMQContext()
+        try assertRouterDealerExchange(context: context, endpoint: "inproc://zmq-tests-exchange")
+    }
+
+    func testRouterAndDealerExchangeMultipartMessagesOverTCPOnAnEphemeralPort() throws {
+        let context = try ZMQContext()
+        try assertRouterDealerExchange(context: context, endpoint: "tcp://127.0.0.1:*")
+    }
+
+    func testReceiveReturnsNilAfterTheTimeout() throws {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, type: .dealer)
+        try socket.bind("inproc://zmq-tests-timeout")
+        let start = ContinuousClock.now
+        XCTAssertNil(try socket.receive(timeoutMs: 150))
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(140))
+        XCTAssertNil(try socket.receive(timeoutMs: 0))
+    }
+
+    func testFullSizeWeightsCrossTCPWithAMessageSizeLimit() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context: context, type: .router)
+        try router.setOption(.maxMessageSize(8 << 20))
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(context: context, type: .dealer)
+        try dealer.connect(router.lastEndpoint())
+        let weights = Message.weights(Weights(version: 1, adamStep: 0,
+                                              parameters: (0..<821_002).map { Float($0) * 0.001 }))
+        try dealer.send(frames: [encode(weights, envelope: Envelope(runNonce: 5))])
+        let frames = try XCTUnwrap(router.receive(timeoutMs: 5000))
+        XCTAssertEqual(frames.count, 2)
+        XCTAssertEqual(try decode(frames[1]).1, weights)
+    }
+
+    func testRouterMandatoryReportsAnUnknownPeer() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context: context, type: .router)
+        try router.setOption(.routerMandatory(true))
+        try router.bind("inproc://zmq-tests-mandatory")
+        XCTAssertThrowsError(try router.send(frames: [Array("nobody".utf8), [1]])) { error in
+            XCTAssertTrue((error as? ZMQError)?.isHostUnreachable == true, "\(error)")
+        }
+    }
+
+    func testErrorsNameTheCallAndLibzmqsReason() throws {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, type: .pair)
+        XCTAssertThrowsError(try socket.bind("tcp://127.0.0.1:notaport")) { error in
+            XCTAssertEqual("\(error)", "zmq_bind(tcp://127.0.0.1:notaport) failed: Invalid argument")
+        }
+        socket.close()
+        XCTAssertThrowsError(try socket.receive(timeoutMs: 0)) { error in
+            XCTAssertEqual("\(error)", "zmq_msg_recv failed: socket is closed")
+        }
+    }
+
+    func testEveryOptionIsAccepted() throws {
+        let context = try ZMQContext()
+        let keys = try Curve.generateKeyPair()
+        let socket = try ZMQSocket(context: context, type: .router)
+        let options: [ZMQSocketOption] = [
+            .linger(milliseconds: 10), .sendHighWaterMark(100), .receiveHighWaterMark(100),
+            .maxMessageSize(64 << 20), .sendTimeout(milliseconds: 1000), .routerMandatory(true),
+            .routerHandover(true), .routingID(Array("coordinator".utf8)), .heartbeatInterval(milliseconds: 1000),
+            .heartbeatTimeout(milliseconds: 3000), .heartbeatTTL(milliseconds: 5000),
+            .reconnectInterval(milliseconds: 100), .reconnectIntervalMax(milliseconds: 5000),
+            .curveServer(true), .curvePublicKey(keys.publicKey), .curveSecretKey(keys.secretKey),
+            .curveServerKey(keys.publicKey), .zapDomain("glassbox"), .zapEnforceDomain(true),
+        ]
+        for option in options {
+            XCTAssertNoThrow(try socket.setOption(option), "\(option)")
+        }
+        XCTAssertThrowsError(try socket.setOption(.curveSecretKey("short"))) { error in
+            XCTAssertEqual((error as? ZMQError)?.reason, "a CURVE key must be 40 Z85 characters, got 5")
+        }
+    }
+
+    func testCurveKeysAreZ85AndThePublicKeyFollowsFromTheSecret() throws {
+        XCTAssertTrue(Curve.isAvailable)
+        let pair = try Curve.generateKeyPair()
+        XCTAssertTrue(Curve.isValidKey(pair.publicKey))
+        XCTAssertTrue(Curve.isValidKey(pair.secretKey))
+        XCTAssertNotEqual(pair, try Curve.generateKeyPair())
+        XCTAssertEqual(try Curve.publicKey(forSecretKey: pair.secretKey), pair.publicKey)
+        XCTAssertFalse(Curve.isValidKey(String(repeating: "~", count: 40)))
+    }
+
+    func testZAPLetsInAnAllowedKeyAndRefusesAnUnknownOne() throws {
+        let allowed = try Curve.generateKeyPair()
+        let unknown = try Curve.generateKeyPair()
+        let server = try CurveServer(allowing: [allowed.publicKey])
+
+        let good = try server.connectClient(keys: allowed)
+        try assertEcho(router: server.router, dealer: good)
+
+        let bad = try server.connectClient(keys: unknown)
+        try bad.send(frames: [Array("ping".utf8)])
+        XCTAssertNil(try server.router.receive(timeoutMs: 500), "a client with an unknown key got a message through")
+        XCTAssertNil(try bad.receive(timeoutMs: 100))
+        let refusal = try XCTUnwrap(server.log.waitFor { $0.clientKey == unknown.publicKey })
+        XCTAssertFalse(refusal.accepted)
+        XCTAssertEqual(refusal.reason, "unknown key")
+        XCTAssertEqual(refusal.mechanism, "CURVE")
+        XCTAssertEqual(refusal.address, "127.0.0.1")
+        XCTAssertEqual(server.log.waitFor { $0.clientKey == allowed.publicKey }?.accepted, true)
+
+        try assertEcho(router: server.router, dealer: good)  // the allowed client is unaffected
+    }
+
+    func testZAPRefusesAnAllowedKeyOnAnotherDomain() throws {
+        let client = try Curve.generateKeyPair()
+        let server = try CurveServer(allowing: [client.publicKey], socketDomain: "elsewhere")
+        try server.connectClient(keys: client).send(frames: [Array("ping".utf8)])
+        XCTAssertNil(try server.router.receive(timeoutMs: 300))
+        XCTAssertEqual(server.log.waitFor { _ in true }?.reason, "domain \"elsewhere\" is not \"glassbox\"")
+    }
+
+    func testZAPHandlerStopsAndItsContextTerminates() throws {
+        var context: ZMQContext? = try ZMQContext()
+        weak let weakContext = context
+        var zap: ZAPHandler? = try ZAPHandler(context: context!, domain: "d", allowedClientKeys: [])
+        zap?.stop()
+        zap = nil
+        context = nil
+        XCTAssertNil(weakContext)
+    }
+
+    // MARK: helpers
+
+    private func assertRouterDealerExchange(context: ZMQContext, endpoint: String) throws {
+        let router = try ZMQSocket(context: context, type: .router)
+        try router.setOption(.routerMandatory(true))
+        try router.bind(endpoint)
+        let dealer = try ZMQSocket(context: context, type: .dealer)
+        try dealer.setOption(.routingID(Array("worker-1".utf8)))
+        try dealer.connect(router.lastEndpoint())
+        let hello = encode(.hello(Hello(buildID: "b", datasetFingerprint: "f", hostName: "h", processID: 1,
+                                        threadCount: 1)))
+        try dealer.send(frames: [hello, [], [1, 2, 3]])
+        let received = try XCTUnwrap(router.receive(timeoutMs: 5000))
+        XCTAssertEqual(received, [Array("worker-1".utf8), hello, [], [1, 2, 3]])
+        try router.send(frames: [received[0], Array("welcome".utf8), [4]])
+        XCTAssertEqual(try dealer.receive(timeoutMs: 5000), [Array("welcome".utf8), [4]])
+    }
+
+    /// The dealer's "ping" reaches the router, and the router's reply reaches the dealer.
+    private func assertEcho(router: ZMQSocket, dealer: ZMQSocket) throws {
+        try dealer.send(frames: [Array("ping".utf8)])
+        let frames = try XCTUnwrap(router.receive(timeoutMs: 5000), "an allowed client was not let in")
+        XCTAssertEqual(frames.last, Array("ping".utf8))
+        try router.send(frames: [frames[0], Array("pong".utf8)])
+        XCTAssertEqual(try dealer.receive(timeoutMs: 5000), [Array("pong".utf8)])
+    }
+}
+
+/// A CURVE ROUTER on an ephemeral loopback port, guarded by a `ZAPHandler` for domain "glassbox".
+private final class CurveServer {
+    let context: ZMQContext
+    let keys: CurveKeyPair
+    let log = DecisionLog()
+    let zap: ZAPHandler
+    let router: ZMQSocket
+
+    /// `socketDomain` is the ZAP domain the server socket asks for.
+    init(allowing allowedKeys: Set<String>, socketDomain: String = "glassbox") throws {
+        context = try ZMQContext()
+        keys = try Curve.generateKeyPair()
+        zap = try ZAPHandler(context: context, domain: "glassbox", allowedClientKeys: allowedKeys,
+                             onDecision: log.record)
+        router = try ZMQSocket(context: context, type: .router)
+        try router.configureCurveServer(secretKey: keys.secretKey, zapDomain: socketDomain)
+        try router.bind("tcp://127.0.0.1:*")
+    }
+
+    /// A DEALER with CURVE key pair `keys`, connected to the server.
+    func connectClient(keys clientKeys: CurveKeyPair) throws -> ZMQSocket {
+        let dealer = try ZMQSocket(context: context, type: .dealer)
+        try dealer.configureCurveClient(serverKey: keys.publicKey, keyPair: clientKeys)
+        try dealer.connect(router.lastEndpoint())
+        return dealer
+    }
+}
+
+/// Collects a `ZAPHandler`'s decisions, which arrive on its thread.
+private final class DecisionLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var decisions: [ZAPDecision] = []
+
+    func record(_ decision: ZAPDecision) {
+        lock.withLock { decisions.append(decision) }
+    }
+
+    /// The first decision matching `predicate`, waiting up to two seconds for it.
+    func waitFor(_ predicate: (ZAPDecision) -> Bool) -> ZAPDecision? {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < deadline {
+            if let found = lock.withLock({ decisions.first(where: predicate) }) { return found }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return nil
+    }
+}
