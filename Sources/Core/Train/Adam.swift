@@ -1,3 +1,4 @@
+import Dispatch
 /// Adam exactly as Keras 3 applies it:
 ///   alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
 ///   m += (g - m) (1 - beta1);  v += (g^2 - v) (1 - beta2);  w -= alpha m / (sqrt(v) + epsilon)
@@ -23,13 +24,20 @@ public struct AdamState: Sendable, Equatable {
         let t = Double(step)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon
-        m.withUnsafeMutableBufferPointer { m in
-            v.withUnsafeMutableBufferPointer { v in
-                for i in 0..<count {
-                    let gi = g[i]
-                    m[i] += (gi - m[i]) * b1
-                    v[i] += (gi * gi - v[i]) * b2
-                    w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+        // Element-wise, so splitting into chunks over threads cannot change the result.
+        let chunk = 65_536
+        m.withUnsafeMutableBufferPointer { mb in
+            v.withUnsafeMutableBufferPointer { vb in
+                let mp = SharedPointer(mb.baseAddress!), vp = SharedPointer(vb.baseAddress!)
+                let wp = SharedPointer(w), gp = SharedPointer(UnsafeMutablePointer(mutating: g))
+                DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
+                    let m = mp.pointer, v = vp.pointer, w = wp.pointer, g = gp.pointer
+                    for i in (c * chunk)..<min(count, (c + 1) * chunk) {
+                        let gi = g[i]
+                        m[i] += (gi - m[i]) * b1
+                        v[i] += (gi * gi - v[i]) * b2
+                        w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+                    }
                 }
             }
         }

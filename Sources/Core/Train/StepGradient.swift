@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The gradient of one training step (or of some of its micro-batches), in a form whose
 /// combination is exact and independent of how micro-batches were grouped:
 ///
@@ -55,16 +57,30 @@ public struct StepGradient: Sendable, Equatable {
                 (p + hk.range.upperBound).update(from: s.baseAddress! + hk.offset, count: n - hk.range.upperBound)
             }
             if rows > 0 {
+                // Two fixed column blocks computed concurrently: the split never depends on the
+                // machine, so neither does the result.
+                let out = SharedPointer(p + hk.offset)
                 flatRows.withUnsafeBufferPointer { f in
                     deltaRows.withUnsafeBufferPointer { d in
-                        BLAS.sgemm(transA: true, m: SeedCNN.flatWidth, n: SeedCNN.hiddenWidth, k: rows,
-                                   alpha: 1 / Float(samples), a: f.baseAddress!, lda: SeedCNN.flatWidth,
-                                   b: d.baseAddress!, ldb: SeedCNN.hiddenWidth, beta: 0,
-                                   c: p + hk.offset, ldc: SeedCNN.hiddenWidth)
+                        let fp = SharedPointer(UnsafeMutablePointer(mutating: f.baseAddress!))
+                        let dp = SharedPointer(UnsafeMutablePointer(mutating: d.baseAddress!))
+                        let half = SeedCNN.hiddenWidth / 2, rows = self.rows
+                        DispatchQueue.concurrentPerform(iterations: 2) { block in
+                            BLAS.sgemm(transA: true, m: SeedCNN.flatWidth, n: half, k: rows,
+                                       alpha: 1 / Float(samples), a: fp.pointer, lda: SeedCNN.flatWidth,
+                                       b: dp.pointer + block * half, ldb: SeedCNN.hiddenWidth, beta: 0,
+                                       c: out.pointer + block * half, ldc: SeedCNN.hiddenWidth)
+                        }
                     }
                 }
             }
         }
         return out
     }
+}
+
+/// A pointer handed to concurrent jobs that touch disjoint parts of its memory.
+struct SharedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
 }
