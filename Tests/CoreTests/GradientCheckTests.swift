@@ -100,7 +100,7 @@ final class GradientCheckTests: XCTestCase {
         let pixels = (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) }
         let labels: [UInt8] = [1, 9, 4]
         let ws = CNNWorkspace(capacity: 4)
-        ws.load(pixels: pixels, labels: labels, indices: 0..<n)
+        ws.load(LabeledImages(rows: 28, cols: 28, pixels: pixels, labels: labels), indices: 0..<n)
         let kernels = BackwardKernels()
         let stats = params.withUnsafeBufferPointer { w -> BatchStats in
             kernels.update(from: w.baseAddress!)

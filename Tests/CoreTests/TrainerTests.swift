@@ -2,9 +2,9 @@ import XCTest
 @testable import Core
 
 final class TrainerTests: XCTestCase {
-    private func syntheticSet(_ n: Int, seed: UInt64) -> ImageSet {
+    private func syntheticSet(_ n: Int, seed: UInt64) -> LabeledImages {
         var g = SplitMix64(seed: seed, stream: .sampling)
-        return ImageSet(pixels: (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) },
+        return LabeledImages(rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) },
                         labels: (0..<n).map { _ in UInt8(g.nextInt(below: 10)) })
     }
 
@@ -30,7 +30,7 @@ final class TrainerTests: XCTestCase {
         let mean = step.mean(samples: 12)
         // The same samples in one workspace with the full hidden-kernel gradient.
         let ws = CNNWorkspace(capacity: 12)
-        ws.load(pixels: data.pixels, labels: data.labels, indices: 0..<12)
+        ws.load(data, indices: 0..<12)
         let kernels = BackwardKernels()
         params.withUnsafeBufferPointer { w in
             kernels.update(from: w.baseAddress!)

@@ -103,7 +103,9 @@ public final class CNNWorkspace: @unchecked Sendable {
     deinit { arg1.deallocate(); arg2.deallocate() }
 
     /// Copies the images `indices` (pixels scaled to [0, 1] by /255, as Keras) into the input.
-    public func load(pixels: [UInt8], labels allLabels: [UInt8], indices: some Collection<Int>) {
+    public func load(_ data: LabeledImages, indices: some Collection<Int>) {
+        precondition(data.rows == 28 && data.cols == 28, "the seed CNN takes 28x28 images")
+        let pixels = data.pixels, allLabels = data.labels
         precondition(indices.count <= capacity, "micro-batch larger than the workspace")
         sampleCount = indices.count
         labels = indices.map { allLabels[$0] }

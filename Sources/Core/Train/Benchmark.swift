@@ -60,10 +60,10 @@ public enum Benchmark {
         return Result(samplesPerSecond: sps, gflops: sps * SeedCNN.forwardFlopsPerSample / 1e9)
     }
 
-    static func syntheticImages(count: Int) -> ImageSet {
+    static func syntheticImages(count: Int) -> LabeledImages {
         var g = SplitMix64(seed: 99, stream: .sampling)
         let pixels = (0..<(count * 784)).map { _ in UInt8(truncatingIfNeeded: g.next() >> 56) }
         let labels = (0..<count).map { _ in UInt8(g.nextInt(below: 10)) }
-        return ImageSet(pixels: pixels, labels: labels)
+        return LabeledImages(rows: 28, cols: 28, pixels: pixels, labels: labels)
     }
 }

@@ -16,11 +16,11 @@ public protocol ComputeBackend: AnyObject {
 /// The whole network in this process.
 public final class LocalBackend: ComputeBackend {
     public let engine: CNNEngine
-    public let train: ImageSet
-    public let test: ImageSet
+    public let train: LabeledImages
+    public let test: LabeledImages
     public let seed: UInt64
 
-    public init(engine: CNNEngine, train: ImageSet, test: ImageSet, seed: UInt64) {
+    public init(engine: CNNEngine, train: LabeledImages, test: LabeledImages, seed: UInt64) {
         self.engine = engine; self.train = train; self.test = test; self.seed = seed
     }
 

@@ -1,13 +1,11 @@
 import Dispatch
 
-/// Images and labels the trainer reads (pixels: count x 784 row-major, labels 0...9).
-public struct ImageSet: Sendable {
-    public let pixels: [UInt8]
-    public let labels: [UInt8]
-    public var count: Int { labels.count }
-    public init(pixels: [UInt8], labels: [UInt8]) {
-        precondition(pixels.count == labels.count * 784, "pixels must be count x 784")
-        self.pixels = pixels; self.labels = labels
+extension LabeledImages {
+    /// The first `n` images (all of them when `n` is nil or larger than the set).
+    public func prefix(_ n: Int?) -> LabeledImages {
+        guard let n, n < count else { return self }
+        return LabeledImages(rows: rows, cols: cols, pixels: Array(pixels[0..<(n * pixelsPerImage)]),
+                             labels: Array(labels[0..<n]))
     }
 }
 
@@ -52,14 +50,14 @@ public final class CNNEngine: @unchecked Sendable {
 
     /// The step gradient of the given micro-batches in training mode, combined in micro-batch
     /// order, so it is bit-identical for any `threads`.
-    public func gradients(microBatches mbs: [ArraySlice<Int>], data: ImageSet, epoch: Int, seed: UInt64)
+    public func gradients(microBatches mbs: [ArraySlice<Int>], data: LabeledImages, epoch: Int, seed: UInt64)
         -> (StepGradient, BatchStats) {
         let parts = SharedArray(repeating: StepGradient.empty, count: mbs.count)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         let w = SharedArray(parameters)
         parallel(mbs.count) { ws, _, j in
             let mb = mbs[j]
-            ws.load(pixels: data.pixels, labels: data.labels, indices: mb)
+            ws.load(data, indices: mb)
             stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)))
             ws.backward(parameters: w.pointer, kernels: self.kernels, dropout: true, hiddenKernel: false)
             parts[j] = ws.stepGradient()
@@ -71,7 +69,7 @@ public final class CNNEngine: @unchecked Sendable {
 
     /// Inference over `indices`: statistics, predicted classes, and (if `hidden`) the `hidden`
     /// layer's outputs (count x 512, in the order of `indices`).
-    public func evaluate(_ indices: [Int], data: ImageSet, hidden: Bool = false)
+    public func evaluate(_ indices: [Int], data: LabeledImages, hidden: Bool = false)
         -> (stats: BatchStats, predictions: [UInt8], hidden: [Float]) {
         let mbs = microBatches(of: indices[...], size: microBatchSize)
         let preds = SharedArray(repeating: UInt8(0), count: indices.count)
@@ -80,7 +78,7 @@ public final class CNNEngine: @unchecked Sendable {
         let w = SharedArray(parameters)
         parallel(mbs.count) { ws, _, j in
             let mb = mbs[j]
-            ws.load(pixels: data.pixels, labels: data.labels, indices: mb)
+            ws.load(data, indices: mb)
             stats[j] = ws.forward(parameters: w.pointer, dropout: nil)
             for (k, c) in ws.predictions().enumerated() { preds[mb.startIndex + k] = c }
             if hidden { ws.hiddenOutputs(into: acts.pointer + mb.startIndex * 512) }
