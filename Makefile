@@ -11,7 +11,7 @@ DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev lib
 
 # AVX2 + FMA code paths need the compiler told the CPU; only where the CPU has both.
 CPU_FLAGS := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc haswell")
-RELEASE := $(SWIFT) build -c release $(CPU_FLAGS) -Xswiftc -enforce-exclusivity=unchecked
+RELEASE := $(SWIFT) build -c release $(CPU_FLAGS)
 BIN = $(shell $(RELEASE) --show-bin-path)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -38,12 +38,14 @@ build: deps
 	$(RELEASE)
 
 run: build data
-	$(BIN)/glassbox-coordinator train --data $(DATA_DIR) --epochs $(EPOCHS) --seed $(SEED) \
-	  --spawn-workers $(WORKERS) --out $(RUN_DIR)
+	$(BIN)/glassbox-coordinator train --data $(DATA_DIR) --epochs $(EPOCHS) --seed $(SEED) --out $(RUN_DIR)
 
+# Tests run on a release build (with -enable-testing for @testable): the numerical and multi-process
+# tests need real speed.
+TEST_BUILD := $(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(CPU_FLAGS)
 test: deps data
-	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) build --build-tests $(CPU_FLAGS)
-	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) test --skip-build $(CPU_FLAGS)
+	$(TEST_BUILD)
+	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) test -c release --skip-build
 
 bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)

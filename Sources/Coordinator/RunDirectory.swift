@@ -35,11 +35,18 @@ struct RunDirectory {
         try writeAtomically("metrics.csv", ([EpochMetrics.csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n")
     }
 
-    func writeWeights(_ parameters: [Float], metadata: [String: String]) throws {
-        let tensors = SeedCNN.layout.tensors.map {
-            NamedTensor(name: $0.name, shape: $0.shape, values: Array(parameters[$0.range]))
+    /// `metrics.jsonl`: one JSON object per epoch with every per-epoch figure (training metrics
+    /// and whatever extra measurements the epoch produced, e.g. UMAP quality and timings).
+    func writeMetricsJSONL(_ rows: [[String: Double]]) throws {
+        let lines = try rows.map { row -> String in
+            let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+            return String(decoding: data, as: UTF8.self)
         }
-        try Safetensors.write(tensors, metadata: metadata, to: file("weights.safetensors"))
+        try writeAtomically("metrics.jsonl", lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"))
+    }
+
+    func writeWeights(_ parameters: [Float], metadata: [String: String]) throws {
+        try WeightsFile.write(parameters, metadata: metadata, to: file("weights.safetensors"))
     }
 }
 

@@ -66,16 +66,27 @@ struct TrainCommand: ParsableCommand {
         let backend = LocalBackend(engine: engine, train: train, test: split.test, seed: seed)
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
                                     state: .initial(seed: seed), log: { log($0) })
+        let figures = try RunFigures(run: run, log: log)
+        figures.imageGrid(train)
+        var jsonl: [[String: Double]] = []
         try run.writeMetrics([])
         for _ in 0..<epochs {
-            _ = try loop.runEpoch()
+            let m = try loop.runEpoch()
             try run.writeMetrics(loop.state.history)
+            figures.curves(loop.state.history)
+            jsonl.append(["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
+                          "val_acc": m.valAcc, "seconds": m.seconds, "samples_per_second": m.samplesPerSecond])
+            try run.writeMetricsJSONL(jsonl)
         }
         let test = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false)
+        let accuracy = Double(test.stats.correct) / Double(max(test.stats.count, 1))
+        figures.confusion(confusionCounts(trueLabels: split.test.labels, predicted: test.predictions), accuracy: accuracy)
         try run.writeWeights(loop.state.parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
-        log("test accuracy: \(fmt(100 * Double(test.stats.correct) / Double(test.stats.count), 2))% "
-              + "(\(test.stats.correct)/\(test.stats.count)), test loss \(fmt(test.stats.lossSum / Double(test.stats.count), 4))")
-        log("wrote \(run.path)/metrics.csv and \(run.path)/weights.safetensors")
+        try figures.finish()
+        log("test accuracy: \(fmt(100 * accuracy, 2))% (\(test.stats.correct)/\(test.stats.count)), "
+            + "test loss \(fmt(test.stats.lossSum / Double(max(test.stats.count, 1)), 4))")
+        log("peak resident memory \(peakResidentBytes() / 1_048_576) MiB; wrote \(run.path)/: metrics.csv, metrics.jsonl, "
+            + "weights.safetensors, MNIST.png, acc_loss.png, cnn_predict.png")
     }
 
     func loadData() throws -> DatasetSplit {

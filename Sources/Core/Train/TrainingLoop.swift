@@ -39,6 +39,11 @@ public struct TrainingState: Sendable {
         self.parameters = parameters; self.adam = adam; self.epochsDone = epochsDone; self.history = history
     }
 
+    /// One optimiser step with the mean of `gradient` over `samples` samples.
+    public mutating func apply(_ gradient: StepGradient, samples: Int) {
+        applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam)
+    }
+
     public static func initial(seed: UInt64) -> TrainingState {
         let p = initialParameters(seed: seed)
         return TrainingState(parameters: p, adam: AdamState(count: p.count))
@@ -76,7 +81,7 @@ public final class TrainingLoop {
             let batch = plan.batch(step, of: order)
             let (gradient, stats) = try backend.gradients(
                 microBatches: microBatches(of: batch, size: settings.microBatchSize), epoch: epoch)
-            applyAdam(gradient, samples: batch.count, parameters: &state.parameters, adam: &state.adam)
+            state.apply(gradient, samples: batch.count)
             try backend.setParameters(state.parameters)
             total = total + stats
             let t = now()
