@@ -7,7 +7,7 @@ EPOCHS ?= 3
 SEED ?= 1
 WORKERS ?= 2
 DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev libcairo2-dev libgif-dev \
-                fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time
+                fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time chromium
 
 # AVX2 + FMA code paths need the compiler told the CPU; only where the CPU has both.
 CPU_FLAGS := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc haswell")

@@ -34,6 +34,12 @@ struct TrainCommand: ParsableCommand {
     var microBatch: Int = 25
     @Option(help: "Use only the first N training images (quick runs).")
     var limitTrain: Int?
+    @Option(help: "Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).")
+    var umapMode: String = "warm"
+    @Option(help: "UMAP neighbours per point (the reference run used 40).")
+    var nNeighbors: Int = 40
+    @Flag(help: "Skip the UMAP maps, the animation and the train/test map (train and score only).")
+    var noMaps = false
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
@@ -45,6 +51,10 @@ struct TrainCommand: ParsableCommand {
         guard LogLevel(name: logLevel) != nil else {
             throw ValidationError("--log-level must be debug, info, warning or error, got \(logLevel)")
         }
+        guard MapStage.Mode(rawValue: umapMode) != nil else {
+            throw ValidationError("--umap-mode must be warm or fresh, got \(umapMode)")
+        }
+        guard nNeighbors >= 2 else { throw ValidationError("--n-neighbors must be >= 2, got \(nNeighbors)") }
         if let n = limitTrain, n < 200 { throw ValidationError("--limit-train must be at least 200, got \(n)") }
     }
 
@@ -68,25 +78,87 @@ struct TrainCommand: ParsableCommand {
                                     state: .initial(seed: seed), log: { log($0) })
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
+        var umapOptions = UMAPOptions()
+        umapOptions.nNeighbors = nNeighbors
+        umapOptions.seed = seed
+        umapOptions.threads = threads
+        let maps = noMaps ? nil : MapStage(options: umapOptions, mode: MapStage.Mode(rawValue: umapMode)!,
+                                           labels: train.labels, testLabels: split.test.labels, log: log)
+        var trainPredictions: [[UInt8]] = []
         var jsonl: [[String: Double]] = []
+        /// The map of the network as it is now (epoch 0 = before training).
+        func mapEpoch(_ epoch: Int) throws -> [String: Double] {
+            guard let maps else { return [:] }
+            let t0 = now()
+            let hidden = try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true)
+            let testHidden = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true)
+            trainPredictions.append(hidden.predictions)
+            var m = maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden)
+            m["hidden_seconds"] = now() - t0 - (m["umap_seconds"] ?? 0) - (m["umap_transform_seconds"] ?? 0)
+            return m
+        }
         try run.writeMetrics([])
+        var epoch0 = try mapEpoch(0)
+        if !epoch0.isEmpty { epoch0["epoch"] = 0; jsonl.append(epoch0); try run.writeMetricsJSONL(jsonl) }
         for _ in 0..<epochs {
             let m = try loop.runEpoch()
             try run.writeMetrics(loop.state.history)
             figures.curves(loop.state.history)
-            jsonl.append(["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
-                          "val_acc": m.valAcc, "seconds": m.seconds, "samples_per_second": m.samplesPerSecond])
+            var row: [String: Double] = ["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
+                                         "val_acc": m.valAcc, "seconds": m.seconds, "samples_per_second": m.samplesPerSecond]
+            row.merge(try mapEpoch(m.epoch)) { a, _ in a }
+            jsonl.append(row)
             try run.writeMetricsJSONL(jsonl)
         }
         let test = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false)
         let accuracy = Double(test.stats.correct) / Double(max(test.stats.count, 1))
-        figures.confusion(confusionCounts(trueLabels: split.test.labels, predicted: test.predictions), accuracy: accuracy)
+        let confusion = confusionCounts(trueLabels: split.test.labels, predicted: test.predictions)
+        figures.confusion(confusion, accuracy: accuracy)
+        if let maps {
+            let limits = AxisLimits.fitting(allFrames: maps.frames + [maps.testPoints])
+            for (e, frame) in maps.frames.enumerated() { figures.epochFrame(epoch: e, points: frame, labels: train.labels, limits: limits) }
+            figures.animation()
+            figures.trainTest(train: maps.frames.last!, labels: train.labels, test: maps.testPoints, limits: limits)
+        }
         try run.writeWeights(loop.state.parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
         try figures.finish()
+        try writeRunReport(run: run, split: split, train: train, history: loop.state.history, maps: maps,
+                           trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion,
+                           accuracy: accuracy)
         log("test accuracy: \(fmt(100 * accuracy, 2))% (\(test.stats.correct)/\(test.stats.count)), "
             + "test loss \(fmt(test.stats.lossSum / Double(max(test.stats.count, 1)), 4))")
-        log("peak resident memory \(peakResidentBytes() / 1_048_576) MiB; wrote \(run.path)/: metrics.csv, metrics.jsonl, "
-            + "weights.safetensors, MNIST.png, acc_loss.png, cnn_predict.png")
+        log("peak resident memory \(peakResidentBytes() / 1_048_576) MiB; wrote \(run.path)/"
+            + (noMaps ? " (no maps: --no-maps)" : "; open \(run.file("report.html")) in a browser"))
+    }
+
+    /// `report.html`: every figure, the metrics, the settings and the map explorer in one page.
+    func writeRunReport(run: RunDirectory, split: DatasetSplit, train: LabeledImages, history: [EpochMetrics],
+                        maps: MapStage?, trainPredictions: [[UInt8]], testPredictions: [UInt8],
+                        confusion: [[Int]], accuracy: Double) throws {
+        guard let maps else { return }  // the page is built around the maps
+        let settings: [(name: String, value: String)] = [
+            ("dataset", split.name), ("training images", "\(train.count)"), ("epochs", "\(epochs)"), ("seed", "\(seed)"),
+            ("batch", "100"), ("micro-batch", "\(microBatch)"), ("threads", "\(threads)"),
+            ("UMAP", "\(maps.mode.rawValue), n_neighbors \(nNeighbors)"),
+            ("test accuracy", "\(fmt(100 * accuracy, 2))%"),
+        ]
+        let figureNames = [("MNIST.png", "Training images"), ("acc_loss.png", "Accuracy and loss"),
+                           ("train_test_dist.png", "Test images placed into the final map"),
+                           ("cnn_predict.png", "Confusion matrix of the test set")]
+        let figures = figureNames.filter { FileManager.default.fileExists(atPath: run.file($0.0)) }
+            .map { (caption: $0.1, pngPath: run.file($0.0)) }
+        let rows = history.map { [String($0.epoch), fmt($0.loss, 4), fmt($0.acc, 4), fmt($0.valLoss, 4), fmt($0.valAcc, 4), fmt($0.seconds, 1)] }
+        var inputs = ReportInputs(title: "Glassbox run \(run.path)", settings: settings, frames: [], labels: train.labels)
+        inputs.metricColumns = ["epoch", "loss", "acc", "val_loss", "val_acc", "seconds"]
+        inputs.metricRows = rows
+        inputs.figures = figures
+        inputs.confusion = confusion
+        inputs.frames = maps.frames
+        inputs.predictions = trainPredictions
+        inputs.images = train.pixels
+        inputs.test = ReportTestSet(points: maps.testPoints, labels: split.test.labels, predictions: testPredictions,
+                                    images: split.test.pixels)
+        try writeReport(inputs, to: run.file("report.html"))
     }
 
     func loadData() throws -> DatasetSplit {

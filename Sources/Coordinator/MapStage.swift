@@ -1,0 +1,62 @@
+import Core
+
+/// The per-epoch UMAP stage of a run: embeds the `hidden` activations of all training images,
+/// keeps consecutive maps aligned, places the test images into the map, and measures each map.
+final class MapStage {
+    enum Mode: String, CaseIterable { case warm, fresh }
+
+    let options: UMAPOptions
+    let mode: Mode
+    let labels: [UInt8]
+    let testLabels: [UInt8]
+    private let log: Log
+    private var model: UMAPModel?
+    /// One aligned map (2 x training count floats) per epoch, epoch 0 first.
+    private(set) var frames: [[Float]] = []
+    /// The test images placed into the latest map.
+    private(set) var testPoints: [Float] = []
+
+    init(options: UMAPOptions, mode: Mode, labels: [UInt8], testLabels: [UInt8], log: Log) {
+        self.options = options; self.mode = mode; self.labels = labels; self.testLabels = testLabels; self.log = log
+    }
+
+    /// Embeds one epoch's activations (rows x 512) and the test set's (for the kNN accuracy and the
+    /// train/test figure); returns the map's measurements for the metrics files.
+    func embed(epoch: Int, hidden: [Float], testHidden: [Float], dim: Int = SeedCNN.hiddenWidth) -> [String: Double] {
+        let rows = hidden.count / dim
+        let start = now()
+        let next: UMAPModel
+        if mode == .warm, let previous = model {
+            next = UMAP.warmFit(data: hidden, previous: previous, options: options)  // aligned by warmFit
+        } else {
+            next = UMAP.fit(data: hidden, rows: rows, dim: dim, options: options)
+        }
+        let fitSeconds = now() - start
+        model = next
+        let t0 = now()
+        var embedding = next.embedding
+        testPoints = next.transform(newData: testHidden, rows: testHidden.count / dim)
+        let transformSeconds = now() - t0
+        if mode == .fresh, let last = frames.last {
+            // Independent fits are still shown aligned; a similarity transform changes no measurement.
+            let toLast = procrustes(embedding, onto: last)
+            embedding = toLast.apply(embedding)
+            testPoints = toLast.apply(testPoints)
+        }
+        var m: [String: Double] = [
+            "umap_seconds": fitSeconds, "umap_transform_seconds": transformSeconds,
+            "umap_neighbors_seconds": next.timings.neighbors,
+            "umap_trustworthiness": trustworthiness(data: hidden, dim: dim, embedding: embedding, k: 10,
+                                                    sampleSize: 5000, seed: 1),
+            "umap_knn_test_accuracy": knnClassifierAccuracy(
+                trainEmbedding: embedding, trainLabels: labels.map(Int32.init), testEmbedding: testPoints,
+                testLabels: testLabels.map(Int32.init), k: 10),
+        ]
+        if let last = frames.last { m["umap_frame_displacement"] = frameDisplacement(from: last, to: embedding) }
+        frames.append(embedding)
+        log("epoch \(epoch) map: UMAP \(mode.rawValue) \(fmt(fitSeconds, 1)) s, transform \(fmt(transformSeconds, 1)) s, "
+            + "trustworthiness \(fmt(m["umap_trustworthiness"]!, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"]!, 4))"
+            + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? ""))
+        return m
+    }
+}
