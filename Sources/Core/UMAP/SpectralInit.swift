@@ -99,7 +99,10 @@ public func spectralLayout(
 }
 
 /// The eigenvectors 1...count of the normalised Laplacian of a connected graph, as (rows, count)
-/// row-major, or nil if the solver breaks down.
+/// row-major, or nil if the solver breaks down. They are the leading eigenvectors of
+/// N = D^-½ P D^-½ orthogonal to u0 ∝ sqrt(degree), found one at a time by Lanczos, each run
+/// deflated against u0 and the vectors already found (single-vector Lanczos finds one copy of a
+/// repeated eigenvalue per run: a ring's cos and sin need two).
 func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, threads: Int) -> [Float]? {
     let n = graph.rows
     if n <= want + 1 { return nil }
@@ -110,39 +113,51 @@ func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, t
     }
     if degree.contains(where: { !($0 > 0) }) { return nil }
     let invSqrtDegree = degree.map { Float(1 / $0.squareRoot()) }
-    // The trivial eigenvector u0 ∝ sqrt(degree).
     let norm = degree.reduce(0, +).squareRoot()
-    let u0 = degree.map { Float($0.squareRoot() / norm) }
+    var locked = [degree.map { Float($0.squareRoot() / norm) }]
+    let blocks = max(1, min(n / 4096, threads * 4))
+    var scaled = [Float](repeating: 0, count: n)
+    let normalizedAdjacency = { (x: UnsafePointer<Float>, y: inout [Float]) in
+        for i in 0..<n { scaled[i] = x[i] * invSqrtDegree[i] }
+        sparseMultiply(graph, scaled, into: &y, blocks: blocks, threads: threads)
+        for i in 0..<n { y[i] *= invSqrtDegree[i] }
+    }
+    var result = [Float](repeating: 0, count: n * want)
+    for r in 0..<want {
+        guard let v = leadingEigenvector(size: n, multiply: normalizedAdjacency, deflating: locked,
+                                         seed: seed &+ UInt64(r)) else { return nil }
+        for i in 0..<n { result[i * want + r] = v[i] }
+        locked.append(v)
+    }
+    return result
+}
 
-    let maxSteps = min(n - 1, max(2 * (want + 1) + 1, min(300, max(60, Int(Double(n).squareRoot())))))
+/// The eigenvector of the largest eigenvalue of a symmetric operator (|eigenvalues| <= 1) restricted
+/// to the complement of the orthonormal `deflating` vectors, by Lanczos with full
+/// reorthogonalisation. Converged when the Ritz residual is below 1e-4 of the Laplacian eigenvalue
+/// 1 - θ (ARPACK's relative test, floored at 1e-6 absolute), or after 300 steps.
+func leadingEigenvector(
+    size n: Int, multiply: (UnsafePointer<Float>, inout [Float]) -> Void, deflating: [[Float]], seed: UInt64
+) -> [Float]? {
+    let maxSteps = min(n - deflating.count, 300)
+    if maxSteps < 1 { return nil }
     var basis = [Float](repeating: 0, count: n * (maxSteps + 1))  // Lanczos vectors as rows
     var alpha = [Double](), beta = [Double]()
     var w = [Float](repeating: 0, count: n)
-    var scaled = [Float](repeating: 0, count: n)
     var h = [Float](repeating: 0, count: maxSteps + 1)
-
     var g = SplitMix64(seed: seed, .spectralStart)
     var v = (0..<n).map { _ in Float(g.nextGaussian()) }
-    deflate(&v, u0)
+    for _ in 0..<2 { for u in deflating { deflate(&v, u) } }
     guard normalize(&v) else { return nil }
     basis.replaceSubrange(0..<n, with: v)
-
-    var steps = 0
     var ritz: (values: [Double], vectors: [Double])? = nil
-    let blocks = max(1, min(n / 4096, threads * 4))
+    var steps = 0
     while steps < maxSteps {
         let j = steps
-        // w = D^-½ P D^-½ v_j
-        basis.withUnsafeBufferPointer { bp in
-            let vj = bp.baseAddress! + j * n
-            for i in 0..<n { scaled[i] = vj[i] * invSqrtDegree[i] }
-        }
-        sparseMultiply(graph, scaled, into: &w, blocks: blocks, threads: threads)
-        for i in 0..<n { w[i] *= invSqrtDegree[i] }
-        let a = basis.withUnsafeBufferPointer { bp in w.withUnsafeBufferPointer { dot(bp.baseAddress! + j * n, $0.baseAddress!, n) } }
-        alpha.append(a)
-        // Full reorthogonalisation (twice) against all Lanczos vectors and u0; this also removes the
-        // three-term recurrence's a·v_j and b·v_{j-1}.
+        basis.withUnsafeBufferPointer { multiply($0.baseAddress! + j * n, &w) }
+        alpha.append(basis.withUnsafeBufferPointer { bp in w.withUnsafeBufferPointer { dot(bp.baseAddress! + j * n, $0.baseAddress!, n) } })
+        // Full reorthogonalisation (twice) against the Lanczos vectors and the deflated ones; this
+        // also removes the three-term recurrence's α·v_j and β·v_{j-1}.
         for _ in 0..<2 {
             basis.withUnsafeBufferPointer { bp in
                 w.withUnsafeMutableBufferPointer { wp in
@@ -154,26 +169,19 @@ func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, t
                     }
                 }
             }
-            deflate(&w, u0)
+            for u in deflating { deflate(&w, u) }
         }
         let b = dot(w, w).squareRoot()
         beta.append(b)
         steps += 1
         let breakdown = !(b > 1e-7)
-        if breakdown || steps == maxSteps || (steps >= 2 * want + 8 && steps % 10 == 0) {
+        if breakdown || steps == maxSteps || (steps >= 8 && steps % 8 == 0) {
             let decomposition = tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.dropLast()))
             ritz = decomposition
             if breakdown || steps == maxSteps { break }
-            // Converged when every wanted Ritz pair's residual b·|last component| is small relative
-            // to the Laplacian eigenvalue 1 - θ (ARPACK's test with tol 1e-4, floored).
-            var converged = true
-            for r in 0..<want {
-                let idx = steps - 1 - r
-                let theta = decomposition.values[idx]
-                let residual = b * abs(decomposition.vectors[idx * steps + steps - 1])
-                if residual > 1e-4 * max(1 - theta, 1e-2) { converged = false }
-            }
-            if converged { break }
+            let theta = decomposition.values[steps - 1]
+            let residual = b * abs(decomposition.vectors[(steps - 1) * steps + steps - 1])
+            if residual <= max(1e-4 * (1 - theta), 1e-6) { break }
         }
         basis.withUnsafeMutableBufferPointer { bp in
             let next = bp.baseAddress! + steps * n
@@ -181,24 +189,21 @@ func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, t
             for i in 0..<n { next[i] = w[i] * inv }
         }
     }
-    guard let (values, vectors) = ritz, values.count >= want else { return nil }
+    guard let (values, vectors) = ritz else { return nil }
     let m = values.count
-    // Ritz vectors for the `want` largest θ (θ descending = Laplacian eigenvalue ascending).
-    var result = [Float](repeating: 0, count: n * want)
-    for r in 0..<want {
-        let idx = m - 1 - r
-        var coefficients = [Float](repeating: 0, count: m)
-        for s in 0..<m { coefficients[s] = Float(vectors[idx * m + s]) }
-        basis.withUnsafeBufferPointer { bp in
-            for s in 0..<m where coefficients[s] != 0 {
-                let row = bp.baseAddress! + s * n
-                let c = coefficients[s]
-                for i in 0..<n { result[i * want + r] += c * row[i] }
-            }
+    if ProcessInfoCores.debugLanczos { print("lanczos steps", m, "top", values.suffix(3), "beta", beta.last!) }
+    var x = [Float](repeating: 0, count: n)
+    basis.withUnsafeBufferPointer { bp in
+        for s in 0..<m {
+            let c = Float(vectors[(m - 1) * m + s])
+            if c == 0 { continue }
+            let row = bp.baseAddress! + s * n
+            for i in 0..<n { x[i] += c * row[i] }
         }
     }
-    if result.contains(where: { !$0.isFinite }) { return nil }
-    return result
+    for _ in 0..<2 { for u in deflating { deflate(&x, u) } }
+    guard normalize(&x), !x.contains(where: { !$0.isFinite }) else { return nil }
+    return x
 }
 
 /// y = P x for a CSR graph, rows split over threads.
