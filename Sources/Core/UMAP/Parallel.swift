@@ -1,0 +1,54 @@
+import Dispatch
+
+/// A value handed to another thread without the compiler's Sendable check: the caller promises that
+/// threads touch disjoint parts of what it points to (or, for Hogwild SGD, that racing is intended).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// Runs `body(block, thread)` for every block in 0..<blockCount on at most `threads` threads.
+///
+/// Thread t takes blocks t, t + threads, t + 2·threads, ...: a fixed assignment, so per-thread
+/// scratch indexed by `thread` is never shared, and results depend only on how each block is computed.
+func forEachBlock(_ blockCount: Int, threads: Int, _ body: (_ block: Int, _ thread: Int) -> Void) {
+    let t = max(1, min(threads, blockCount))
+    if t == 1 {
+        for block in 0..<blockCount { body(block, 0) }
+        return
+    }
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendable(value: escapable)
+        DispatchQueue.concurrentPerform(iterations: t) { thread in
+            var block = thread
+            while block < blockCount {
+                box.value(block, thread)
+                block += t
+            }
+        }
+    }
+}
+
+/// Splits 0..<count into `blocks` contiguous ranges of near-equal size.
+func blockRange(_ block: Int, of blocks: Int, count: Int) -> Range<Int> {
+    let lo = count * block / blocks
+    let hi = count * (block + 1) / blocks
+    return lo..<hi
+}
+
+/// The number of online cores.
+func onlineCoreCount() -> Int {
+    max(1, ProcessInfoCores.active)
+}
+
+#if canImport(Glibc)
+import Glibc
+enum ProcessInfoCores {
+    static var debugLanczos: Bool { getenv("DEBUG_LANCZOS") != nil }
+    static var active: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+}
+#else
+import Foundation
+enum ProcessInfoCores {
+    static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
+#endif

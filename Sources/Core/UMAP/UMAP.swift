@@ -1,0 +1,176 @@
+// UMAP (McInnes, Healy & Melville 2018) as umap-learn 0.5 computes it, stage by stage:
+//   nearest neighbours        NearestNeighbors.swift
+//   per-point scales          SmoothKNN.swift            (smooth_knn_dist)
+//   membership strengths      MembershipStrengths.swift  (compute_membership_strengths)
+//   fuzzy union               FuzzySimplicialSet.swift   (fuzzy_simplicial_set)
+//   curve parameters a, b     FindAB.swift               (find_ab_params)
+//   initial layout            SpectralInit.swift         (spectral_layout, noisy_scale_coords)
+//   SGD                       OptimizeLayout.swift       (optimize_layout_euclidean)
+//   new points                Transform.swift            (UMAP.transform)
+//   epoch-to-epoch alignment  Procrustes.swift
+// data is always (rows, dim) row-major Float; embeddings (rows, nComponents).
+
+/// The stages of a fit, for progress reports.
+public enum UMAPStage: String, Sendable {
+    case neighbors, graph, initialization, optimization, alignment
+}
+
+/// Wall-clock seconds spent in each stage of a fit.
+public struct UMAPTimings: Sendable, Equatable {
+    public var neighbors = 0.0
+    public var graph = 0.0
+    public var initialization = 0.0
+    public var optimization = 0.0
+    public var alignment = 0.0
+    public var total: Double { neighbors + graph + initialization + optimization + alignment }
+}
+
+/// A fitted map: the embedding and what transform and warm fits need.
+public struct UMAPModel: Sendable {
+    public let options: UMAPOptions
+    public let rows: Int
+    public let dim: Int
+    /// The training data (rows, dim), shared, not copied.
+    public let data: [Float]
+    /// The map (rows, nComponents).
+    public let embedding: [Float]
+    /// The kNN graph (point itself first).
+    public let neighbors: KNNGraph
+    public let sigmas: [Float]
+    public let rhos: [Float]
+    /// The symmetrised fuzzy graph (before pruning).
+    public let graph: FuzzyGraph
+    public let a: Float
+    public let b: Float
+    /// The approximate search's index (nil when neighbours were exact).
+    public let index: NeighborIndex?
+    public let timings: UMAPTimings
+}
+
+/// Seconds since `start`.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+public enum UMAP {
+    /// A fresh fit (umap-learn's `UMAP(...).fit(data)`).
+    public static func fit(
+        data: [Float], rows: Int, dim: Int, options: UMAPOptions = UMAPOptions(),
+        progress: ((UMAPStage, Double) -> Void)? = nil
+    ) -> UMAPModel {
+        precondition(data.count == rows * dim && rows >= 2)
+        var timings = UMAPTimings()
+        var clock = ContinuousClock.now
+        let k = min(options.nNeighbors, rows)
+        let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options, previous: nil)
+        timings.neighbors = seconds(since: clock)
+        progress?(.neighbors, 1)
+
+        clock = .now
+        let (sigmas, rhos, graph) = fuzzyGraph(knn, k: k, options: options)
+        let nEpochs = options.epochs(forRows: rows)
+        let pruned = pruneWeakEdges(graph, nEpochs: nEpochs, defaultEpochs: rows > 10_000 ? 200 : 500)
+        timings.graph = seconds(since: clock)
+        progress?(.graph, 1)
+
+        clock = .now
+        var embedding = spectralInitialization(pruned, dim: options.nComponents, data: data, dataDim: dim,
+                                               seed: options.seed, threads: options.threads)
+        timings.initialization = seconds(since: clock)
+        progress?(.initialization, 1)
+
+        clock = .now
+        let (a, b) = options.curveParameters()
+        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
+        parameters.gamma = options.repulsionStrength
+        parameters.initialAlpha = options.learningRate
+        parameters.negativeSampleRate = Float(options.negativeSampleRate)
+        parameters.seed = options.seed
+        parameters.threads = options.deterministic ? 1 : options.threads
+        optimizeLayout(&embedding, dim: options.nComponents, graph: pruned, parameters: parameters) { epoch in
+            progress?(.optimization, Double(epoch) / Double(nEpochs))
+        }
+        timings.optimization = seconds(since: clock)
+        return UMAPModel(options: options, rows: rows, dim: dim, data: data, embedding: embedding, neighbors: knn,
+                         sigmas: sigmas, rhos: rhos, graph: graph, a: a, b: b, index: index, timings: timings)
+    }
+
+    /// The next map of a sequence (same points, new data, e.g. the next training epoch's activations):
+    /// neighbours refined from `previous`'s graph, the SGD started from `previous`'s layout (no spectral
+    /// initialisation, no rescale) for `options.warmEpochs` epochs at `options.warmLearningRate`, then
+    /// aligned onto `previous`'s layout by Procrustes (rotation, reflection, scale, translation).
+    public static func warmFit(
+        data: [Float], previous: UMAPModel, options: UMAPOptions? = nil,
+        progress: ((UMAPStage, Double) -> Void)? = nil
+    ) -> UMAPModel {
+        let options = options ?? previous.options
+        let rows = previous.rows
+        precondition(data.count % rows == 0, "warmFit needs the same rows as the previous fit")
+        precondition(options.nComponents == 2 && previous.options.nComponents == 2, "warmFit aligns 2-D maps")
+        let dim = data.count / rows
+        var timings = UMAPTimings()
+        var clock = ContinuousClock.now
+        let k = min(options.nNeighbors, rows)
+        let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options,
+                                            previous: previous.neighbors)
+        timings.neighbors = seconds(since: clock)
+        progress?(.neighbors, 1)
+
+        clock = .now
+        let (sigmas, rhos, graph) = fuzzyGraph(knn, k: k, options: options)
+        let nEpochs = options.warmEpochs
+        let pruned = pruneWeakEdges(graph, nEpochs: nEpochs, defaultEpochs: rows > 10_000 ? 200 : 500)
+        timings.graph = seconds(since: clock)
+        progress?(.graph, 1)
+
+        clock = .now
+        var embedding = previous.embedding
+        let (a, b) = options.curveParameters()
+        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
+        parameters.gamma = options.repulsionStrength
+        parameters.initialAlpha = options.warmLearningRate
+        parameters.negativeSampleRate = Float(options.negativeSampleRate)
+        parameters.seed = options.seed
+        parameters.threads = options.deterministic ? 1 : options.threads
+        optimizeLayout(&embedding, dim: 2, graph: pruned, parameters: parameters) { epoch in
+            progress?(.optimization, Double(epoch) / Double(nEpochs))
+        }
+        timings.optimization = seconds(since: clock)
+
+        clock = .now
+        embedding = alignProcrustes(embedding, onto: previous.embedding)
+        timings.alignment = seconds(since: clock)
+        progress?(.alignment, 1)
+        return UMAPModel(options: options, rows: rows, dim: dim, data: data, embedding: embedding, neighbors: knn,
+                         sigmas: sigmas, rhos: rhos, graph: graph, a: a, b: b, index: index, timings: timings)
+    }
+
+    /// Neighbours as the options ask: exact, or approximate (from `previous` if given).
+    static func nearestNeighbors(
+        data: [Float], rows: Int, dim: Int, k: Int, options: UMAPOptions, previous: KNNGraph?
+    ) -> (KNNGraph, NeighborIndex?) {
+        let exact: Bool
+        switch options.neighborSearch {
+        case .exact: exact = true
+        case .approximate: exact = false
+        case .automatic: exact = rows < 4096
+        }
+        if exact {
+            return (exactNearestNeighbors(data: data, rows: rows, dim: dim, k: k, threads: options.threads), nil)
+        }
+        let (graph, index) = approximateNearestNeighbors(
+            data: data, rows: rows, dim: dim, k: k, options: options.search, previous: previous,
+            seed: options.seed, threads: options.threads)
+        return (graph, index)
+    }
+
+    /// Scales, membership strengths and fuzzy union of a kNN graph.
+    static func fuzzyGraph(_ knn: KNNGraph, k: Int, options: UMAPOptions) -> ([Float], [Float], FuzzyGraph) {
+        let (sigmas, rhos) = smoothKNNDistances(knn, nNeighbors: Float(k), localConnectivity: options.localConnectivity,
+                                                threads: options.threads)
+        let strengths = membershipStrengths(knn, sigmas: sigmas, rhos: rhos)
+        let graph = fuzzySimplicialSet(knn, strengths: strengths, setOpMixRatio: options.setOpMixRatio)
+        return (sigmas, rhos, graph)
+    }
+}

@@ -1,0 +1,73 @@
+import XCTest
+@testable import Core
+
+/// Whole fits: maps of known structure, transform, warm fits, reproducibility.
+final class UMAPEmbeddingTests: XCTestCase {
+    /// Small and quick in a debug build: fewer neighbours and epochs than the defaults.
+    func quickOptions() -> UMAPOptions {
+        var o = UMAPOptions()
+        o.nNeighbors = 15
+        o.nEpochs = 120
+        o.seed = 3
+        return o
+    }
+
+    func testWellSeparatedBlobsAreSeparatedInTheMap() {
+        let (data, labels) = gaussianBlobs(clusters: 10, perCluster: 100, dim: 50)
+        let model = UMAP.fit(data: data, rows: 1000, dim: 50, options: quickOptions())
+        let accuracy = leaveOneOutAccuracy(model.embedding, labels: labels, k: 10)
+        XCTAssertGreaterThanOrEqual(accuracy, 0.99, "2-D 10-NN accuracy")
+        XCTAssertFalse(model.embedding.contains { !$0.isFinite })
+    }
+
+    func testTrustworthinessOnRealMNISTPixelsIsAbove090() throws {
+        guard let mnist = MNISTSample.load(split: .train, limit: 1500) else {
+            throw XCTSkip("MNIST not found at \(MNISTSample.directory) (set GLASSBOX_DATA)")
+        }
+        var options = quickOptions()
+        options.nEpochs = 200
+        let model = UMAP.fit(data: mnist.pixels, rows: mnist.rows, dim: 784, options: options)
+        let t = trustworthiness(data: mnist.pixels, dim: 784, embedding: model.embedding, k: 10)
+        print("MNIST 1,500 pixels: trustworthiness(k=10) \(t)")
+        XCTAssertGreaterThanOrEqual(t, 0.90)
+    }
+
+    func testTransformPutsHeldOutPointsIntoTheirOwnCluster() {
+        let (all, labels) = gaussianBlobs(clusters: 8, perCluster: 110, dim: 30, separation: 6)
+        let train = 800, test = 80  // rows are interleaved by cluster, so both splits cover every cluster
+        let x = Array(all[0..<(train * 30)]), xt = Array(all[(train * 30)...])
+        let model = UMAP.fit(data: x, rows: train, dim: 30, options: quickOptions())
+        let yt = model.transform(newData: xt, rows: test)
+        XCTAssertEqual(yt.count, test * 2)
+        let accuracy = knnClassifierAccuracy(trainEmbedding: model.embedding, trainLabels: Array(labels[0..<train]),
+                                             testEmbedding: yt, testLabels: Array(labels[train...]))
+        XCTAssertGreaterThanOrEqual(accuracy, 0.99, "held-out points land among their own cluster")
+    }
+
+    func testWarmFitAfterASmallChangeMovesPointsMuchLessThanAFreshFit() {
+        let (data, _) = gaussianBlobs(clusters: 6, perCluster: 100, dim: 20, separation: 3)
+        var g = SplitMix64(seed: 9, stream: .sampling)
+        let changed = data.map { $0 + Float(g.nextGaussian() * 0.1) }
+        let options = quickOptions()
+        let first = UMAP.fit(data: data, rows: 600, dim: 20, options: options)
+        let warm = UMAP.warmFit(data: changed, previous: first)
+        var other = options
+        other.seed = 4
+        let fresh = UMAP.fit(data: changed, rows: 600, dim: 20, options: other)
+        let warmMove = frameDisplacement(from: first.embedding, to: warm.embedding)
+        let freshMove = frameDisplacement(from: first.embedding, to: alignProcrustes(fresh.embedding, onto: first.embedding))
+        print("displacement / RMS radius: warm \(warmMove), fresh (Procrustes-aligned) \(freshMove)")
+        XCTAssertLessThan(warmMove, 0.5 * freshMove)
+    }
+
+    func testDeterministicModeGivesTheSameMapForAnyThreadCount() {
+        let (data, _) = gaussianBlobs(clusters: 4, perCluster: 60, dim: 10, separation: 4)
+        var options = quickOptions()
+        options.deterministic = true
+        options.threads = 1
+        let one = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
+        options.threads = 2
+        let two = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
+        XCTAssertEqual(one.embedding, two.embedding)
+    }
+}
