@@ -24,6 +24,7 @@ final class MapStage {
     /// train/test figure); returns the map's measurements for the metrics files.
     func embed(epoch: Int, hidden: [Float], testHidden: [Float], dim: Int = SeedCNN.hiddenWidth) -> [String: Double] {
         let rows = hidden.count / dim
+        let kind = model == nil ? "fit" : mode == .warm ? "warm-started" : "fresh fit"
         let start = now()
         let next: UMAPModel
         if mode == .warm, let previous = model {
@@ -54,7 +55,7 @@ final class MapStage {
         ]
         if let last = frames.last { m["umap_frame_displacement"] = frameDisplacement(from: last, to: embedding) }
         frames.append(embedding)
-        log("epoch \(epoch) map: UMAP \(frames.isEmpty ? "fit" : mode == .warm ? "warm-started" : "fresh fit") \(fmt(fitSeconds, 1)) s, transform \(fmt(transformSeconds, 1)) s, "
+        log("epoch \(epoch) map: UMAP \(kind) \(fmt(fitSeconds, 1)) s, transform \(fmt(transformSeconds, 1)) s, "
             + "trustworthiness \(fmt(m["umap_trustworthiness"]!, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"]!, 4))"
             + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? ""))
         return m
