@@ -44,6 +44,7 @@ final class MapStage {
             embedding = toLast.apply(embedding)
             testPoints = toLast.apply(testPoints)
         }
+        let t1 = now()
         var m: [String: Double] = [
             "umap_seconds": fitSeconds, "umap_transform_seconds": transformSeconds,
             "umap_neighbors_seconds": next.timings.neighbors,
@@ -53,6 +54,7 @@ final class MapStage {
                 trainEmbedding: embedding, trainLabels: labels.map(Int32.init), testEmbedding: testPoints,
                 testLabels: testLabels.map(Int32.init), k: 10),
         ]
+        m["umap_quality_seconds"] = now() - t1
         if let last = frames.last { m["umap_frame_displacement"] = frameDisplacement(from: last, to: embedding) }
         frames.append(embedding)
         log("epoch \(epoch) map: UMAP \(kind) \(fmt(fitSeconds, 1)) s, transform \(fmt(transformSeconds, 1)) s, "

@@ -94,7 +94,7 @@ struct TrainCommand: ParsableCommand {
             let testHidden = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true)
             trainPredictions.append(hidden.predictions)
             var m = maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden)
-            m["hidden_seconds"] = now() - t0 - (m["umap_seconds"] ?? 0) - (m["umap_transform_seconds"] ?? 0)
+            m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
             return m
         }
         try run.writeMetrics([])
