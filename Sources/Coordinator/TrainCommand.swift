@@ -51,24 +51,35 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Log level: debug, info, warning or error.")
     var logLevel: String = "info"
 
+    @OptionGroup(title: "Distributed training, checkpoints and resuming")
+    var cluster: ClusterOptions
+
     func run() throws {
         let log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "coordinator")
         let split = try loadData()
         let train = split.train.prefix(limitTrain)
-        let run = try RunDirectory(path: out)
+        let run = try RunDirectory(path: cluster.resume ?? out)
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
               + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(out)")
         var settings = TrainingSettings()
         settings.epochs = epochs
         settings.seed = seed
         settings.microBatchSize = microBatch
-        let engine = CNNEngine(parameters: initialParameters(seed: seed), threads: threads, microBatchSize: microBatch)
-        let backend = LocalBackend(engine: engine, train: train, test: split.test, seed: seed)
+        let session = try TrainingSession(
+            options: cluster, training: settings, split: split, trainingImages: train.count,
+            workerArguments: (data.map { ["--data", $0] } ?? ["--dataset", dataset]) + ["--log-level", logLevel],
+            run: run, log: log) {
+            LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
+                                           microBatchSize: microBatch), train: train, test: split.test, seed: seed)
+        }
+        defer { session.finish() }
+        let backend = session.backend
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
-                                    state: .initial(seed: seed), log: { log($0) })
-        try run.writeMetrics([])
-        for _ in 0..<epochs {
-            _ = try loop.runEpoch()
+                                    state: session.initialState, log: { log(session.annotate($0)) })
+        session.attach(loop)
+        try run.writeMetrics(loop.state.history)
+        while loop.state.epochsDone < epochs {
+            _ = try session.runEpoch(loop)
             try run.writeMetrics(loop.state.history)
         }
         let test = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false)
