@@ -29,7 +29,7 @@ final class EventLog: @unchecked Sendable {
         object["event"] = name
         object["time"] = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
                                                       formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         lock.withLock {
             handle.write(data)
             handle.write(Data("\n".utf8))

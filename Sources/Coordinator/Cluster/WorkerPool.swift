@@ -603,10 +603,12 @@ final class WorkerPool: @unchecked Sendable {
     private func drop(_ worker: WorkerRecord, because reason: String) {
         guard workers[worker.id] === worker else { return }
         workers[worker.id] = nil
-        let work = worker.task.map { task -> String in
-            let what = job.map { "\($0.job.name) \(task.range.lowerBound)..<\(task.range.upperBound)" } ?? "its work"
-            return "; \(what) goes to the others"
-        } ?? ""
+        var work = ""
+        if let task = worker.task, let job, job.id == task.jobID {
+            if case .perWorker = job.job.split {} else {
+                work = "; its \(job.job.name) \(task.range.lowerBound)..<\(task.range.upperBound) go to the others"
+            }
+        }
         requeueTask(of: worker)
         lostWorkers.append(worker.name)
         log("worker \(worker.name) (rank \(worker.rank)) left: \(reason)\(work); \(workers.count) live", .warning)
