@@ -57,13 +57,14 @@ final class ClusterTests: XCTestCase {
         let reference = try reference()
         let expected = try reference.weightsDigest()
         let root = try temporaryDirectory(self, "n-workers")
-        for n in 1...3 {
-            let run = try train(Self.shortRun() + ["--spawn-workers", "\(n)", "--bind", "tcp://127.0.0.1:*"],
-                                in: root + "/workers-\(n)")
+        // The last run keeps replicas in step by shipping full weights instead of the step gradient.
+        for (n, sync) in [(1, "gradient"), (2, "gradient"), (3, "gradient"), (2, "weights")] {
+            let run = try train(Self.shortRun() + ["--spawn-workers", "\(n)", "--bind", "tcp://127.0.0.1:*",
+                                                   "--weight-sync", sync], in: root + "/workers-\(n)-\(sync)")
             XCTAssertEqual(run.status, 0, run.output)
-            XCTAssertEqual(try run.weightsDigest(), expected, "\(n) workers: final weights differ from one process")
+            XCTAssertEqual(try run.weightsDigest(), expected, "\(n) workers, \(sync) sync: final weights differ from one process")
             XCTAssertEqual(try run.metricsWithoutTimings(), try reference.metricsWithoutTimings(),
-                           "\(n) workers: metrics differ from one process")
+                           "\(n) workers, \(sync) sync: metrics differ from one process")
         }
     }
 
@@ -88,6 +89,27 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(run.output.contains("joined as rank 3"), "the late worker joined mid-run:\n\(run.output)")
         XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
         XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
+    }
+
+    func testHungWorkerIsDroppedAndRejoinsWithoutChangingTheWeights() throws {
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "hung")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
+        let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "2", "--bind", endpoint, "--step-deadline", "2",
+                                                               "--heartbeat-timeout", "2"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(b.pid, SIGSTOP)
+        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
+        kill(b.pid, SIGCONT)
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a hung worker changed the weights:\n\(run.output)")
+        XCTAssertTrue(b.output.contains("joining again"), "the resumed worker learns it was dropped:\n\(b.output)")
+        XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
+        XCTAssertEqual(b.wait(timeout: 30), 0, b.output)
     }
 
     func testResumedRunEndsWithTheWeightsOfAnUninterruptedOne() throws {

@@ -15,7 +15,7 @@ final class LocalWorkers {
             throw ClusterError("--spawn-workers needs glassbox-worker next to this executable, at \(executable.path); "
                                + "build it with `swift build -c release` (or `make build`)")
         }
-        let connect = LocalWorkers.connectable(endpoint)
+        let connect = replacingWildcardHost(of: endpoint, with: "127.0.0.1")
         for _ in 0..<count {
             let process = Process()
             process.executableURL = executable
@@ -63,13 +63,5 @@ final class LocalWorkers {
     static func siblingBuildID() -> String? {
         guard let bytes = try? FileBytes.read(workerExecutable().path) else { return nil }
         return String(sha256Hex(bytes).prefix(16))
-    }
-
-    /// `endpoint` with a wildcard host replaced by loopback, for a client on this host.
-    static func connectable(_ endpoint: String) -> String {
-        for wildcard in ["tcp://0.0.0.0:", "tcp://*:"] where endpoint.hasPrefix(wildcard) {
-            return "tcp://127.0.0.1:" + endpoint.dropFirst(wildcard.count)
-        }
-        return endpoint
     }
 }

@@ -158,7 +158,7 @@ final class WorkerPool: @unchecked Sendable {
             throw ClusterError("cannot set up the coordinator socket on \(settings.bind): \(error)")
         }
         if settings.curveKeysDirectory == nil && !isLoopback(endpoint) {
-            log("warning: \(endpoint) is reachable from other hosts and CURVE is off: anyone who can connect can "
+            log("\(endpoint) is reachable from other hosts and CURVE is off: anyone who can connect can "
                 + "join and read the weights; use --curve-keys DIR (see `glassbox-coordinator keygen`)", .warning)
         }
     }
@@ -188,6 +188,9 @@ final class WorkerPool: @unchecked Sendable {
 
     // MARK: training-thread interface
 
+    /// The endpoint for workers to connect to: a wildcard host replaced by this host's name.
+    var advertisedEndpoint: String { replacingWildcardHost(of: endpoint, with: ProcessInfo.processInfo.hostName) }
+
     /// Live workers now.
     var liveCount: Int { lock.withLock { sharedLiveCount } }
 
@@ -199,7 +202,7 @@ final class WorkerPool: @unchecked Sendable {
     func waitForWorkers(_ count: Int, abort: () -> ClusterError?) throws {
         let start = now()
         var lastPrint = start
-        log("waiting for \(count) worker\(count == 1 ? "" : "s") on \(endpoint)")
+        log("waiting for \(count) worker\(count == 1 ? "" : "s") on \(endpoint) (glassbox-worker --connect \(advertisedEndpoint))")
         while true {
             let live = liveCount
             if live >= count { break }
@@ -207,7 +210,7 @@ final class WorkerPool: @unchecked Sendable {
             let t = now()
             if t - start > settings.workerTimeout {
                 throw ClusterError("only \(live) of \(count) workers joined within \(fmt(settings.workerTimeout, 0)) s "
-                                   + "(--worker-timeout); start them with `glassbox-worker --connect \(endpoint)`")
+                                   + "(--worker-timeout); start them with `glassbox-worker --connect \(advertisedEndpoint)`")
             }
             if t - lastPrint >= 2 {
                 lastPrint = t
@@ -698,6 +701,14 @@ func proportionalRanges(_ count: Int, weights: [Int]) -> [Range<Int>] {
         start = max(start, end)
     }
     return ranges
+}
+
+/// `endpoint` with a wildcard host (`0.0.0.0` or `*`) replaced by `host`.
+func replacingWildcardHost(of endpoint: String, with host: String) -> String {
+    for wildcard in ["tcp://0.0.0.0:", "tcp://*:"] where endpoint.hasPrefix(wildcard) {
+        return "tcp://\(host):" + endpoint.dropFirst(wildcard.count)
+    }
+    return endpoint
 }
 
 /// True for loopback and inproc/ipc endpoints.
