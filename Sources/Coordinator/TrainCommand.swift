@@ -61,21 +61,32 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Log level: debug, info, warning or error.")
     var logLevel: String = "info"
 
+    @OptionGroup(title: "Distributed training, checkpoints and resuming")
+    var cluster: ClusterOptions
+
     func run() throws {
         let log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "coordinator")
         let split = try loadData()
         let train = split.train.prefix(limitTrain)
-        let run = try RunDirectory(path: out)
+        let run = try RunDirectory(path: cluster.resume ?? out)
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
-              + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(out)")
+              + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(run.path)")
         var settings = TrainingSettings()
         settings.epochs = epochs
         settings.seed = seed
         settings.microBatchSize = microBatch
-        let engine = CNNEngine(parameters: initialParameters(seed: seed), threads: threads, microBatchSize: microBatch)
-        let backend = LocalBackend(engine: engine, train: train, test: split.test, seed: seed)
+        let session = try TrainingSession(
+            options: cluster, training: settings, split: split, trainingImages: train.count,
+            workerArguments: (data.map { ["--data", $0] } ?? ["--dataset", dataset]) + ["--log-level", logLevel],
+            run: run, log: log) {
+            LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
+                                           microBatchSize: microBatch), train: train, test: split.test, seed: seed)
+        }
+        defer { session.finish() }
+        let backend = session.backend
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
-                                    state: .initial(seed: seed), log: { log($0) })
+                                    state: session.initialState, log: { log(session.annotate($0)) })
+        session.attach(loop)
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
         var umapOptions = UMAPOptions()
@@ -97,11 +108,13 @@ struct TrainCommand: ParsableCommand {
             m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
             return m
         }
-        try run.writeMetrics([])
-        var epoch0 = try mapEpoch(0)
-        if !epoch0.isEmpty { epoch0["epoch"] = 0; jsonl.append(epoch0); try run.writeMetricsJSONL(jsonl) }
-        for _ in 0..<epochs {
-            let m = try loop.runEpoch()
+        try run.writeMetrics(loop.state.history)
+        // A resumed run's maps start at the epoch it resumes from.
+        let firstMapEpoch = loop.state.epochsDone
+        var first = try mapEpoch(firstMapEpoch)
+        if !first.isEmpty { first["epoch"] = Double(loop.state.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
+        while loop.state.epochsDone < epochs {
+            let m = try session.runEpoch(loop)
             try run.writeMetrics(loop.state.history)
             figures.curves(loop.state.history)
             var row: [String: Double] = ["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
@@ -116,13 +129,13 @@ struct TrainCommand: ParsableCommand {
         figures.confusion(confusion, accuracy: accuracy)
         if let maps {
             let limits = AxisLimits.fitting(allFrames: maps.frames + [maps.testPoints])
-            for (e, frame) in maps.frames.enumerated() { figures.epochFrame(epoch: e, points: frame, labels: train.labels, limits: limits) }
+            for (e, frame) in maps.frames.enumerated() { figures.epochFrame(epoch: firstMapEpoch + e, points: frame, labels: train.labels, limits: limits) }
             figures.animation()
             figures.trainTest(train: maps.frames.last!, labels: train.labels, test: maps.testPoints, limits: limits)
         }
         try run.writeWeights(loop.state.parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
         try figures.finish()
-        try writeRunReport(run: run, split: split, train: train, history: loop.state.history, maps: maps,
+        try writeRunReport(run: run, split: split, train: train, history: loop.state.history, maps: maps, firstMapEpoch: firstMapEpoch,
                            trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion,
                            accuracy: accuracy)
         log("test accuracy: \(fmt(100 * accuracy, 2))% (\(test.stats.correct)/\(test.stats.count)), "
@@ -133,7 +146,7 @@ struct TrainCommand: ParsableCommand {
 
     /// `report.html`: every figure, the metrics, the settings and the map explorer in one page.
     func writeRunReport(run: RunDirectory, split: DatasetSplit, train: LabeledImages, history: [EpochMetrics],
-                        maps: MapStage?, trainPredictions: [[UInt8]], testPredictions: [UInt8],
+                        maps: MapStage?, firstMapEpoch: Int, trainPredictions: [[UInt8]], testPredictions: [UInt8],
                         confusion: [[Int]], accuracy: Double) throws {
         guard let maps else { return }  // the page is built around the maps
         let settings: [(name: String, value: String)] = [
@@ -154,6 +167,7 @@ struct TrainCommand: ParsableCommand {
         inputs.figures = figures
         inputs.confusion = confusion
         inputs.frames = maps.frames
+        inputs.epochLabels = maps.frames.indices.map { "Epoch \(firstMapEpoch + $0)" }
         inputs.predictions = trainPredictions
         inputs.images = train.pixels
         inputs.test = ReportTestSet(points: maps.testPoints, labels: split.test.labels, predictions: testPredictions,

@@ -13,6 +13,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
     case shutdown = 11
     case umapRequest = 12
     case umapReply = 13
+    case stepUpdate = 14
+    case weightsDigest = 15
 
     public var description: String {
         switch self {
@@ -29,6 +31,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
         case .shutdown: "shutdown"
         case .umapRequest: "umapRequest"
         case .umapReply: "umapReply"
+        case .stepUpdate: "stepUpdate"
+        case .weightsDigest: "weightsDigest"
         }
     }
 }
@@ -62,6 +66,10 @@ public enum Message: Equatable, Sendable {
     case umapRequest(UMAPRequest)
     /// Worker to coordinator: the neighbours found for a range of rows.
     case umapReply(UMAPReply)
+    /// Coordinator to worker: the combined gradient of a step, which the worker applies to its weights itself.
+    case stepUpdate(StepUpdate)
+    /// Either way: the SHA-256 of the sender's weights of a version (coordinator: expected; worker: held).
+    case weightsDigest(WeightsDigest)
 
     /// The header type of this message.
     public var type: MessageType {
@@ -79,6 +87,8 @@ public enum Message: Equatable, Sendable {
         case .shutdown: .shutdown
         case .umapRequest: .umapRequest
         case .umapReply: .umapReply
+        case .stepUpdate: .stepUpdate
+        case .weightsDigest: .weightsDigest
         }
     }
 }
@@ -137,20 +147,54 @@ public struct Welcome: Equatable, Sendable {
 public struct StepAssignment: Equatable, Sendable {
     /// The weights the worker must hold to compute this step.
     public var weightsVersion: UInt64
-    /// Which micro-batches of the global batch this worker computes.
+    /// Which micro-batches of the global batch this worker computes (a contiguous run, ascending).
     public var microBatches: [Int32]
+    /// Samples in each of those micro-batches: where `sampleIndices` is cut.
+    public var sampleCounts: [Int32]
     /// The samples of those micro-batches, concatenated in the same order.
     public var sampleIndices: [Int32]
 
-    /// An assignment.
-    public init(weightsVersion: UInt64, microBatches: [Int32], sampleIndices: [Int32]) {
+    /// An assignment; `sampleCounts` has one entry per micro-batch and sums to `sampleIndices.count`.
+    public init(weightsVersion: UInt64, microBatches: [Int32], sampleCounts: [Int32], sampleIndices: [Int32]) {
         self.weightsVersion = weightsVersion
         self.microBatches = microBatches
+        self.sampleCounts = sampleCounts
         self.sampleIndices = sampleIndices
     }
 }
 
-/// A worker's sums for its assignment. Per-micro-batch arrays follow the order of `microBatches`.
+/// A step gradient in a form whose combination is exact: every parameter except one dense kernel summed
+/// in 64-bit fixed point, plus that kernel's sufficient factors (the rows of its input and of the loss
+/// gradient at its output, in sample order), from which the receiver forms the kernel's gradient.
+public struct GradientFactors: Equatable, Sendable {
+    /// Fixed-point sums of the parameters other than the factored kernel, in layout order.
+    public var sums: [Int64]
+    /// Samples (rows) in `flatRows` and `deltaRows`.
+    public var rows: UInt32
+    /// Columns of `flatRows` (the kernel's input width).
+    public var flatWidth: UInt32
+    /// Columns of `deltaRows` (the kernel's output width).
+    public var deltaWidth: UInt32
+    /// `rows` x `flatWidth` kernel inputs, row-major.
+    public var flatRows: [Float]
+    /// `rows` x `deltaWidth` output gradients, row-major.
+    public var deltaRows: [Float]
+
+    /// Factors; `flatRows` and `deltaRows` must fill their shapes.
+    public init(sums: [Int64], rows: UInt32, flatWidth: UInt32, deltaWidth: UInt32, flatRows: [Float],
+                deltaRows: [Float]) {
+        self.sums = sums
+        self.rows = rows
+        self.flatWidth = flatWidth
+        self.deltaWidth = deltaWidth
+        self.flatRows = flatRows
+        self.deltaRows = deltaRows
+    }
+
+}
+
+/// A worker's gradient for its assignment. Per-micro-batch arrays follow the order of `microBatches`, so
+/// that the coordinator can add statistics in the same order as one process would.
 public struct StepResult: Equatable, Sendable {
     /// The assignment's micro-batch indices.
     public var microBatches: [Int32]
@@ -160,12 +204,12 @@ public struct StepResult: Equatable, Sendable {
     public var correctCounts: [Int32]
     /// Samples in each micro-batch.
     public var sampleCounts: [Int32]
-    /// The sum of the micro-batch gradients in fixed point, so that the sum does not depend on grouping.
-    public var gradient: [Int64]
+    /// The gradient of all the assignment's micro-batches together.
+    public var gradient: GradientFactors
 
     /// A result; the four per-micro-batch arrays must have the same length.
     public init(microBatches: [Int32], lossSums: [Double], correctCounts: [Int32], sampleCounts: [Int32],
-                gradient: [Int64]) {
+                gradient: GradientFactors) {
         self.microBatches = microBatches
         self.lossSums = lossSums
         self.correctCounts = correctCounts
@@ -174,7 +218,25 @@ public struct StepResult: Equatable, Sendable {
     }
 }
 
-/// A full set of parameters.
+/// The combined gradient of one step, broadcast so that every replica applies the same update itself
+/// (about 1 MB at batch 100, against 3.3 MB for the weights).
+public struct StepUpdate: Equatable, Sendable {
+    /// The weights version the update produces; the receiver must hold `version - 1`.
+    public var version: UInt64
+    /// Samples in the step: the gradient is divided by this.
+    public var samples: UInt32
+    /// The step's gradient.
+    public var gradient: GradientFactors
+
+    /// An update.
+    public init(version: UInt64, samples: UInt32, gradient: GradientFactors) {
+        self.version = version
+        self.samples = samples
+        self.gradient = gradient
+    }
+}
+
+/// A full set of parameters, and the optimiser's state when the receiver is to apply updates itself.
 public struct Weights: Equatable, Sendable {
     /// Increases with every update; assignments name the version they need.
     public var version: UInt64
@@ -182,73 +244,105 @@ public struct Weights: Equatable, Sendable {
     public var adamStep: UInt64
     /// All parameters, flattened in the model's canonical order.
     public var parameters: [Float]
+    /// Adam's first moments, one per parameter; empty when the receiver only computes gradients.
+    public var adamM: [Float]
+    /// Adam's second moments, one per parameter; empty when `adamM` is.
+    public var adamV: [Float]
 
-    /// Weights.
-    public init(version: UInt64, adamStep: UInt64, parameters: [Float]) {
+    /// Weights; `adamM` and `adamV` are both empty or both as long as `parameters`.
+    public init(version: UInt64, adamStep: UInt64, parameters: [Float], adamM: [Float] = [], adamV: [Float] = []) {
         self.version = version
         self.adamStep = adamStep
         self.parameters = parameters
+        self.adamM = adamM
+        self.adamV = adamV
     }
 }
 
-/// What an evaluation computes. Raw values are part of the wire format.
-public enum EvalKind: UInt8, CaseIterable, Sendable {
-    /// Loss and accuracy on validation samples.
-    case validation = 1
-    /// Loss and accuracy on test samples.
-    case test = 2
-    /// The hidden layer's activations of each sample.
-    case hiddenActivations = 3
-    /// The predicted class of each sample.
-    case predictions = 4
+/// The SHA-256 of a weights version, to check that replicas agree.
+public struct WeightsDigest: Equatable, Sendable {
+    /// The weights version hashed.
+    public var version: UInt64
+    /// SHA-256 (64 hex digits) of the parameters as little-endian fp32.
+    public var sha256: String
+
+    /// A digest.
+    public init(version: UInt64, sha256: String) {
+        self.version = version
+        self.sha256 = sha256
+    }
 }
 
-/// A shard of an evaluation; the envelope's chunk says which shard.
+/// Which images an evaluation reads. Raw values are part of the wire format.
+public enum EvalImageSet: UInt8, CaseIterable, Sendable {
+    /// The training file (validation samples are a part of it).
+    case train = 0
+    /// The test file.
+    case test = 1
+}
+
+/// A shard of an evaluation: statistics and predictions of some samples, and optionally their hidden-layer
+/// activations. The envelope's chunk says where the shard starts in the whole evaluation.
 public struct EvalRequest: Equatable, Sendable {
-    /// What to compute.
-    public var kind: EvalKind
+    /// Which images `sampleIndices` index.
+    public var imageSet: EvalImageSet
+    /// Whether to return hidden-layer activations.
+    public var includeActivations: Bool
+    /// The samples are cut into micro-batches of this size (the last may be shorter); statistics are
+    /// returned per micro-batch.
+    public var microBatchSize: UInt32
     /// The samples of this shard.
     public var sampleIndices: [Int32]
 
     /// A request.
-    public init(kind: EvalKind, sampleIndices: [Int32]) {
-        self.kind = kind
+    public init(imageSet: EvalImageSet, includeActivations: Bool, microBatchSize: UInt32, sampleIndices: [Int32]) {
+        self.imageSet = imageSet
+        self.includeActivations = includeActivations
+        self.microBatchSize = microBatchSize
         self.sampleIndices = sampleIndices
     }
 }
 
-/// The evaluation of one shard; fields a kind does not produce are zero or empty.
+/// The evaluation of one shard. Statistics are per micro-batch, so that the coordinator adds them in the
+/// same order as one process would.
 public struct EvalReply: Equatable, Sendable {
-    /// What was computed.
-    public var kind: EvalKind
-    /// Sum of the samples' losses.
-    public var lossSum: Double
-    /// Correctly classified samples.
-    public var correct: UInt32
-    /// Samples evaluated.
-    public var count: UInt32
+    /// Sum of the losses of each micro-batch's samples.
+    public var lossSums: [Double]
+    /// Correctly classified samples in each micro-batch.
+    public var correctCounts: [Int32]
+    /// Samples in each micro-batch.
+    public var sampleCounts: [Int32]
     /// The predicted class of each sample.
     public var predictions: [UInt8]
     /// `activationRows` x `activationDimension` activations, row-major.
     public var activations: [Float]
-    /// Rows of `activations`, one per sample.
+    /// Rows of `activations`, one per sample (0 when not asked for).
     public var activationRows: UInt32
     /// Columns of `activations`.
     public var activationDimension: UInt32
 
-    /// A reply; `activations.count` must equal `activationRows * activationDimension`.
-    public init(kind: EvalKind, lossSum: Double = 0, correct: UInt32 = 0, count: UInt32,
-                predictions: [UInt8] = [], activations: [Float] = [], activationRows: UInt32 = 0,
-                activationDimension: UInt32 = 0) {
-        self.kind = kind
-        self.lossSum = lossSum
-        self.correct = correct
-        self.count = count
+    /// A reply; the per-micro-batch arrays have equal lengths and `activations.count` equals
+    /// `activationRows * activationDimension`.
+    public init(lossSums: [Double], correctCounts: [Int32], sampleCounts: [Int32], predictions: [UInt8],
+                activations: [Float] = [], activationRows: UInt32 = 0, activationDimension: UInt32 = 0) {
+        self.lossSums = lossSums
+        self.correctCounts = correctCounts
+        self.sampleCounts = sampleCounts
         self.predictions = predictions
         self.activations = activations
         self.activationRows = activationRows
         self.activationDimension = activationDimension
     }
+}
+
+/// Codes of `Message.error`. Raw values are part of the wire format.
+public enum ErrorCode: UInt32, Sendable {
+    /// The coordinator does not know the sender (never joined, or dropped): say hello again.
+    case notJoined = 1
+    /// The worker does not hold the weights version the message needs: send the full weights.
+    case wrongWeightsVersion = 2
+    /// The request cannot be carried out (e.g. a sample index outside the data set).
+    case badRequest = 3
 }
 
 /// Query rows `firstRow ..< firstRow + rowCount`, `k` neighbours each: the unit of UMAP work.
@@ -341,25 +435,36 @@ extension Message {
         case .stepAssignment(let m):
             w.write(m.weightsVersion)
             w.writeArray(m.microBatches)
+            w.writeArray(m.sampleCounts)
             w.writeArray(m.sampleIndices)
         case .stepResult(let m):
             w.writeArray(m.microBatches)
             w.writeArray(m.lossSums)
             w.writeArray(m.correctCounts)
             w.writeArray(m.sampleCounts)
-            w.writeArray(m.gradient)
+            writeGradientFactors(m.gradient, to: &w)
+        case .stepUpdate(let m):
+            w.write(m.version)
+            w.write(m.samples)
+            writeGradientFactors(m.gradient, to: &w)
         case .weights(let m):
             w.write(m.version)
             w.write(m.adamStep)
             w.writeArray(m.parameters)
+            w.writeArray(m.adamM)
+            w.writeArray(m.adamV)
+        case .weightsDigest(let m):
+            w.write(m.version)
+            w.write(m.sha256)
         case .evalRequest(let m):
-            w.write(m.kind.rawValue)
+            w.write(m.imageSet.rawValue)
+            w.write(UInt8(m.includeActivations ? 1 : 0))
+            w.write(m.microBatchSize)
             w.writeArray(m.sampleIndices)
         case .evalReply(let m):
-            w.write(m.kind.rawValue)
-            w.write(m.lossSum)
-            w.write(m.correct)
-            w.write(m.count)
+            w.writeArray(m.lossSums)
+            w.writeArray(m.correctCounts)
+            w.writeArray(m.sampleCounts)
             w.writeArray(m.predictions)
             w.write(m.activationRows)
             w.write(m.activationDimension)
@@ -408,33 +513,65 @@ extension Message {
         case .refused:
             self = .refused(reason: try r.readString("reason"))
         case .stepAssignment:
-            self = .stepAssignment(StepAssignment(
-                weightsVersion: try r.read(UInt64.self, "weightsVersion"),
-                microBatches: try r.readArray(of: Int32.self, "microBatches"),
-                sampleIndices: try r.readArray(of: Int32.self, "sampleIndices")))
+            let weightsVersion = try r.read(UInt64.self, "weightsVersion")
+            let microBatches = try r.readArray(of: Int32.self, "microBatches")
+            let sampleCounts = try readPerMicroBatch(Int32.self, "sampleCounts", count: microBatches.count, &r)
+            let indicesOffset = r.offset
+            let sampleIndices = try r.readArray(of: Int32.self, "sampleIndices")
+            try checkSampleCounts(sampleCounts, total: sampleIndices.count, "sampleIndices", at: indicesOffset, &r)
+            self = .stepAssignment(StepAssignment(weightsVersion: weightsVersion, microBatches: microBatches,
+                                                  sampleCounts: sampleCounts, sampleIndices: sampleIndices))
         case .stepResult:
             let microBatches = try r.readArray(of: Int32.self, "microBatches")
             let lossSums = try readPerMicroBatch(Double.self, "lossSums", count: microBatches.count, &r)
             let correctCounts = try readPerMicroBatch(Int32.self, "correctCounts", count: microBatches.count, &r)
             let sampleCounts = try readPerMicroBatch(Int32.self, "sampleCounts", count: microBatches.count, &r)
+            let gradientOffset = r.offset
+            let gradient = try readGradientFactors(&r)
+            try checkSampleCounts(sampleCounts, total: Int(gradient.rows), "gradient.rows", at: gradientOffset, &r)
             self = .stepResult(StepResult(
                 microBatches: microBatches, lossSums: lossSums, correctCounts: correctCounts,
-                sampleCounts: sampleCounts, gradient: try r.readArray(of: Int64.self, "gradient")))
+                sampleCounts: sampleCounts, gradient: gradient))
+        case .stepUpdate:
+            self = .stepUpdate(StepUpdate(version: try r.read(UInt64.self, "version"),
+                                          samples: try r.read(UInt32.self, "samples"),
+                                          gradient: try readGradientFactors(&r)))
         case .weights:
-            self = .weights(Weights(
-                version: try r.read(UInt64.self, "version"),
-                adamStep: try r.read(UInt64.self, "adamStep"),
-                parameters: try r.readArray(of: Float.self, "parameters")))
+            let version = try r.read(UInt64.self, "version")
+            let adamStep = try r.read(UInt64.self, "adamStep")
+            let parameters = try r.readArray(of: Float.self, "parameters")
+            let momentsOffset = r.offset
+            let adamM = try r.readArray(of: Float.self, "adamM")
+            let adamV = try r.readArray(of: Float.self, "adamV")
+            guard (adamM.isEmpty && adamV.isEmpty)
+                || (adamM.count == parameters.count && adamV.count == parameters.count) else {
+                throw r.invalid("adamM", "\(adamM.count) first and \(adamV.count) second moments for "
+                                + "\(parameters.count) parameters (expected none or one each)", at: momentsOffset)
+            }
+            self = .weights(Weights(version: version, adamStep: adamStep, parameters: parameters,
+                                    adamM: adamM, adamV: adamV))
+        case .weightsDigest:
+            self = .weightsDigest(WeightsDigest(version: try r.read(UInt64.self, "version"),
+                                                sha256: try r.readString("sha256")))
         case .evalRequest:
-            self = .evalRequest(EvalRequest(
-                kind: try readEvalKind(&r),
-                sampleIndices: try r.readArray(of: Int32.self, "sampleIndices")))
+            let imageSet = try readEvalImageSet(&r)
+            let flagOffset = r.offset
+            let flag = try r.read(UInt8.self, "includeActivations")
+            guard flag <= 1 else { throw r.invalid("includeActivations", "\(flag) is not 0 or 1", at: flagOffset) }
+            let sizeOffset = r.offset
+            let microBatchSize = try r.read(UInt32.self, "microBatchSize")
+            guard microBatchSize >= 1 else { throw r.invalid("microBatchSize", "must be at least 1", at: sizeOffset) }
+            self = .evalRequest(EvalRequest(imageSet: imageSet, includeActivations: flag == 1,
+                                            microBatchSize: microBatchSize,
+                                            sampleIndices: try r.readArray(of: Int32.self, "sampleIndices")))
         case .evalReply:
-            let kind = try readEvalKind(&r)
-            let lossSum = try r.read(Double.self, "lossSum")
-            let correct = try r.read(UInt32.self, "correct")
-            let count = try r.read(UInt32.self, "count")
+            let lossSums = try r.readArray(of: Double.self, "lossSums")
+            let correctCounts = try readPerMicroBatch(Int32.self, "correctCounts", count: lossSums.count, &r)
+            let sampleCounts = try readPerMicroBatch(Int32.self, "sampleCounts", count: lossSums.count, &r)
+            let predictionsOffset = r.offset
             let predictions = try r.readArray(of: UInt8.self, "predictions")
+            try checkSampleCounts(sampleCounts, total: predictions.count, "predictions", at: predictionsOffset, &r)
+            let rowsOffset = r.offset
             let rows = try r.read(UInt32.self, "activationRows")
             let dimension = try r.read(UInt32.self, "activationDimension")
             let activationsOffset = r.offset
@@ -443,9 +580,13 @@ extension Message {
                 throw r.invalid("activations", "\(activations.count) values do not fill "
                                 + "\(rows) rows of \(dimension)", at: activationsOffset)
             }
+            guard rows == 0 || Int(rows) == predictions.count else {
+                throw r.invalid("activationRows", "\(rows) rows for \(predictions.count) samples", at: rowsOffset)
+            }
             self = .evalReply(EvalReply(
-                kind: kind, lossSum: lossSum, correct: correct, count: count, predictions: predictions,
-                activations: activations, activationRows: rows, activationDimension: dimension))
+                lossSums: lossSums, correctCounts: correctCounts, sampleCounts: sampleCounts,
+                predictions: predictions, activations: activations, activationRows: rows,
+                activationDimension: dimension))
         case .heartbeat:
             self = .heartbeat(timestampNanoseconds: try r.read(UInt64.self, "timestampNanoseconds"))
         case .error:
@@ -480,11 +621,56 @@ private func readNeighbourRows(_ r: inout PayloadReader) throws(WireError) -> Ne
                   k: try r.read(UInt32.self, "k"))
 }
 
-private func readEvalKind(_ r: inout PayloadReader) throws(WireError) -> EvalKind {
+private func readEvalImageSet(_ r: inout PayloadReader) throws(WireError) -> EvalImageSet {
     let offset = r.offset
-    let raw = try r.read(UInt8.self, "kind")
-    guard let kind = EvalKind(rawValue: raw) else { throw r.invalid("kind", "unknown evaluation kind \(raw)", at: offset) }
-    return kind
+    let raw = try r.read(UInt8.self, "imageSet")
+    guard let set = EvalImageSet(rawValue: raw) else {
+        throw r.invalid("imageSet", "unknown image set \(raw)", at: offset)
+    }
+    return set
+}
+
+private func writeGradientFactors(_ g: GradientFactors, to w: inout PayloadWriter) {
+    w.writeArray(g.sums)
+    w.write(g.rows)
+    w.write(g.flatWidth)
+    w.write(g.deltaWidth)
+    w.writeArray(g.flatRows)
+    w.writeArray(g.deltaRows)
+}
+
+private func readGradientFactors(_ r: inout PayloadReader) throws(WireError) -> GradientFactors {
+    let sums = try r.readArray(of: Int64.self, "gradient.sums")
+    let rows = try r.read(UInt32.self, "gradient.rows")
+    let flatWidth = try r.read(UInt32.self, "gradient.flatWidth")
+    let deltaWidth = try r.read(UInt32.self, "gradient.deltaWidth")
+    let flatOffset = r.offset
+    let flatRows = try r.readArray(of: Float.self, "gradient.flatRows")
+    guard UInt64(flatRows.count) == UInt64(rows) * UInt64(flatWidth) else {
+        throw r.invalid("gradient.flatRows", "\(flatRows.count) values do not fill \(rows) rows of \(flatWidth)",
+                        at: flatOffset)
+    }
+    let deltaOffset = r.offset
+    let deltaRows = try r.readArray(of: Float.self, "gradient.deltaRows")
+    guard UInt64(deltaRows.count) == UInt64(rows) * UInt64(deltaWidth) else {
+        throw r.invalid("gradient.deltaRows", "\(deltaRows.count) values do not fill \(rows) rows of \(deltaWidth)",
+                        at: deltaOffset)
+    }
+    return GradientFactors(sums: sums, rows: rows, flatWidth: flatWidth, deltaWidth: deltaWidth,
+                           flatRows: flatRows, deltaRows: deltaRows)
+}
+
+/// Checks that per-micro-batch sample counts are positive and add up to `total` (the field at `offset`).
+private func checkSampleCounts(_ counts: [Int32], total: Int, _ field: String, at offset: Int,
+                               _ r: inout PayloadReader) throws(WireError) {
+    var sum = 0
+    for count in counts {
+        guard count > 0 else { throw r.invalid(field, "a micro-batch of \(count) samples", at: offset) }
+        sum += Int(count)
+    }
+    guard sum == total else {
+        throw r.invalid(field, "\(total) samples, but the micro-batches hold \(sum)", at: offset)
+    }
 }
 
 /// Reads an array that must have one element per micro-batch.

@@ -119,6 +119,9 @@ public enum ZMQSocketOption: Sendable {
     case zapDomain(String)
     /// Consult the ZAP handler only for sockets with a ZAP domain, and fail closed when it is missing.
     case zapEnforceDomain(Bool)
+    /// Queue messages only to completed connections: with no peer, a non-blocking send fails with
+    /// `isWouldBlock` instead of queueing (so a client knows it is not connected).
+    case immediate(Bool)
 }
 
 /// A ZeroMQ socket. Not thread-safe: one thread owns it at a time. Created with LINGER 0 so that closing
@@ -203,6 +206,7 @@ public final class ZMQSocket: @unchecked Sendable {
         case .zapDomain(let domain): try setBytes(ZMQ_ZAP_DOMAIN, Array(domain.utf8), "ZMQ_ZAP_DOMAIN")
         case .zapEnforceDomain(let on):
             try setInt32(GB_ZMQ_ZAP_ENFORCE_DOMAIN, on ? 1 : 0, "ZMQ_ZAP_ENFORCE_DOMAIN")
+        case .immediate(let on): try setInt32(ZMQ_IMMEDIATE, on ? 1 : 0, "ZMQ_IMMEDIATE")
         }
     }
 
@@ -220,6 +224,14 @@ public final class ZMQSocket: @unchecked Sendable {
         try setOption(.curveServerKey(serverKey))
         try setOption(.curvePublicKey(keyPair.publicKey))
         try setOption(.curveSecretKey(keyPair.secretKey))
+    }
+
+    /// Publishes this socket's connection events on the PAIR endpoint `endpoint` (`inproc://...`); read them
+    /// with a `ZMQMonitor`.
+    public func monitor(_ endpoint: String, events: Set<ZMQSocketEvent.Kind>) throws(ZMQError) {
+        let socket = try open("zmq_socket_monitor(\(endpoint))")
+        let mask = events.reduce(Int32(0)) { $0 | $1.rawValue }
+        guard zmq_socket_monitor(socket, endpoint, mask) == 0 else { throw ZMQError("zmq_socket_monitor(\(endpoint))") }
     }
 
     /// Sends `frames` as one multipart message (a ROUTER's first frame is the peer's routing id).
@@ -309,6 +321,59 @@ public final class ZMQSocket: @unchecked Sendable {
         let socket = try open("zmq_setsockopt(\(name))")
         let rc = value.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
         guard rc == 0 else { throw ZMQError("zmq_setsockopt(\(name))") }
+    }
+}
+
+/// A connection event of a monitored socket.
+public struct ZMQSocketEvent: Equatable, Sendable {
+    /// The events Glassbox watches. Raw values are libzmq's.
+    public enum Kind: Int32, Sendable, CaseIterable {
+        case connected = 0x0001
+        case disconnected = 0x0200
+        case handshakeSucceeded = 0x1000
+        case handshakeFailedNoDetail = 0x0800
+        case handshakeFailedProtocol = 0x2000
+        /// The server's ZAP handler refused the credentials; `value` is the ZAP status code (e.g. 400).
+        case handshakeFailedAuthentication = 0x4000
+    }
+
+    /// What happened, or nil for an event of another kind.
+    public let kind: Kind?
+    /// The raw event number.
+    public let rawEvent: UInt16
+    /// The event's value (a file descriptor, an errno or a ZAP status, depending on the event).
+    public let value: UInt32
+    /// The endpoint concerned.
+    public let endpoint: String
+
+    /// Decodes an event message (a 6-byte frame: u16 event, u32 value; then the endpoint), or nil.
+    public init?(frames: [[UInt8]]) {
+        guard frames.count == 2, frames[0].count == 6 else { return nil }
+        let raw = frames[0].withUnsafeBytes { $0.readLittleEndian(UInt16.self, at: 0) }
+        rawEvent = raw
+        value = frames[0].withUnsafeBytes { $0.readLittleEndian(UInt32.self, at: 2) }
+        kind = Kind(rawValue: Int32(raw))
+        endpoint = String(decoding: frames[1], as: UTF8.self)
+    }
+}
+
+/// Reads the events a socket publishes with `ZMQSocket.monitor`; owned by the same thread as that socket.
+public final class ZMQMonitor: @unchecked Sendable {
+    /// The PAIR socket the events arrive on; poll it beside the monitored socket.
+    public let socket: ZMQSocket
+
+    /// Starts monitoring `monitored` for `events` over a fresh inproc endpoint.
+    public init(context: ZMQContext, monitoring monitored: ZMQSocket, events: Set<ZMQSocketEvent.Kind>) throws(ZMQError) {
+        let endpoint = "inproc://glassbox.monitor.\(UInt(bitPattern: ObjectIdentifier(monitored).hashValue))"
+        try monitored.monitor(endpoint, events: events)
+        socket = try ZMQSocket(context: context, type: .pair)
+        try socket.connect(endpoint)
+    }
+
+    /// The next event, or nil if none arrives within `timeoutMs`.
+    public func next(timeoutMs: Int) throws(ZMQError) -> ZMQSocketEvent? {
+        guard let frames = try socket.receive(timeoutMs: timeoutMs) else { return nil }
+        return ZMQSocketEvent(frames: frames)
     }
 }
 

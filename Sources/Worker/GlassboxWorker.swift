@@ -1,11 +1,107 @@
 import ArgumentParser
 import Core
+import Foundation
 import Protocol
 
 @main
 struct GlassboxWorker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glassbox-worker",
-        abstract: "A Glassbox training worker that connects to a coordinator over ZeroMQ.")
-    func run() throws { print("glassbox-worker: not yet implemented") }
+        abstract: "A Glassbox training worker: computes the micro-batches a coordinator assigns, over ZeroMQ.",
+        discussion: """
+            The worker loads the data set from its own disk (the coordinator sends sample indices, never \
+            pixels) and refuses nothing itself: the coordinator refuses a worker whose data set fingerprint or \
+            protocol version differs, and both sides print why. A worker started before its coordinator, or cut \
+            off by a network blip, keeps retrying with backoff; after --coordinator-timeout seconds without \
+            hearing from a coordinator it exits with status 4.
+
+            Exit status: 0 the coordinator ended the run, 2 bad arguments or data, 3 refused (data set, version \
+            or CURVE key), 4 no coordinator.
+
+            Example: glassbox-worker --connect tcp://10.0.0.1:5555 --data data/mnist --threads 2
+            """)
+
+    @Option(help: "The coordinator's endpoint.")
+    var connect: String = "tcp://127.0.0.1:5555"
+    @Option(help: "Directory holding the four IDX files (overrides --dataset); must be the coordinator's data set.")
+    var data: String?
+    @Option(help: "mnist or fashion-mnist.")
+    var dataset: String = "mnist"
+    @Option(help: "Compute threads (micro-batches run in parallel, one per thread).")
+    var threads: Int = defaultThreadCount()
+    @Option(help: "Seconds without any message from a coordinator before giving up.")
+    var coordinatorTimeout: Double = 60
+    @Option(help: "Log level: debug, info, warning or error.")
+    var logLevel: String = "info"
+    @Option(help: "File holding the coordinator's CURVE public key (default: coordinator.pub in --curve-keys).")
+    var curveServerKey: String?
+    @Option(help: "Directory of CURVE keys from `glassbox-coordinator keygen`: turns on encryption and authentication.")
+    var curveKeys: String?
+    @Option(help: "Name of this worker's key pair in --curve-keys (NAME.key and NAME.pub).")
+    var curveKeyName: String = "worker"
+    @Option(help: .hidden)
+    var parentPid: Int32?
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard coordinatorTimeout > 0 else {
+            throw ValidationError("--coordinator-timeout must be > 0, got \(coordinatorTimeout)")
+        }
+        guard ["mnist", "fashion-mnist"].contains(dataset) else {
+            throw ValidationError("--dataset must be mnist or fashion-mnist, got \(dataset)")
+        }
+        guard LogLevel(name: logLevel) != nil else {
+            throw ValidationError("--log-level must be debug, info, warning or error, got \(logLevel)")
+        }
+        if curveServerKey != nil && curveKeys == nil {
+            throw ValidationError("--curve-server-key needs --curve-keys (the directory with this worker's key pair)")
+        }
+    }
+
+    func run() throws {
+        let host = ProcessInfo.processInfo.hostName
+        let pid = getpid()
+        var log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "worker \(host):\(pid)")
+        let source: DatasetSource = data.map { .directory($0) } ?? (dataset == "fashion-mnist" ? .fashionMNIST : .mnist())
+        let split: DatasetSplit
+        do {
+            split = try DatasetSource.load(source)
+        } catch {
+            log("cannot load the data set: \(error)", .error)
+            throw ExitCode(2)
+        }
+        let curve: WorkerCurve?
+        do {
+            curve = try curveKeys.map { try WorkerCurve(directory: $0, keyName: curveKeyName, serverKeyFile: curveServerKey) }
+        } catch {
+            log("\(error)", .error)
+            throw ExitCode(2)
+        }
+        log("\(split.name) (fingerprint \(split.fingerprint.prefix(12))), \(split.train.count) training and "
+            + "\(split.test.count) test images; \(threads) threads; connecting to \(connect)"
+            + (curve == nil ? "" : " with CURVE"))
+        let identity = WorkerIdentity(host: host, pid: pid, threads: threads, fingerprint: split.fingerprint,
+                                      buildID: executableBuildID())
+        let session = try WorkerSession(endpoint: connect, identity: identity, data: split, curve: curve,
+                                        coordinatorTimeout: coordinatorTimeout, parentPid: parentPid, log: log)
+        let outcome = session.run()
+        log.prefix = session.logPrefix
+        switch outcome {
+        case .finished(let reason):
+            log("coordinator ended the run: \(reason)")
+        case .refused(let reason):
+            log("refused: \(reason)", .error)
+            throw ExitCode(3)
+        case .noCoordinator(let reason):
+            log(reason, .error)
+            throw ExitCode(4)
+        }
+    }
+}
+
+/// The first 16 hex digits of the SHA-256 of this executable: two workers with the same build ID run the
+/// same code, so their floating-point results agree to the bit.
+func executableBuildID() -> String {
+    guard let bytes = try? FileBytes.read("/proc/self/exe") else { return "unknown" }
+    return String(sha256Hex(bytes).prefix(16))
 }

@@ -55,7 +55,7 @@ final class TrainerTests: XCTestCase {
             let (g, stats) = engine.gradients(microBatches: mbs, data: data, epoch: step, seed: 1)
             if step == 0 { first = stats }
             last = stats
-            state.apply(g, samples: 30)
+            state.applyAdam(g, samples: 30)
             engine.setParameters(state.parameters)
         }
         let eval = engine.evaluate(Array(0..<30), data: data).stats

@@ -26,13 +26,17 @@ let sampleMessages: [Message] = [
     .welcome(Welcome(rank: 2, runNonce: 0xDEAD_BEEF_0102_0304, seed: 1,
                      settings: ["epochs": "3", "batch": "100", "lr": "0.001", "name": "ünïcødé ✓"])),
     .refused(reason: "dataset fingerprint sha256:ab12 differs from sha256:cd34"),
-    .stepAssignment(StepAssignment(weightsVersion: 17, microBatches: [0, 1, 5],
+    .stepAssignment(StepAssignment(weightsVersion: 17, microBatches: [0, 1, 5], sampleCounts: [10, 10, 10],
                                    sampleIndices: (0..<30).map { Int32($0 * 7) })),
     .stepResult(StepResult(microBatches: [0, 1, 5], lossSums: [2.5, 1.25, -0.0], correctCounts: [9, 10, 3],
-                           sampleCounts: [10, 10, 10], gradient: [Int64.min, -1, 0, 1, Int64.max])),
-    .weights(Weights(version: 17, adamStep: 16, parameters: [1.5, -2.25, .infinity, 0, -.leastNonzeroMagnitude])),
-    .evalRequest(EvalRequest(kind: .hiddenActivations, sampleIndices: [59_999, 0, 12])),
-    .evalReply(EvalReply(kind: .hiddenActivations, lossSum: 12.75, correct: 2, count: 3, predictions: [7, 2, 1],
+                           sampleCounts: [10, 10, 10], gradient: sampleGradient(rows: 30))),
+    .stepUpdate(StepUpdate(version: 18, samples: 100, gradient: sampleGradient(rows: 3))),
+    .weights(Weights(version: 17, adamStep: 16, parameters: [1.5, -2.25, .infinity, 0, -.leastNonzeroMagnitude],
+                     adamM: [0, 1, 2, 3, 4], adamV: [5, 6, 7, 8, 9])),
+    .weightsDigest(WeightsDigest(version: 17, sha256: String(repeating: "ab", count: 32))),
+    .evalRequest(EvalRequest(imageSet: .train, includeActivations: true, microBatchSize: 25,
+                             sampleIndices: [59_999, 0, 12])),
+    .evalReply(EvalReply(lossSums: [12.75, 0.5], correctCounts: [2, 0], sampleCounts: [2, 1], predictions: [7, 2, 1],
                          activations: (0..<12).map { Float($0) / 4 }, activationRows: 3, activationDimension: 4)),
     .heartbeat(timestampNanoseconds: 1_234_567_890_123),
     .error(code: 7, text: "weights version 16 is not 17"),
@@ -41,6 +45,13 @@ let sampleMessages: [Message] = [
     .umapReply(UMAPReply(rows: NeighbourRows(firstRow: 1000, rowCount: 2, k: 3), neighbourIndices: [1, 2, 3, 4, 5, 6],
                          distances: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])),
 ]
+
+/// Gradient factors of `rows` samples with small widths and distinct values.
+func sampleGradient(rows: UInt32) -> GradientFactors {
+    GradientFactors(sums: [Int64.min, -1, 0, 1, Int64.max], rows: rows, flatWidth: 3, deltaWidth: 2,
+                    flatRows: (0..<(3 * Int(rows))).map { Float($0) - 0.5 },
+                    deltaRows: (0..<(2 * Int(rows))).map { -Float($0) * 0.125 })
+}
 
 /// A framed message with a correct header (length, checksum) around arbitrary `payload` bytes.
 func frame(_ type: MessageType, payload: [UInt8], minorVersion: UInt16 = ProtocolVersion.minor) -> [UInt8] {

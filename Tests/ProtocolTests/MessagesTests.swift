@@ -23,8 +23,11 @@ final class MessagesTests: XCTestCase {
         let messages: [Message] = [
             .refused(reason: ""),
             .welcome(Welcome(rank: 0, runNonce: 0, seed: 0, settings: [:])),
-            .stepResult(StepResult(microBatches: [], lossSums: [], correctCounts: [], sampleCounts: [], gradient: [])),
-            .evalReply(EvalReply(kind: .validation, count: 0)),
+            .stepResult(StepResult(microBatches: [], lossSums: [], correctCounts: [], sampleCounts: [],
+                                   gradient: GradientFactors(sums: [], rows: 0, flatWidth: 0, deltaWidth: 0,
+                                                             flatRows: [], deltaRows: []))),
+            .evalReply(EvalReply(lossSums: [], correctCounts: [], sampleCounts: [], predictions: [])),
+            .weights(Weights(version: 1, adamStep: 0, parameters: [1, 2])),
         ]
         for message in messages {
             XCTAssertEqual(try decode(encode(message)).1, message)
@@ -35,7 +38,7 @@ final class MessagesTests: XCTestCase {
         var rng = TestRandom(seed: 4)
         let parameters = (0..<821_002).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
         let bytes = encode(.weights(Weights(version: 3, adamStep: 2, parameters: parameters)))
-        XCTAssertEqual(bytes.count, MessageHeader.size + 8 + 8 + 4 + 4 * 821_002)
+        XCTAssertEqual(bytes.count, MessageHeader.size + 8 + 8 + 4 + 4 * 821_002 + 4 + 4)
         guard case .weights(let decoded) = try decode(bytes).1 else { return XCTFail("not weights") }
         XCTAssertEqual(decoded.parameters.map(\.bitPattern), parameters.map(\.bitPattern))
     }
@@ -64,24 +67,70 @@ final class MessagesTests: XCTestCase {
 
     func testPerMicroBatchArraysOfAnotherLengthAreInvalid() {
         let result = StepResult(microBatches: [0, 1], lossSums: [1], correctCounts: [1, 2], sampleCounts: [1, 2],
-                                gradient: [])
+                                gradient: sampleGradient(rows: 3))
         XCTAssertEqual(decodeError(encode(.stepResult(result))),
                        .invalidField(field: "stepResult.lossSums", offset: 12, reason: "1 values for 2 micro-batches"))
     }
 
-    func testActivationsThatDoNotFillTheirShapeAreInvalid() {
-        let reply = EvalReply(kind: .hiddenActivations, count: 2, activations: [1, 2, 3], activationRows: 2,
-                              activationDimension: 2)
-        let error = decodeError(encode(.evalReply(reply)))
-        XCTAssertEqual(error?.description, "payload field evalReply.activations at byte 29: 3 values do not fill 2 rows of 2")
+    func testStepResultRowsMustMatchItsSampleCounts() {
+        let result = StepResult(microBatches: [0, 1], lossSums: [1, 2], correctCounts: [1, 2], sampleCounts: [1, 2],
+                                gradient: sampleGradient(rows: 4))
+        XCTAssertEqual(decodeError(encode(.stepResult(result)))?.description,
+                       "payload field stepResult.gradient.rows at byte 56: 4 samples, but the micro-batches hold 3")
     }
 
-    func testUnknownEvalKindIsInvalid() {
+    func testGradientRowsMustFillTheirShape() {
+        var gradient = sampleGradient(rows: 2)
+        gradient.deltaRows.removeLast()
+        let update = StepUpdate(version: 2, samples: 100, gradient: gradient)
+        guard case .invalidField(let field, _, let reason) = decodeError(encode(.stepUpdate(update))) else {
+            return XCTFail("expected invalidField")
+        }
+        XCTAssertEqual(field, "stepUpdate.gradient.deltaRows")
+        XCTAssertEqual(reason, "3 values do not fill 2 rows of 2")
+    }
+
+    func testAssignmentSampleCountsMustCoverTheIndices() {
+        let assignment = StepAssignment(weightsVersion: 1, microBatches: [0, 1], sampleCounts: [2, 0],
+                                        sampleIndices: [1, 2])
+        XCTAssertEqual(decodeError(encode(.stepAssignment(assignment))),
+                       .invalidField(field: "stepAssignment.sampleIndices", offset: 32,
+                                     reason: "a micro-batch of 0 samples"))
+        let short = StepAssignment(weightsVersion: 1, microBatches: [0], sampleCounts: [3], sampleIndices: [1, 2])
+        XCTAssertEqual(decodeError(encode(.stepAssignment(short))),
+                       .invalidField(field: "stepAssignment.sampleIndices", offset: 24,
+                                     reason: "2 samples, but the micro-batches hold 3"))
+    }
+
+    func testWeightsMomentsAreAbsentOrOnePerParameter() {
+        let weights = Weights(version: 1, adamStep: 1, parameters: [1, 2], adamM: [0], adamV: [0])
+        XCTAssertEqual(decodeError(encode(.weights(weights)))?.description,
+                       "payload field weights.adamM at byte 28: 1 first and 1 second moments for 2 parameters "
+                       + "(expected none or one each)")
+    }
+
+    func testActivationsThatDoNotFillTheirShapeAreInvalid() {
+        let reply = EvalReply(lossSums: [1], correctCounts: [1], sampleCounts: [2], predictions: [1, 2],
+                              activations: [1, 2, 3], activationRows: 2, activationDimension: 2)
+        let error = decodeError(encode(.evalReply(reply)))
+        XCTAssertEqual(error?.description, "payload field evalReply.activations at byte 42: 3 values do not fill 2 rows of 2")
+    }
+
+    func testActivationRowsMustMatchThePredictions() {
+        let reply = EvalReply(lossSums: [1], correctCounts: [1], sampleCounts: [2], predictions: [1, 2],
+                              activations: [1, 2, 3], activationRows: 3, activationDimension: 1)
+        XCTAssertEqual(decodeError(encode(.evalReply(reply)))?.description,
+                       "payload field evalReply.activationRows at byte 34: 3 rows for 2 samples")
+    }
+
+    func testUnknownImageSetIsInvalid() {
         var w = PayloadWriter()
         w.write(UInt8(9))
+        w.write(UInt8(0))
+        w.write(UInt32(25))
         w.writeArray([Int32]())
         XCTAssertEqual(decodeError(frame(.evalRequest, payload: w.bytes)),
-                       .invalidField(field: "evalRequest.kind", offset: 0, reason: "unknown evaluation kind 9"))
+                       .invalidField(field: "evalRequest.imageSet", offset: 0, reason: "unknown image set 9"))
     }
 
     func testUMAPReplyNeedsADistancePerNeighbour() {

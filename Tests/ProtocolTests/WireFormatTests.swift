@@ -50,7 +50,7 @@ final class WireFormatTests: XCTestCase {
                        .unknownMessageType(rawValue: 77))
         XCTAssertEqual(decodeError(frame(.heartbeat, payload: []).patched(at: 8, 0)), .unknownMessageType(rawValue: 0))
         XCTAssertEqual(WireError.unknownMessageType(rawValue: 77).description,
-                       "unknown message type 77 (this build knows 1 to 13)")
+                       "unknown message type 77 (this build knows 1 to 15)")
     }
 
     func testChunkIndexMustBeBelowChunkCount() {
@@ -66,7 +66,7 @@ final class WireFormatTests: XCTestCase {
         XCTAssertEqual(decodeError(bytes), .payloadTooLarge(declared: .max, limit: WireLimits.standard.maxPayloadBytes))
         let weights = encode(.weights(Weights(version: 1, adamStep: 1, parameters: [Float](repeating: 1, count: 100))))
         XCTAssertEqual(decodeError(weights, limits: WireLimits(maxPayloadBytes: 100)),
-                       .payloadTooLarge(declared: 420, limit: 100))
+                       .payloadTooLarge(declared: 428, limit: 100))
     }
 
     func testPayloadLengthMustMatchTheBytesPresent() {
@@ -113,12 +113,12 @@ final class WireFormatTests: XCTestCase {
                 else { return XCTFail("\(message.type) payload cut to \(length) was not a truncated field") }
             }
         }
-        let assignment = StepAssignment(weightsVersion: 1, microBatches: [4], sampleIndices: [1, 2, 3])
+        let assignment = StepAssignment(weightsVersion: 1, microBatches: [4], sampleCounts: [3], sampleIndices: [1, 2, 3])
         let payload = Array(encode(.stepAssignment(assignment)).dropFirst(MessageHeader.size))
         let error = decodeError(frame(.stepAssignment, payload: Array(payload.dropLast(2))))
-        XCTAssertEqual(error, .truncatedField(field: "stepAssignment.sampleIndices", offset: 16, needed: 16, available: 14))
+        XCTAssertEqual(error, .truncatedField(field: "stepAssignment.sampleIndices", offset: 24, needed: 16, available: 14))
         XCTAssertEqual(error?.description,
-                       "payload field stepAssignment.sampleIndices at byte 16 needs 16 bytes but only 14 remain")
+                       "payload field stepAssignment.sampleIndices at byte 24 needs 16 bytes but only 14 remain")
     }
 
     func testHugeArrayCountIsRefusedWithoutAllocating() {

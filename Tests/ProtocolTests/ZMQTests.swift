@@ -71,7 +71,7 @@ final class ZMQTests: XCTestCase {
             .heartbeatTimeout(milliseconds: 3000), .heartbeatTTL(milliseconds: 5000),
             .reconnectInterval(milliseconds: 100), .reconnectIntervalMax(milliseconds: 5000),
             .curveServer(true), .curvePublicKey(keys.publicKey), .curveSecretKey(keys.secretKey),
-            .curveServerKey(keys.publicKey), .zapDomain("glassbox"), .zapEnforceDomain(true),
+            .curveServerKey(keys.publicKey), .zapDomain("glassbox"), .zapEnforceDomain(true), .immediate(true),
         ]
         for option in options {
             XCTAssertNoThrow(try socket.setOption(option), "\(option)")
@@ -113,14 +113,38 @@ final class ZMQTests: XCTestCase {
         try assertEcho(router: server.router, dealer: good)  // the allowed client is unaffected
     }
 
+    func testAMonitoredClientLearnsThatItsKeyWasRefused() throws {
+        let server = try CurveServer(allowing: [])
+        let dealer = try ZMQSocket(context: server.context, type: .dealer)
+        let monitor = try ZMQMonitor(context: server.context, monitoring: dealer,
+                                     events: [.handshakeFailedAuthentication, .handshakeSucceeded])
+        try dealer.configureCurveClient(serverKey: server.keys.publicKey, keyPair: try Curve.generateKeyPair())
+        try dealer.connect(server.router.lastEndpoint())
+        let event = try XCTUnwrap(monitor.next(timeoutMs: 5000), "no handshake event within 5 s")
+        XCTAssertEqual(event.kind, .handshakeFailedAuthentication)
+        XCTAssertEqual(event.value, 400)
+        XCTAssertTrue(event.endpoint.hasPrefix("tcp://127.0.0.1:"), event.endpoint)
+    }
+
+    func testImmediateDealerWithoutAPeerCannotQueue() throws {
+        let context = try ZMQContext()
+        let dealer = try ZMQSocket(context: context, type: .dealer)
+        try dealer.setOption(.immediate(true))
+        try dealer.connect("tcp://127.0.0.1:1")
+        XCTAssertThrowsError(try dealer.send(frames: [[1]], dontWait: true)) { error in
+            XCTAssertTrue((error as? ZMQError)?.isWouldBlock == true, "\(error)")
+        }
+    }
+
     func testZAPRefusesAnAllowedKeyOnAnotherDomain() throws {
         let client = try Curve.generateKeyPair()
         let server = try CurveServer(allowing: [client.publicKey], socketDomain: "elsewhere")
+        // Kept alive until the decision arrives: a released socket closes before its handshake.
         let dealer = try server.connectClient(keys: client)
         try dealer.send(frames: [Array("ping".utf8)])
         XCTAssertNil(try server.router.receive(timeoutMs: 300))
         XCTAssertEqual(server.log.waitFor { _ in true }?.reason, "domain \"elsewhere\" is not \"glassbox\"")
-        withExtendedLifetime(dealer) {}  // closing it early (release builds do) would end the handshake
+        withExtendedLifetime(dealer) {}
     }
 
     func testZAPHandlerStopsAndItsContextTerminates() throws {

@@ -39,9 +39,11 @@ public struct TrainingState: Sendable {
         self.parameters = parameters; self.adam = adam; self.epochsDone = epochsDone; self.history = history
     }
 
-    /// One optimiser step with the mean of `gradient` over `samples` samples.
-    public mutating func apply(_ gradient: StepGradient, samples: Int) {
-        applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam)
+    /// Applies the mean of `gradient` over `samples` samples with Adam. One mutating access to the whole
+    /// state: `applyAdam(..., parameters: &state.parameters, adam: &state.adam)` on a class's `state`
+    /// is two overlapping accesses, which a build with exclusivity checking (e.g. the test build) traps on.
+    public mutating func applyAdam(_ gradient: StepGradient, samples: Int) {
+        Core.applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam)
     }
 
     public static func initial(seed: UInt64) -> TrainingState {
@@ -81,7 +83,7 @@ public final class TrainingLoop {
             let batch = plan.batch(step, of: order)
             let (gradient, stats) = try backend.gradients(
                 microBatches: microBatches(of: batch, size: settings.microBatchSize), epoch: epoch)
-            state.apply(gradient, samples: batch.count)
+            state.applyAdam(gradient, samples: batch.count)
             try backend.setParameters(state.parameters)
             total = total + stats
             let t = now()

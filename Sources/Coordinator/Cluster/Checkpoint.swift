@@ -1,0 +1,115 @@
+import Core
+import Foundation
+
+/// What must be the same for a checkpoint to continue a run exactly.
+struct CheckpointSettings: Codable, Equatable {
+    var seed: UInt64
+    var batchSize: Int
+    var microBatchSize: Int
+    var validationFraction: Double
+    var trainingImages: Int
+    var dataset: String
+    var datasetFingerprint: String
+}
+
+/// The state of a run at the end of an epoch, in `checkpoint.safetensors` (written atomically: a temporary
+/// file, then a rename): the weights, Adam's moments as tensors, and in the metadata Adam's step and
+/// hyperparameters, the epochs done, the metrics history and the settings that must not change. Dropout
+/// and shuffles are keyed by (seed, epoch, sample), so no random-generator position needs saving.
+/// `checkpoint.json` repeats the metadata for people; only the safetensors file is read back.
+enum Checkpoint {
+    static let fileName = "checkpoint.safetensors"
+    static let summaryName = "checkpoint.json"
+    static let format = "glassbox-checkpoint-1"
+
+    static func write(_ state: TrainingState, settings: CheckpointSettings, in run: RunDirectory) throws {
+        let n = state.parameters.count
+        let tensors = [NamedTensor(name: "parameters", shape: [n], values: state.parameters),
+                       NamedTensor(name: "adam/m", shape: [n], values: state.adam.m),
+                       NamedTensor(name: "adam/v", shape: [n], values: state.adam.v)]
+        let metadata = try [
+            "format": format,
+            "epochs_done": "\(state.epochsDone)",
+            "adam_step": "\(state.adam.step)",
+            "adam_learning_rate": "\(state.adam.learningRate)",
+            "adam_beta1": "\(state.adam.beta1)",
+            "adam_beta2": "\(state.adam.beta2)",
+            "adam_epsilon": "\(state.adam.epsilon)",
+            "settings": json(settings),
+            "history": json(state.history),
+        ]
+        do {
+            try Safetensors.write(tensors, metadata: metadata, to: run.file(fileName))
+        } catch {
+            throw RunError("cannot write checkpoint \(run.file(fileName)): \(error)")
+        }
+        let summary = try JSONSerialization.data(withJSONObject: metadata.mapValues { value -> Any in
+            (try? JSONSerialization.jsonObject(with: Data(value.utf8), options: [.fragmentsAllowed])) ?? value
+        }, options: [.prettyPrinted, .sortedKeys])
+        try run.writeAtomically(summaryName, String(decoding: summary, as: UTF8.self) + "\n")
+    }
+
+    /// The state and settings saved in `directory`.
+    static func read(in directory: String) throws -> (TrainingState, CheckpointSettings) {
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RunError("--resume \(directory): no \(fileName) there (a run writes one after each epoch)")
+        }
+        let (tensors, metadata) = try Safetensors.read(from: path)
+        func field(_ key: String) throws -> String {
+            guard let value = metadata[key] else { throw RunError("\(path): metadata has no \"\(key)\"") }
+            return value
+        }
+        func number<T: LosslessStringConvertible>(_ key: String, _: T.Type) throws -> T {
+            guard let value = T(try field(key)) else { throw RunError("\(path): metadata \"\(key)\" is not a number") }
+            return value
+        }
+        guard try field("format") == format else {
+            throw RunError("\(path): format \(metadata["format"] ?? "") is not \(format)")
+        }
+        func tensor(_ name: String) throws -> [Float] {
+            guard let t = tensors.first(where: { $0.name == name }), t.values.count == SeedCNN.layout.count else {
+                throw RunError("\(path): no tensor \"\(name)\" of \(SeedCNN.layout.count) values")
+            }
+            return t.values
+        }
+        var adam = AdamState(count: 0)
+        adam.m = try tensor("adam/m")
+        adam.v = try tensor("adam/v")
+        adam.step = try number("adam_step", Int.self)
+        adam.learningRate = try number("adam_learning_rate", Float.self)
+        adam.beta1 = try number("adam_beta1", Float.self)
+        adam.beta2 = try number("adam_beta2", Float.self)
+        adam.epsilon = try number("adam_epsilon", Float.self)
+        let decoder = JSONDecoder()
+        do {
+            let settings = try decoder.decode(CheckpointSettings.self, from: Data(try field("settings").utf8))
+            let history = try decoder.decode([EpochMetrics].self, from: Data(try field("history").utf8))
+            let state = TrainingState(parameters: try tensor("parameters"), adam: adam,
+                                      epochsDone: try number("epochs_done", Int.self), history: history)
+            return (state, settings)
+        } catch let error as DecodingError {
+            throw RunError("\(path): unreadable settings or history in the metadata: \(error)")
+        }
+    }
+
+    /// Names the first setting in which `saved` and `current` differ, or nil.
+    static func difference(_ saved: CheckpointSettings, _ current: CheckpointSettings) -> String? {
+        let pairs: [(String, String, String)] = [
+            ("--seed", "\(saved.seed)", "\(current.seed)"),
+            ("batch size", "\(saved.batchSize)", "\(current.batchSize)"),
+            ("--micro-batch", "\(saved.microBatchSize)", "\(current.microBatchSize)"),
+            ("validation fraction", "\(saved.validationFraction)", "\(current.validationFraction)"),
+            ("training images (--limit-train)", "\(saved.trainingImages)", "\(current.trainingImages)"),
+            ("data set", "\(saved.dataset) \(saved.datasetFingerprint.prefix(12))",
+             "\(current.dataset) \(current.datasetFingerprint.prefix(12))"),
+        ]
+        return pairs.first { $0.1 != $0.2 }.map { "\($0.0) was \($0.1) in the checkpoint, is \($0.2) now" }
+    }
+
+    private static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

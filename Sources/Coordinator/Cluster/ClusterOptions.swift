@@ -1,0 +1,66 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// How replicas stay in step after each update.
+enum WeightSync: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Broadcast the step's combined gradient (about 1 MB); every worker applies Adam itself and holds the
+    /// optimiser state. Exact on workers that run the same build on the same kind of CPU; checked by a
+    /// weights SHA-256 every epoch, with a full resend on a mismatch.
+    case gradient
+    /// Broadcast the full fp32 weights (3.3 MB) after every step; workers only compute gradients.
+    case weights
+}
+
+/// Options of `train` for running on worker processes, and for checkpoints and resuming.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "Start N local glassbox-worker processes (found next to this executable) and train on them.")
+    var spawnWorkers: Int?
+    @Option(help: "Wait for N external workers (glassbox-worker --connect ...) before training.")
+    var workers: Int?
+    @Option(help: ArgumentHelp("Threads per spawned worker (default: cores / workers).", valueName: "n"))
+    var workerThreads: Int?
+    @Option(help: "ZeroMQ endpoint workers connect to (e.g. tcp://0.0.0.0:5555 for other hosts; port * picks one).")
+    var bind: String = "tcp://127.0.0.1:5555"
+    @Option(help: "Fewest live workers to keep training with.")
+    var minWorkers: Int = 1
+    @Option(help: "Seconds to wait for the workers at the start, and with fewer than --min-workers before giving up.")
+    var workerTimeout: Double = 60
+    @Option(help: "Seconds a worker may take for one piece of work (step share or evaluation chunk) before it is dropped.")
+    var stepDeadline: Double = 60
+    @Option(help: "Seconds an idle worker may stay silent before it is dropped.")
+    var heartbeatTimeout: Double = 10
+    @Option(help: "How replicas stay in step: gradient (broadcast the ~1 MB step gradient; default) or weights (3.3 MB).")
+    var weightSync: WeightSync = .gradient
+    @Option(help: "Directory of CURVE keys from `glassbox-coordinator keygen`: encrypt, and admit only workers whose public key is there.")
+    var curveKeys: String?
+    @Option(help: "Continue the run in this directory from its last checkpoint (written after every epoch).")
+    var resume: String?
+
+    /// Whether training runs on worker processes.
+    var isDistributed: Bool { spawnWorkers != nil || workers != nil }
+
+    func validate() throws {
+        if spawnWorkers != nil && workers != nil {
+            throw ValidationError("give either --spawn-workers or --workers, not both")
+        }
+        if let n = spawnWorkers ?? workers, n < 1 {
+            throw ValidationError("the number of workers must be at least 1, got \(n)")
+        }
+        guard minWorkers >= 1 else { throw ValidationError("--min-workers must be at least 1, got \(minWorkers)") }
+        if let n = spawnWorkers ?? workers, minWorkers > n {
+            throw ValidationError("--min-workers \(minWorkers) is more than the \(n) workers asked for")
+        }
+        if let t = workerThreads, t < 1 { throw ValidationError("--worker-threads must be at least 1, got \(t)") }
+        for (name, value) in [("--worker-timeout", workerTimeout), ("--step-deadline", stepDeadline),
+                              ("--heartbeat-timeout", heartbeatTimeout)] where !(value > 0) {
+            throw ValidationError("\(name) must be > 0 seconds, got \(value)")
+        }
+        guard bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://") || bind.hasPrefix("inproc://") else {
+            throw ValidationError("--bind must be a ZeroMQ endpoint such as tcp://127.0.0.1:5555, got \(bind)")
+        }
+    }
+
+    /// Threads each spawned worker computes with, so that the host is not oversubscribed.
+    func threadsPerSpawnedWorker(_ n: Int) -> Int { workerThreads ?? max(1, defaultThreadCount() / n) }
+}

@@ -1,0 +1,151 @@
+import Core
+import Foundation
+import Protocol
+
+/// What `train` needs around its training loop: the backend (this process, or worker processes it
+/// starts or waits for), the state to start from (fresh, or a checkpoint with `--resume`), a checkpoint
+/// after every epoch, the event log, and an orderly end (workers told to stop, spawned ones reaped).
+final class TrainingSession {
+    let backend: ComputeBackend
+    let initialState: TrainingState
+    let events: EventLog
+    private let cluster: ClusterBackend?
+    private let pool: WorkerPool?
+    private let localWorkers: LocalWorkers?
+    private let run: RunDirectory
+    private let settings: CheckpointSettings
+    private let log: Log
+    private var checkpointedEpochs: Int?
+    private var finished = false
+
+    /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
+    /// log level); `local` makes the in-process backend when no workers are asked for.
+    init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
+         workerArguments: [String], run: RunDirectory, log: Log, local: () -> ComputeBackend) throws {
+        self.run = run
+        self.log = log
+        events = try EventLog(path: run.file("events.jsonl"))
+        settings = CheckpointSettings(seed: training.seed, batchSize: training.batchSize,
+                                      microBatchSize: training.microBatchSize,
+                                      validationFraction: training.validationFraction, trainingImages: trainingImages,
+                                      dataset: split.name, datasetFingerprint: split.fingerprint)
+        if options.resume != nil {
+            let (state, saved) = try Checkpoint.read(in: run.path)
+            if let difference = Checkpoint.difference(saved, settings) {
+                throw RunError("cannot resume \(run.path) exactly: \(difference)")
+            }
+            initialState = state
+            checkpointedEpochs = state.epochsDone
+            log("resuming \(run.path) after epoch \(state.epochsDone) (Adam step \(state.adam.step))")
+        } else {
+            initialState = .initial(seed: training.seed)
+        }
+        guard options.isDistributed else {
+            backend = local()
+            cluster = nil
+            pool = nil
+            localWorkers = nil
+            events.record("run_started", ["mode": "in-process", "epochs_done": initialState.epochsDone])
+            return
+        }
+        let workerCount = options.spawnWorkers ?? options.workers ?? 1
+        let adam = initialState.adam
+        let pool = try WorkerPool(settings: PoolSettings(
+            bind: options.bind, curveKeysDirectory: options.curveKeys, heartbeatTimeout: options.heartbeatTimeout,
+            stepDeadline: options.stepDeadline, minWorkers: options.minWorkers, workerTimeout: options.workerTimeout,
+            datasetFingerprint: split.fingerprint, expectedBuildID: LocalWorkers.siblingBuildID(), seed: training.seed,
+            welcomeSettings: ["microBatch": "\(training.microBatchSize)", "heartbeatSeconds": "1",
+                              "learningRate": "\(adam.learningRate)", "beta1": "\(adam.beta1)",
+                              "beta2": "\(adam.beta2)", "epsilon": "\(adam.epsilon)", "dataset": split.name,
+                              "weightSync": options.weightSync.rawValue]), log: log, events: events)
+        self.pool = pool
+        pool.start()
+        events.record("run_started", ["mode": options.spawnWorkers != nil ? "spawned workers" : "external workers",
+                                      "workers": workerCount, "endpoint": pool.endpoint,
+                                      "weight_sync": options.weightSync.rawValue, "epochs_done": initialState.epochsDone])
+        var spawned: LocalWorkers?
+        do {
+            if let n = options.spawnWorkers {
+                var arguments = workerArguments + ["--coordinator-timeout", "\(Int(max(60, options.workerTimeout)))"]
+                if let keys = options.curveKeys { arguments += ["--curve-keys", keys] }
+                spawned = try LocalWorkers(count: n, threads: options.threadsPerSpawnedWorker(n), endpoint: pool.endpoint,
+                                           arguments: arguments, log: log)
+            }
+            try pool.waitForWorkers(workerCount, abort: { spawned?.exitedEarly() })
+        } catch {
+            pool.stop(reason: "the coordinator gave up: \(error)")
+            spawned?.stop()
+            throw error
+        }
+        localWorkers = spawned
+        let cluster = ClusterBackend(pool: pool, sync: options.weightSync, microBatchSize: training.microBatchSize,
+                                     initialState: initialState, log: log, events: events)
+        self.cluster = cluster
+        backend = cluster
+    }
+
+    deinit { finish() }
+
+    /// From now on the replicas follow `loop`'s state.
+    func attach(_ loop: TrainingLoop) { cluster?.attach(loop) }
+
+    /// A training-loop line with the number of live workers appended (distributed runs).
+    func annotate(_ line: String) -> String {
+        guard let pool else { return line }
+        let n = pool.liveCount
+        return line + ", \(n) worker\(n == 1 ? "" : "s")"
+    }
+
+    /// Runs one epoch and checkpoints it. If the workers are lost, makes sure a checkpoint of the last whole
+    /// epoch exists and says how to continue.
+    func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
+        let metrics: EpochMetrics
+        do {
+            metrics = try loop.runEpoch()
+        } catch let error as ClusterError {
+            if checkpointedEpochs == nil { try Checkpoint.write(initialState, settings: settings, in: run) }
+            let epochs = checkpointedEpochs ?? initialState.epochsDone
+            events.record("run_failed", ["reason": error.description, "checkpoint_epochs_done": epochs])
+            throw ClusterError("\(error.description). The checkpoint in \(run.path) holds \(epochs) epoch"
+                               + "\(epochs == 1 ? "" : "s"); continue with `--resume \(run.path)`")
+        }
+        try Checkpoint.write(loop.state, settings: settings, in: run)
+        checkpointedEpochs = loop.state.epochsDone
+        var fields: [String: Any] = ["epoch": metrics.epoch, "loss": metrics.loss, "acc": metrics.acc,
+                                     "val_loss": metrics.valLoss, "val_acc": metrics.valAcc, "seconds": metrics.seconds,
+                                     "samples_per_second": metrics.samplesPerSecond]
+        if let pool { fields["workers"] = pool.liveCount }
+        events.record("epoch_done", fields)
+        return metrics
+    }
+
+    /// Stops the workers (spawned ones are reaped) and logs the traffic. Idempotent.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        if let pool {
+            pool.stop()
+            localWorkers?.stop()
+            if let cluster, cluster.steps > 0 { logTraffic(pool.traffic, steps: cluster.steps) }
+        }
+        events.record("run_finished")
+    }
+
+    private func logTraffic(_ traffic: [MessageType: Traffic], steps: Int) {
+        let perStep: (MessageType, Bool) -> Int = { type, sent in
+            let t = traffic[type] ?? Traffic()
+            return (sent ? t.sentBytes : t.receivedBytes) / steps
+        }
+        let sent = perStep(.stepAssignment, true) + perStep(.stepUpdate, true) + perStep(.weights, true)
+        let received = perStep(.stepResult, false)
+        log("traffic per training step, all workers together: \(sent) bytes sent (assignments "
+            + "\(perStep(.stepAssignment, true)), updates \(perStep(.stepUpdate, true)), weights "
+            + "\(perStep(.weights, true))), \(received) bytes received (results)")
+        events.record("traffic", ["steps": steps, "sent_bytes_per_step": sent, "received_bytes_per_step": received,
+                                  "by_type": Dictionary(uniqueKeysWithValues: traffic.map { type, t in
+                                      ("\(type)", ["sent_bytes": t.sentBytes, "sent_messages": t.sentMessages,
+                                                   "received_bytes": t.receivedBytes,
+                                                   "received_messages": t.receivedMessages])
+                                  })])
+    }
+}

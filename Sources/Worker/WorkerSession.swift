@@ -1,0 +1,451 @@
+import Core
+import Foundation
+import Protocol
+
+/// What a worker tells the coordinator about itself.
+struct WorkerIdentity {
+    let host: String
+    let pid: Int32
+    let threads: Int
+    let fingerprint: String
+    let buildID: String
+}
+
+/// This worker's CURVE credentials: its key pair and the coordinator's public key.
+struct WorkerCurve {
+    let keyPair: CurveKeyPair
+    let serverKey: String
+
+    init(directory: String, keyName: String, serverKeyFile: String?) throws {
+        let dir = URL(fileURLWithPath: directory)
+        let secret = try readKey(dir.appendingPathComponent("\(keyName).key").path)
+        keyPair = CurveKeyPair(publicKey: try Curve.publicKey(forSecretKey: secret), secretKey: secret)
+        serverKey = try readKey(serverKeyFile ?? dir.appendingPathComponent("coordinator.pub").path)
+    }
+}
+
+/// Reads a Z85 CURVE key written by `glassbox-coordinator keygen` (40 characters, surrounding whitespace ignored).
+func readKey(_ path: String) throws -> String {
+    let text: String
+    do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw WorkerError("cannot read CURVE key \(path): \(error.localizedDescription) "
+                          + "(write keys with `glassbox-coordinator keygen --out DIR`)")
+    }
+    let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard Curve.isValidKey(key) else { throw WorkerError("\(path) does not hold a 40-character Z85 CURVE key") }
+    return key
+}
+
+struct WorkerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// How a worker's session with its coordinator ended.
+enum SessionOutcome {
+    case finished(String)
+    case refused(String)
+    case noCoordinator(String)
+}
+
+/// The settings a coordinator's welcome carries, parsed.
+private struct RunSettings {
+    let rank: UInt32
+    let runNonce: UInt64
+    let seed: UInt64
+    let microBatchSize: Int
+    let heartbeatInterval: Double
+    let adam: AdamState
+
+    init(_ w: Welcome) throws {
+        rank = w.rank
+        runNonce = w.runNonce
+        seed = w.seed
+        func value<T: LosslessStringConvertible>(_ key: String, _: T.Type) throws -> T {
+            guard let text = w.settings[key], let v = T(text) else {
+                throw WorkerError("the coordinator's welcome lacks a valid setting \"\(key)\" (got \(w.settings[key] ?? "none"))")
+            }
+            return v
+        }
+        microBatchSize = try value("microBatch", Int.self)
+        heartbeatInterval = try value("heartbeatSeconds", Double.self)
+        var adam = AdamState(count: 0)
+        adam.learningRate = try value("learningRate", Float.self)
+        adam.beta1 = try value("beta1", Float.self)
+        adam.beta2 = try value("beta2", Float.self)
+        adam.epsilon = try value("epsilon", Float.self)
+        self.adam = adam
+        guard microBatchSize >= 1, heartbeatInterval > 0 else {
+            throw WorkerError("the coordinator's welcome has microBatch \(microBatchSize), heartbeat \(heartbeatInterval) s")
+        }
+    }
+}
+
+/// One worker's conversation with a coordinator over a DEALER socket: hello until welcomed, then the
+/// coordinator's requests in order. Everything runs on the calling thread, which owns the socket.
+final class WorkerSession {
+    private let endpoint: String
+    private let identity: WorkerIdentity
+    private let data: DatasetSplit
+    private let coordinatorTimeout: Double
+    private let parentPid: Int32?
+    private var log: Log
+    private let context: ZMQContext
+    private let socket: ZMQSocket
+    private let monitor: ZMQMonitor
+
+    private var settings: RunSettings?
+    private var runner: MicroBatchRunner?
+    /// The weights this worker holds (valid when `weightsVersion > 0`) and, when the coordinator lets
+    /// workers apply updates themselves, the optimiser's state.
+    private var parameters: [Float] = []
+    private var adam: AdamState?
+    private var weightsVersion: UInt64 = 0
+
+    private var started = now()
+    private var lastHeard: Double?
+    private var lastSent = 0.0
+    private var nextHello = 0.0
+    private var helloBackoff = 0.25
+    private var connected = false
+    private var throughput = EpochThroughput()
+
+    var logPrefix: String { log.prefix }
+
+    init(endpoint: String, identity: WorkerIdentity, data: DatasetSplit, curve: WorkerCurve?,
+         coordinatorTimeout: Double, parentPid: Int32?, log: Log) throws {
+        self.endpoint = endpoint
+        self.parentPid = parentPid
+        self.identity = identity
+        self.data = data
+        self.coordinatorTimeout = coordinatorTimeout
+        self.log = log
+        context = try ZMQContext()
+        socket = try ZMQSocket(context: context, type: .dealer)
+        // A stable routing id lets the coordinator recognise this worker across reconnections.
+        var rng = SplitMix64(seed: UInt64(UInt32(bitPattern: identity.pid)) << 32 ^ UInt64(Date().timeIntervalSince1970 * 1e6),
+                             stream: .sampling)
+        try socket.setOption(.routingID(Array("w\(identity.pid)-\(String(rng.next(), radix: 36))".utf8)))
+        try socket.setOption(.immediate(true))
+        try socket.setOption(.maxMessageSize(Int64(WireLimits.standard.maxPayloadBytes + MessageHeader.size)))
+        try socket.setOption(.sendHighWaterMark(64))
+        try socket.setOption(.receiveHighWaterMark(64))
+        try socket.setOption(.heartbeatInterval(milliseconds: 1000))
+        try socket.setOption(.heartbeatTimeout(milliseconds: 5000))
+        try socket.setOption(.heartbeatTTL(milliseconds: 10_000))
+        try socket.setOption(.reconnectInterval(milliseconds: 100))
+        try socket.setOption(.reconnectIntervalMax(milliseconds: 5000))
+        if let curve { try socket.configureCurveClient(serverKey: curve.serverKey, keyPair: curve.keyPair) }
+        monitor = try ZMQMonitor(context: context, monitoring: socket,
+                                 events: [.connected, .disconnected, .handshakeFailedAuthentication,
+                                          .handshakeFailedProtocol])
+        try socket.connect(endpoint)
+    }
+
+    deinit {
+        monitor.socket.close()
+        // Give a last message (e.g. the shutdown acknowledgement) time to leave; nothing else is queued
+        // because the socket queues only to a live connection.
+        try? socket.setOption(.linger(milliseconds: 1000))
+        socket.close()
+    }
+
+    /// Serves coordinators until one ends the run, refuses this worker, or none is heard for too long.
+    func run() -> SessionOutcome {
+        started = now()
+        while true {
+            let t = now()
+            let silentSince = lastHeard ?? started
+            if t - silentSince > coordinatorTimeout {
+                throughput.report(log: log)
+                return .noCoordinator(lastHeard == nil
+                    ? "no coordinator answered at \(endpoint) within \(fmt(coordinatorTimeout, 0)) s (--coordinator-timeout); "
+                      + "is it running, and is the address reachable from this host?"
+                    : "lost the coordinator at \(endpoint): nothing heard for \(fmt(coordinatorTimeout, 0)) s "
+                      + "(--coordinator-timeout)")
+            }
+            if let parentPid, getppid() != parentPid {
+                return .noCoordinator("the coordinator process \(parentPid) that started this worker is gone")
+            }
+            if settings == nil && t >= nextHello { sendHello() }
+            if let run = settings, t - lastSent >= run.heartbeatInterval {
+                send(.heartbeat(timestampNanoseconds: DispatchTime.now().uptimeNanoseconds), Envelope(runNonce: run.runNonce))
+            }
+            let wait = settings.map { max(0, $0.heartbeatInterval - (t - lastSent)) } ?? max(0, nextHello - t)
+            let ready: [Int]
+            do {
+                ready = try ZMQSocket.poll([socket, monitor.socket], timeoutMs: Int(min(wait, 0.5) * 1000) + 1)
+            } catch {
+                return .noCoordinator("cannot poll the coordinator socket: \(error)")
+            }
+            if ready.contains(1), let outcome = handleMonitorEvents() { return outcome }
+            if ready.contains(0), let outcome = handleMessages() { return outcome }
+        }
+    }
+
+    // MARK: connection
+
+    private func sendHello() {
+        let hello = Hello(buildID: identity.buildID, datasetFingerprint: identity.fingerprint, hostName: identity.host,
+                          processID: identity.pid, threadCount: UInt32(identity.threads))
+        if send(.hello(hello), Envelope()) {
+            log("hello sent to \(endpoint)", .debug)
+        } else {
+            log("coordinator at \(endpoint) not reachable yet; retrying in \(fmt(helloBackoff, 2)) s", .debug)
+        }
+        nextHello = now() + helloBackoff
+        helloBackoff = min(helloBackoff * 2, 5)
+    }
+
+    /// Sends without blocking; false when there is no connection to send on.
+    @discardableResult
+    private func send(_ message: Message, _ envelope: Envelope) -> Bool {
+        do {
+            try socket.send(frames: [encode(message, envelope: envelope)], dontWait: true)
+            lastSent = now()
+            return true
+        } catch {
+            if !error.isWouldBlock { log("send failed: \(error)", .warning) }
+            return false
+        }
+    }
+
+    private func handleMonitorEvents() -> SessionOutcome? {
+        while let event = try? monitor.next(timeoutMs: 0) {
+            switch event.kind {
+            case .handshakeFailedAuthentication:
+                return .refused("the coordinator at \(endpoint) refused this worker's CURVE key (ZAP status "
+                                + "\(event.value)): add its public key to the coordinator's --curve-keys directory")
+            case .handshakeFailedProtocol:
+                log("handshake with \(endpoint) failed (protocol error \(event.value)): "
+                    + "is the coordinator using CURVE and are the keys right?", .warning)
+            case .connected:
+                log("connected to \(endpoint)", .debug)
+                connected = true
+            case .disconnected:
+                if connected { log("lost the connection to \(endpoint); reconnecting", .warning) }
+                connected = false
+            default:
+                break
+            }
+        }
+        return nil
+    }
+
+    // MARK: messages
+
+    private func handleMessages() -> SessionOutcome? {
+        while let frames = try? socket.receive(timeoutMs: 0) {
+            guard let bytes = frames.last else { continue }
+            let header: MessageHeader, message: Message
+            do {
+                (header, message) = try decode(bytes)
+            } catch {
+                if case .unsupportedVersion = error {
+                    return .refused("the coordinator speaks another protocol version: \(error)")
+                }
+                log("ignored a malformed message from the coordinator: \(error)", .warning)
+                continue
+            }
+            lastHeard = now()
+            if let outcome = handle(message, header.envelope) { return outcome }
+        }
+        return nil
+    }
+
+    private func handle(_ message: Message, _ envelope: Envelope) -> SessionOutcome? {
+        if case .welcome(let welcome) = message { return accept(welcome) }
+        if case .refused(let reason) = message { return .refused(reason) }
+        guard let run = settings else {
+            log("ignored \(message.type) before being welcomed", .debug)
+            return nil
+        }
+        if envelope.runNonce != run.runNonce {
+            log("ignored \(message.type) of another run (nonce \(hex(envelope.runNonce)))", .debug)
+            return nil
+        }
+        switch message {
+        case .weights(let w): receive(w)
+        case .stepUpdate(let u): apply(u, envelope)
+        case .stepAssignment(let a): compute(a, envelope, run)
+        case .evalRequest(let r): evaluate(r, envelope)
+        case .weightsDigest(let d): answerDigest(d, envelope)
+        case .heartbeat: break
+        case .shutdown(let reason):
+            send(.shutdown(reason: "acknowledged"), envelope)
+            throughput.report(log: log)
+            return .finished(reason)
+        case .error(let code, let text):
+            if code == ErrorCode.notJoined.rawValue {
+                log("the coordinator no longer knows this worker (\(text)); joining again", .warning)
+                settings = nil
+                nextHello = 0
+                helloBackoff = 0.25
+            } else {
+                log("coordinator reports error \(code): \(text)", .warning)
+            }
+        default:
+            log("ignored unexpected \(message.type) from the coordinator", .warning)
+        }
+        return nil
+    }
+
+    private func accept(_ welcome: Welcome) -> SessionOutcome? {
+        do {
+            let settings = try RunSettings(welcome)
+            self.settings = settings
+            weightsVersion = 0
+            adam = nil
+            if runner?.microBatchSize != settings.microBatchSize {
+                runner = MicroBatchRunner(parameters: initialParameters(seed: settings.seed), threads: identity.threads,
+                                          microBatchSize: settings.microBatchSize)
+            }
+            log.prefix = "worker \(identity.host):\(identity.pid) rank \(settings.rank)"
+            log("joined the coordinator at \(endpoint) as rank \(settings.rank) (run \(hex(settings.runNonce)), "
+                + "\(identity.threads) threads, build \(identity.buildID))")
+            return nil
+        } catch {
+            return .refused("\(error)")
+        }
+    }
+
+    private func receive(_ w: Weights) {
+        guard w.parameters.count == SeedCNN.layout.count else {
+            reportError(.badRequest, "weights of \(w.parameters.count) parameters, the model has \(SeedCNN.layout.count)",
+                        Envelope(runNonce: settings!.runNonce))
+            return
+        }
+        parameters = w.parameters
+        if w.adamM.isEmpty {
+            adam = nil
+        } else {
+            var state = settings!.adam
+            state.m = w.adamM
+            state.v = w.adamV
+            state.step = Int(w.adamStep)
+            adam = state
+        }
+        weightsVersion = w.version
+        runner?.setParameters(parameters)
+        log("received weights version \(w.version) (Adam step \(w.adamStep))", .debug)
+    }
+
+    private func apply(_ u: StepUpdate, _ envelope: Envelope) {
+        let g = u.gradient
+        guard weightsVersion > 0, weightsVersion + 1 == u.version, adam != nil else {
+            reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion)"
+                        + (adam == nil ? " without optimiser state" : "") + ", the update is for version \(u.version - 1)",
+                        envelope)
+            weightsVersion = 0
+            return
+        }
+        guard g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
+              g.deltaWidth == SeedCNN.hiddenWidth, u.samples > 0 else {
+            reportError(.badRequest, "an update of \(g.sums.count) sums and widths \(g.flatWidth)/\(g.deltaWidth) "
+                        + "does not fit the model", envelope)
+            weightsVersion = 0
+            return
+        }
+        let gradient = StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
+                                    deltaRows: g.deltaRows, rows: Int(g.rows))
+        applyAdam(gradient, samples: Int(u.samples), parameters: &parameters, adam: &adam!)
+        runner?.setParameters(parameters)
+        weightsVersion = u.version
+    }
+
+    private func compute(_ a: StepAssignment, _ envelope: Envelope, _ run: RunSettings) {
+        guard a.weightsVersion == weightsVersion, weightsVersion > 0, let runner else {
+            reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion), the step needs \(a.weightsVersion)",
+                        envelope)
+            return
+        }
+        guard let mbs = microBatches(a.sampleIndices, counts: a.sampleCounts.map(Int.init), limit: data.train.count) else {
+            reportError(.badRequest, "a sample index is outside the \(data.train.count) training images", envelope)
+            return
+        }
+        let start = now()
+        let (gradient, stats) = runner.gradients(mbs, data: data.train, epoch: Int(envelope.epoch), seed: run.seed)
+        throughput.add(epoch: Int(envelope.epoch), samples: a.sampleIndices.count, seconds: now() - start, log: log)
+        let result = StepResult(
+            microBatches: a.microBatches, lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
+            sampleCounts: stats.map { Int32($0.count) },
+            gradient: GradientFactors(sums: gradient.sums.values, rows: UInt32(gradient.rows),
+                                      flatWidth: UInt32(SeedCNN.flatWidth), deltaWidth: UInt32(SeedCNN.hiddenWidth),
+                                      flatRows: gradient.flatRows, deltaRows: gradient.deltaRows))
+        send(.stepResult(result), envelope)
+    }
+
+    private func evaluate(_ r: EvalRequest, _ envelope: Envelope) {
+        guard weightsVersion > 0, let runner else {
+            reportError(.wrongWeightsVersion, "holds no weights yet", envelope)
+            return
+        }
+        let images = r.imageSet == .train ? data.train : data.test
+        let size = Int(r.microBatchSize)
+        let counts = stride(from: 0, to: r.sampleIndices.count, by: size).map { min(size, r.sampleIndices.count - $0) }
+        guard let mbs = microBatches(r.sampleIndices, counts: counts, limit: images.count) else {
+            reportError(.badRequest, "a sample index is outside the \(images.count) \(r.imageSet) images", envelope)
+            return
+        }
+        let (stats, predictions, hidden) = runner.evaluate(mbs, data: images, hidden: r.includeActivations)
+        let reply = EvalReply(
+            lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
+            sampleCounts: stats.map { Int32($0.count) }, predictions: predictions, activations: hidden,
+            activationRows: r.includeActivations ? UInt32(predictions.count) : 0,
+            activationDimension: r.includeActivations ? UInt32(SeedCNN.hiddenWidth) : 0)
+        send(.evalReply(reply), envelope)
+    }
+
+    private func answerDigest(_ expected: WeightsDigest, _ envelope: Envelope) {
+        let digest = parameters.withUnsafeBytes { sha256Hex($0) }
+        if expected.version == weightsVersion && expected.sha256 != digest {
+            log("weights version \(weightsVersion) differ from the coordinator's (SHA-256 \(digest.prefix(12)) vs "
+                + "\(expected.sha256.prefix(12))); the coordinator will resend them", .warning)
+        }
+        send(.weightsDigest(WeightsDigest(version: weightsVersion, sha256: digest)), envelope)
+    }
+
+    private func reportError(_ code: ErrorCode, _ text: String, _ envelope: Envelope) {
+        log("cannot carry out the request: \(text)", .warning)
+        send(.error(code: code.rawValue, text: text), envelope)
+    }
+}
+
+/// `indices` cut into micro-batches of `counts`, or nil if an index is not below `limit`.
+private func microBatches(_ indices: [Int32], counts: [Int], limit: Int) -> [ArraySlice<Int>]? {
+    guard indices.allSatisfy({ $0 >= 0 && Int($0) < limit }) else { return nil }
+    let all = indices.map(Int.init)
+    var start = 0
+    return counts.map { count in
+        defer { start += count }
+        return all[start..<(start + count)]
+    }
+}
+
+private func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+
+/// Samples computed per epoch, for one log line per epoch.
+private struct EpochThroughput {
+    var epoch = 0
+    var samples = 0
+    var computeSeconds = 0.0
+    var firstStart = 0.0
+
+    mutating func add(epoch e: Int, samples n: Int, seconds: Double, log: Log) {
+        if e != epoch {
+            report(log: log)
+            self = EpochThroughput(epoch: e, samples: 0, computeSeconds: 0, firstStart: now() - seconds)
+        }
+        samples += n
+        computeSeconds += seconds
+    }
+
+    func report(log: Log) {
+        guard samples > 0 else { return }
+        let wall = now() - firstStart
+        log("epoch \(epoch): \(samples) samples, \(fmt(Double(samples) / computeSeconds, 0)) samples/s while computing, "
+            + "\(fmt(Double(samples) / wall, 0)) samples/s overall (\(fmt(100 * computeSeconds / wall, 0))% busy)")
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real coordinator and worker processes on loopback, training on real MNIST images. The exactness tests
+/// compare against one in-process run of the same settings: 2 epochs of 4,880 training images
+/// (49 steps each, the last one short), i.e. 98 steps per run.
+final class ClusterTests: XCTestCase {
+    /// The settings every exactness test trains with.
+    static func shortRun() throws -> [String] {
+        ["--data", try mnistDirectory(), "--limit-train", "6100", "--epochs", "2", "--seed", "7"]
+    }
+
+    private static let referenceLock = NSLock()
+    nonisolated(unsafe) private static var referenceRun: RunResult?
+    nonisolated(unsafe) private static var referenceRoot: String?
+
+    /// The in-process run of `shortRun()`, trained once for all tests.
+    func reference() throws -> RunResult {
+        try Self.referenceLock.withLock {
+            if let run = Self.referenceRun { return run }
+            let root = NSTemporaryDirectory() + "glassbox-it-reference-\(getpid())"
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            Self.referenceRoot = root
+            let run = try train(Self.shortRun(), in: root + "/in-process")
+            XCTAssertEqual(run.status, 0, run.output)
+            Self.referenceRun = run
+            return run
+        }
+    }
+
+    override class func tearDown() {
+        if let root = referenceRoot { try? FileManager.default.removeItem(atPath: root) }
+        super.tearDown()
+    }
+
+    func testTwoSpawnedWorkersTrainOnLoopbackAndLogWhatHappened() throws {
+        let root = try temporaryDirectory(self, "loopback")
+        let run = try train(["--data", try mnistDirectory(), "--limit-train", "3000", "--epochs", "1",
+                             "--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*"], in: root + "/run")
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertEqual(run.output.components(separatedBy: "joined as rank").count - 1, 2, run.output)
+        XCTAssertTrue(run.output.contains("samples/s"), run.output)
+        XCTAssertTrue(run.output.contains(", 2 workers"), "progress lines name the live workers:\n\(run.output)")
+        XCTAssertTrue(run.output.contains("coordinator ended the run"), "workers log their end:\n\(run.output)")
+        XCTAssertTrue(run.output.contains("samples/s while computing"), "workers log their throughput:\n\(run.output)")
+        XCTAssertEqual(try run.events("worker_joined").count, 2)
+        XCTAssertEqual(try run.events("epoch_done").first?["workers"] as? Int, 2)
+        XCTAssertEqual(try run.metricsWithoutTimings().count, 2, "header and one epoch")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/run/checkpoint.safetensors"))
+    }
+
+    func testOneTwoAndThreeWorkersGiveTheWeightsOfOneProcessBitForBit() throws {
+        let reference = try reference()
+        let expected = try reference.weightsDigest()
+        let root = try temporaryDirectory(self, "n-workers")
+        // The last run keeps replicas in step by shipping full weights instead of the step gradient.
+        for (n, sync) in [(1, "gradient"), (2, "gradient"), (3, "gradient"), (2, "weights")] {
+            let run = try train(Self.shortRun() + ["--spawn-workers", "\(n)", "--bind", "tcp://127.0.0.1:*",
+                                                   "--weight-sync", sync], in: root + "/workers-\(n)-\(sync)")
+            XCTAssertEqual(run.status, 0, run.output)
+            XCTAssertEqual(try run.weightsDigest(), expected, "\(n) workers, \(sync) sync: final weights differ from one process")
+            XCTAssertEqual(try run.metricsWithoutTimings(), try reference.metricsWithoutTimings(),
+                           "\(n) workers, \(sync) sync: metrics differ from one process")
+        }
+    }
+
+    func testSIGKILLedWorkerMidEpochAndALateJoinerLeaveTheWeightsUnchanged() throws {
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "sigkill")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
+        let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "2", "--bind", endpoint], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
+        kill(b.pid, SIGKILL)
+        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
+        let c = try startWorker(endpoint, [], logPath: root + "/worker-c.log")
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a lost and a joining worker changed the weights:\n\(run.output)")
+        XCTAssertTrue(run.output.contains("vm:\(b.pid)") || run.output.contains(":\(b.pid) (rank"), run.output)
+        XCTAssertEqual(try run.events("worker_left").count, 1, run.output)
+        XCTAssertTrue(run.output.contains("joined as rank 3"), "the late worker joined mid-run:\n\(run.output)")
+        XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
+        XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
+    }
+
+    func testHungWorkerIsDroppedAndRejoinsWithoutChangingTheWeights() throws {
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "hung")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
+        let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "2", "--bind", endpoint, "--step-deadline", "2",
+                                                               "--heartbeat-timeout", "2"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(b.pid, SIGSTOP)
+        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
+        kill(b.pid, SIGCONT)
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a hung worker changed the weights:\n\(run.output)")
+        XCTAssertTrue(b.output.contains("joining again"), "the resumed worker learns it was dropped:\n\(b.output)")
+        XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
+        XCTAssertEqual(b.wait(timeout: 30), 0, b.output)
+    }
+
+    func testResumedRunEndsWithTheWeightsOfAnUninterruptedOne() throws {
+        let reference = try reference()
+        let root = try temporaryDirectory(self, "resume")
+        var arguments = try Self.shortRun()
+        let epochs = try XCTUnwrap(arguments.firstIndex(of: "--epochs"))
+        arguments[epochs + 1] = "1"
+        let first = try train(arguments + ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*"], in: root + "/run")
+        XCTAssertEqual(first.status, 0, first.output)
+        let resumed = try train(Self.shortRun() + ["--resume", root + "/run", "--spawn-workers", "1",
+                                                  "--bind", "tcp://127.0.0.1:*"], in: root + "/run")
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming"), resumed.output)
+        XCTAssertEqual(try resumed.weightsDigest(), try reference.weightsDigest(), resumed.output)
+        XCTAssertEqual(try resumed.metricsWithoutTimings(), try reference.metricsWithoutTimings())
+
+        let changed = try train(Self.shortRun() + ["--resume", root + "/run", "--seed", "8"], in: root + "/run")
+        XCTAssertNotEqual(changed.status, 0)
+        XCTAssertTrue(changed.output.contains("--seed was 7 in the checkpoint, is 8 now"), changed.output)
+    }
+
+    func testTooFewWorkersForTooLongEndsWithACheckpointNamingTheLostWorker() throws {
+        let root = try temporaryDirectory(self, "min-workers")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let worker = try startWorker(endpoint, [], logPath: root + "/worker.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "1", "--bind", endpoint,
+                                                               "--worker-timeout", "2"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("1 live", timeout: 60), coordinator.output)
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(worker.pid, SIGKILL)
+        XCTAssertNotEqual(coordinator.wait(timeout: 60), 0, coordinator.output)
+        XCTAssertTrue(coordinator.output.contains("lost: "), coordinator.output)
+        XCTAssertTrue(coordinator.output.contains(":\(worker.pid)"), "names the lost worker:\n\(coordinator.output)")
+        XCTAssertTrue(coordinator.output.contains("--resume \(root)/run"), coordinator.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/run/checkpoint.safetensors"))
+    }
+
+    func testWorkersWithAnUnknownKeyOrAnotherDataSetAreRefusedAndTheRunGoesOn() throws {
+        let root = try temporaryDirectory(self, "refusals")
+        for (dir, name) in [("allowed", "worker"), ("other", "intruder")] {
+            let keygen = try RunningProcess("glassbox-coordinator", ["keygen", "--out", "\(root)/\(dir)", "--worker", name],
+                                            outputPath: "\(root)/keygen-\(dir).log")
+            XCTAssertEqual(keygen.wait(timeout: 30), 0, keygen.output)
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: root + "/allowed/worker.key")[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600)
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let good = try startWorker(endpoint, ["--curve-keys", root + "/allowed"], logPath: root + "/good.log")
+        let intruder = try startWorker(endpoint, ["--curve-keys", root + "/other", "--curve-key-name", "intruder",
+                                                  "--curve-server-key", root + "/allowed/coordinator.pub"],
+                                       logPath: root + "/intruder.log")
+        let fashion = "/usr/share/datasets/fashion-mnist"
+        let otherData = FileManager.default.fileExists(atPath: fashion)
+            ? try RunningProcess("glassbox-worker", ["--connect", endpoint, "--data", fashion, "--threads", "1",
+                                                     "--curve-keys", root + "/allowed"], outputPath: root + "/other-data.log")
+            : nil
+        let coordinator = try startTraining(["--data", try mnistDirectory(), "--limit-train", "2000", "--epochs", "1",
+                                             "--workers", "1", "--bind", endpoint, "--curve-keys", root + "/allowed"],
+                                            in: root + "/run")
+        XCTAssertEqual(intruder.wait(timeout: 60), 3, intruder.output)
+        XCTAssertTrue(intruder.output.contains("refused this worker's CURVE key"), intruder.output)
+        if let otherData {
+            XCTAssertEqual(otherData.wait(timeout: 60), 3, otherData.output)
+            XCTAssertTrue(otherData.output.contains("its data set has fingerprint"), otherData.output)
+        }
+
+        XCTAssertEqual(coordinator.wait(timeout: 120), 0, coordinator.output)
+        XCTAssertTrue(coordinator.output.contains("refused a connection from 127.0.0.1: unknown key"), coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.events("connection_refused").isEmpty, false)
+        if otherData != nil {
+            XCTAssertTrue(coordinator.output.contains("refused worker"), coordinator.output)
+            XCTAssertEqual(try run.events("worker_refused").count, 1)
+        }
+        XCTAssertEqual(good.wait(timeout: 30), 0, good.output)
+    }
+}
