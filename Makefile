@@ -38,7 +38,8 @@ build: deps
 	$(RELEASE)
 
 run: build data
-	$(BIN)/glassbox-coordinator train --data $(DATA_DIR) --epochs $(EPOCHS) --seed $(SEED) --out $(RUN_DIR)
+	$(BIN)/glassbox-coordinator train --data $(DATA_DIR) --epochs $(EPOCHS) --seed $(SEED) --out $(RUN_DIR) \
+	  --spawn-workers $(WORKERS)
 
 # Tests run on a release build (with -enable-testing for @testable): the numerical and multi-process
 # tests need real speed.
