@@ -12,10 +12,17 @@ struct TrainCommand: ParsableCommand {
             (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, \
             raw or .gz).
 
-            The run directory receives metrics.csv (epoch, loss, acc, val_loss, val_acc, seconds, \
-            samples_per_second) and weights.safetensors (Keras tensor names and layouts).
+            The run directory receives: metrics.csv and metrics.jsonl (per epoch: loss, acc, val_loss, \
+            val_acc, timings, and the map's trustworthiness, 2-D 10-NN test accuracy and frame displacement), \
+            weights.safetensors (Keras tensor names and layouts), checkpoint files (for --resume), MNIST.png, \
+            fig/epoch_NNN.png (the UMAP map of the hidden layer before training and after every epoch), \
+            mnist.gif, acc_loss.png, train_test_dist.png, cnn_predict.png, report.html (open it in a browser) \
+            and events.jsonl (distributed runs).
 
-            Example: glassbox-coordinator train --epochs 3 --out runs/try1
+            Examples:
+              glassbox-coordinator train --epochs 3 --out runs/try1
+              glassbox-coordinator train --epochs 10 --spawn-workers 2 --out runs/ten
+              glassbox-coordinator train --limit-train 6000 --epochs 1 --no-maps   # a quick smoke run
             """)
 
     @Option(help: "Epochs to train.")
