@@ -10,6 +10,14 @@ enum WeightSync: String, ExpressibleByArgument, CaseIterable, Sendable {
     case gradient
     /// Broadcast the full fp32 weights (3.3 MB) after every step; workers only compute gradients.
     case weights
+    /// `weights` for workers spawned on this host (where every replica applying Adam would compete for the
+    /// same cores), `gradient` for workers on other hosts (where bytes on the network dominate).
+    case auto
+
+    /// The mode to use: `auto` resolved.
+    func resolved(workersOnThisHost: Bool) -> WeightSync {
+        self == .auto ? (workersOnThisHost ? .weights : .gradient) : self
+    }
 }
 
 /// Options of `train` for running on worker processes, and for checkpoints and resuming.
@@ -36,9 +44,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds an idle worker may stay silent before it is dropped.", valueName: "seconds"))
     var heartbeatTimeout: Double = 10
     @Option(help: ArgumentHelp("How replicas stay in step: gradient (broadcast the ~1 MB step gradient; each worker "
-                               + "applies Adam) or weights (broadcast the 3.3 MB weights; for workers on differing CPUs).",
-                               valueName: "mode"))
-    var weightSync: WeightSync = .gradient
+                               + "applies Adam), weights (broadcast the 3.3 MB weights; also for workers on differing "
+                               + "CPUs), or auto (weights with --spawn-workers, else gradient).", valueName: "mode"))
+    var weightSync: WeightSync = .auto
     @Option(help: ArgumentHelp("Directory of CURVE keys from `glassbox-coordinator keygen`: encrypt, and admit only "
                                + "workers whose public key (NAME.pub) is there.", valueName: "dir"))
     var curveKeys: String?
