@@ -251,6 +251,11 @@ final class WorkerPool: @unchecked Sendable {
     private func execute(_ command: Command) {
         switch command {
         case .run(let poolJob):
+            if let failure = lock.withLock({ self.failure }) {
+                lock.withLock { jobOutcome = .failure(failure) }
+                jobDone.signal()
+                return
+            }
             job = ActiveJob(id: nextJobID, job: poolJob)
             nextJobID &+= 1
         case .publish(let state):
