@@ -30,9 +30,10 @@ struct ClusterOptions: ParsableArguments {
     var workers: Int?
     @Option(help: ArgumentHelp("Threads per spawned worker (default: cores / workers).", valueName: "n"))
     var workerThreads: Int?
-    @Option(help: ArgumentHelp("ZeroMQ endpoint workers connect to (tcp://0.0.0.0:5555 for other hosts; port * picks one).",
+    @Option(help: ArgumentHelp("ZeroMQ endpoint workers connect to (default tcp://127.0.0.1:5555, with --spawn-workers "
+                               + "a free loopback port; tcp://0.0.0.0:5555 for other hosts; port * picks one).",
                                valueName: "endpoint"))
-    var bind: String = "tcp://127.0.0.1:5555"
+    var bind: String?
     @Option(help: ArgumentHelp("Fewest live workers to keep training with.", valueName: "n"))
     var minWorkers: Int = 1
     @Option(help: ArgumentHelp("Seconds to wait for the workers at the start, and with fewer than --min-workers before "
@@ -73,10 +74,13 @@ struct ClusterOptions: ParsableArguments {
                               ("--heartbeat-timeout", heartbeatTimeout)] where !(value > 0) {
             throw ValidationError("\(name) must be > 0 seconds, got \(value)")
         }
-        guard bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://") || bind.hasPrefix("inproc://") else {
+        if let bind, !(bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://")) {
             throw ValidationError("--bind must be a ZeroMQ endpoint such as tcp://127.0.0.1:5555, got \(bind)")
         }
     }
+
+    /// The endpoint to bind: local workers need no fixed port, so that runs side by side do not collide.
+    var bindEndpoint: String { bind ?? (spawnWorkers != nil ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555") }
 
     /// Threads each spawned worker computes with, so that the host is not oversubscribed.
     func threadsPerSpawnedWorker(_ n: Int) -> Int { workerThreads ?? max(1, defaultThreadCount() / n) }

@@ -52,7 +52,7 @@ final class TrainingSession {
         let sync = options.weightSync.resolved(workersOnThisHost: options.spawnWorkers != nil)
         let adam = initialState.adam
         let pool = try WorkerPool(settings: PoolSettings(
-            bind: options.bind, curveKeysDirectory: options.curveKeys, heartbeatTimeout: options.heartbeatTimeout,
+            bind: options.bindEndpoint, curveKeysDirectory: options.curveKeys, heartbeatTimeout: options.heartbeatTimeout,
             stepDeadline: options.stepDeadline, minWorkers: options.minWorkers, workerTimeout: options.workerTimeout,
             datasetFingerprint: split.fingerprint, expectedBuildID: LocalWorkers.siblingBuildID(), seed: training.seed,
             welcomeSettings: ["microBatch": "\(training.microBatchSize)", "heartbeatSeconds": "1",
