@@ -60,7 +60,7 @@ struct TrainCommand: ParsableCommand {
         let train = split.train.prefix(limitTrain)
         let run = try RunDirectory(path: cluster.resume ?? out)
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
-              + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(out)")
+              + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(run.path)")
         var settings = TrainingSettings()
         settings.epochs = epochs
         settings.seed = seed
