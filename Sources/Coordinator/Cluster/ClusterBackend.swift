@@ -32,6 +32,7 @@ final class ClusterBackend: ComputeBackend {
 
     init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40,
          initialState: TrainingState, log: Log, events: EventLog) {
+        precondition(sync != .auto, "resolve WeightSync.auto before making a ClusterBackend")
         self.pool = pool
         self.sync = sync
         self.microBatchSize = microBatchSize

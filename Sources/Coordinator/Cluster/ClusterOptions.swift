@@ -10,31 +10,49 @@ enum WeightSync: String, ExpressibleByArgument, CaseIterable, Sendable {
     case gradient
     /// Broadcast the full fp32 weights (3.3 MB) after every step; workers only compute gradients.
     case weights
+    /// `weights` for workers spawned on this host (where every replica applying Adam would compete for the
+    /// same cores), `gradient` for workers on other hosts (where bytes on the network dominate).
+    case auto
+
+    /// The mode to use: `auto` resolved.
+    func resolved(workersOnThisHost: Bool) -> WeightSync {
+        self == .auto ? (workersOnThisHost ? .weights : .gradient) : self
+    }
 }
 
 /// Options of `train` for running on worker processes, and for checkpoints and resuming.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: "Start N local glassbox-worker processes (found next to this executable) and train on them.")
+    @Option(help: ArgumentHelp("Start N local glassbox-worker processes (found next to this executable) and train on them.",
+                               valueName: "n"))
     var spawnWorkers: Int?
-    @Option(help: "Wait for N external workers (glassbox-worker --connect ...) before training.")
+    @Option(help: ArgumentHelp("Wait for N external workers (glassbox-worker --connect ...) before training.",
+                               valueName: "n"))
     var workers: Int?
     @Option(help: ArgumentHelp("Threads per spawned worker (default: cores / workers).", valueName: "n"))
     var workerThreads: Int?
-    @Option(help: "ZeroMQ endpoint workers connect to (e.g. tcp://0.0.0.0:5555 for other hosts; port * picks one).")
-    var bind: String = "tcp://127.0.0.1:5555"
-    @Option(help: "Fewest live workers to keep training with.")
+    @Option(help: ArgumentHelp("ZeroMQ endpoint workers connect to (default tcp://127.0.0.1:5555, with --spawn-workers "
+                               + "a free loopback port; tcp://0.0.0.0:5555 for other hosts; port * picks one).",
+                               valueName: "endpoint"))
+    var bind: String?
+    @Option(help: ArgumentHelp("Fewest live workers to keep training with.", valueName: "n"))
     var minWorkers: Int = 1
-    @Option(help: "Seconds to wait for the workers at the start, and with fewer than --min-workers before giving up.")
+    @Option(help: ArgumentHelp("Seconds to wait for the workers at the start, and with fewer than --min-workers before "
+                               + "giving up.", valueName: "seconds"))
     var workerTimeout: Double = 60
-    @Option(help: "Seconds a worker may take for one piece of work (step share or evaluation chunk) before it is dropped.")
+    @Option(help: ArgumentHelp("Seconds a worker may take for one piece of work (step share or evaluation chunk) before "
+                               + "it is dropped and the work given to another.", valueName: "seconds"))
     var stepDeadline: Double = 60
-    @Option(help: "Seconds an idle worker may stay silent before it is dropped.")
+    @Option(help: ArgumentHelp("Seconds an idle worker may stay silent before it is dropped.", valueName: "seconds"))
     var heartbeatTimeout: Double = 10
-    @Option(help: "How replicas stay in step: gradient (broadcast the ~1 MB step gradient; default) or weights (3.3 MB).")
-    var weightSync: WeightSync = .gradient
-    @Option(help: "Directory of CURVE keys from `glassbox-coordinator keygen`: encrypt, and admit only workers whose public key is there.")
+    @Option(help: ArgumentHelp("How replicas stay in step: gradient (broadcast the ~1 MB step gradient; each worker "
+                               + "applies Adam), weights (broadcast the 3.3 MB weights; also for workers on differing "
+                               + "CPUs), or auto (weights with --spawn-workers, else gradient).", valueName: "mode"))
+    var weightSync: WeightSync = .auto
+    @Option(help: ArgumentHelp("Directory of CURVE keys from `glassbox-coordinator keygen`: encrypt, and admit only "
+                               + "workers whose public key (NAME.pub) is there.", valueName: "dir"))
     var curveKeys: String?
-    @Option(help: "Continue the run in this directory from its last checkpoint (written after every epoch).")
+    @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint (written after every "
+                               + "epoch); the run goes on writing there (--out is not used).", valueName: "dir"))
     var resume: String?
 
     /// Whether training runs on worker processes.
@@ -56,10 +74,13 @@ struct ClusterOptions: ParsableArguments {
                               ("--heartbeat-timeout", heartbeatTimeout)] where !(value > 0) {
             throw ValidationError("\(name) must be > 0 seconds, got \(value)")
         }
-        guard bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://") || bind.hasPrefix("inproc://") else {
+        if let bind, !(bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://")) {
             throw ValidationError("--bind must be a ZeroMQ endpoint such as tcp://127.0.0.1:5555, got \(bind)")
         }
     }
+
+    /// The endpoint to bind: local workers need no fixed port, so that runs side by side do not collide.
+    var bindEndpoint: String { bind ?? (spawnWorkers != nil ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555") }
 
     /// Threads each spawned worker computes with, so that the host is not oversubscribed.
     func threadsPerSpawnedWorker(_ n: Int) -> Int { workerThreads ?? max(1, defaultThreadCount() / n) }

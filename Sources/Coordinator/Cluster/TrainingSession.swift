@@ -49,20 +49,21 @@ final class TrainingSession {
             return
         }
         let workerCount = options.spawnWorkers ?? options.workers ?? 1
+        let sync = options.weightSync.resolved(workersOnThisHost: options.spawnWorkers != nil)
         let adam = initialState.adam
         let pool = try WorkerPool(settings: PoolSettings(
-            bind: options.bind, curveKeysDirectory: options.curveKeys, heartbeatTimeout: options.heartbeatTimeout,
+            bind: options.bindEndpoint, curveKeysDirectory: options.curveKeys, heartbeatTimeout: options.heartbeatTimeout,
             stepDeadline: options.stepDeadline, minWorkers: options.minWorkers, workerTimeout: options.workerTimeout,
             datasetFingerprint: split.fingerprint, expectedBuildID: LocalWorkers.siblingBuildID(), seed: training.seed,
             welcomeSettings: ["microBatch": "\(training.microBatchSize)", "heartbeatSeconds": "1",
                               "learningRate": "\(adam.learningRate)", "beta1": "\(adam.beta1)",
                               "beta2": "\(adam.beta2)", "epsilon": "\(adam.epsilon)", "dataset": split.name,
-                              "weightSync": options.weightSync.rawValue]), log: log, events: events)
+                              "weightSync": sync.rawValue]), log: log, events: events)
         self.pool = pool
         pool.start()
         events.record("run_started", ["mode": options.spawnWorkers != nil ? "spawned workers" : "external workers",
                                       "workers": workerCount, "endpoint": pool.endpoint,
-                                      "weight_sync": options.weightSync.rawValue, "epochs_done": initialState.epochsDone])
+                                      "weight_sync": sync.rawValue, "epochs_done": initialState.epochsDone])
         var spawned: LocalWorkers?
         do {
             if let n = options.spawnWorkers {
@@ -78,7 +79,9 @@ final class TrainingSession {
             throw error
         }
         localWorkers = spawned
-        let cluster = ClusterBackend(pool: pool, sync: options.weightSync, microBatchSize: training.microBatchSize,
+        log("replicas kept in step by broadcasting the \(sync == .gradient ? "step gradient" : "weights") (--weight-sync)",
+            .debug)
+        let cluster = ClusterBackend(pool: pool, sync: sync, microBatchSize: training.microBatchSize,
                                      initialState: initialState, log: log, events: events)
         self.cluster = cluster
         backend = cluster

@@ -2,66 +2,6 @@ import Core
 import Foundation
 import Protocol
 
-/// Settings of a `WorkerPool`.
-struct PoolSettings: Sendable {
-    var bind: String
-    var curveKeysDirectory: String?
-    /// Seconds between heartbeats each way.
-    var heartbeatInterval = 1.0
-    var heartbeatTimeout: Double
-    var stepDeadline: Double
-    var minWorkers: Int
-    var workerTimeout: Double
-    /// Workers must hold the data set with this fingerprint.
-    var datasetFingerprint: String
-    /// The build ID of the glassbox-worker next to the coordinator, if any: others get a warning.
-    var expectedBuildID: String?
-    /// What the welcome tells every worker.
-    var seed: UInt64
-    var welcomeSettings: [String: String]
-}
-
-/// A piece of distributed work: `unitCount` units (micro-batches, or one per worker) cut into ranges, each
-/// sent to one worker as the message `request(range)` builds. A range whose worker is lost goes to another.
-struct PoolJob: Sendable {
-    enum Split: Sendable {
-        /// One contiguous range per ready worker, sized by its threads, in rank order (a training step).
-        case acrossWorkers
-        /// Ranges of at most this many units, handed to workers as they become free (an evaluation).
-        case chunks(Int)
-        /// One unit per ready worker, addressed to it; a lost worker's unit is dropped (a weights check).
-        case perWorker
-    }
-
-    var name: String
-    var epoch: UInt32
-    var unitCount: Int
-    var split: Split
-    var request: @Sendable (Range<Int>) -> Message
-}
-
-/// One range's answer.
-struct PoolResult: Sendable {
-    let range: Range<Int>
-    let worker: String
-    let message: Message
-}
-
-/// The state a replica needs to join: weights, and (for `WeightSync.gradient`) Adam's moments.
-struct ReplicaState: Sendable {
-    var version: UInt64
-    var parameters: [Float]
-    var adamStep: Int
-    var adamM: [Float]
-    var adamV: [Float]
-}
-
-/// Why a distributed run cannot go on.
-struct ClusterError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// The coordinator's side of the cluster: a ROUTER socket served by its own thread, which admits or refuses
 /// workers, keeps them alive with heartbeats, hands out the ranges of the current job, takes work back
 /// from workers that die, hang or leave, and keeps every replica's weights at the current version.
@@ -126,8 +66,8 @@ final class WorkerPool: @unchecked Sendable {
             router = try ZMQSocket(context: context, type: .router)
             try router.setOption(.routerMandatory(true))
             try router.setOption(.routerHandover(true))
-            try router.setOption(.sendHighWaterMark(1000))
-            try router.setOption(.receiveHighWaterMark(1000))
+            try router.setOption(.sendHighWaterMark(100))
+            try router.setOption(.receiveHighWaterMark(100))
             try router.setOption(.maxMessageSize(Int64(WireLimits.standard.maxPayloadBytes + MessageHeader.size)))
             try router.setOption(.heartbeatInterval(milliseconds: 1000))
             try router.setOption(.heartbeatTimeout(milliseconds: Int32(settings.heartbeatTimeout * 1000)))
@@ -311,6 +251,11 @@ final class WorkerPool: @unchecked Sendable {
     private func execute(_ command: Command) {
         switch command {
         case .run(let poolJob):
+            if let failure = lock.withLock({ self.failure }) {
+                lock.withLock { jobOutcome = .failure(failure) }
+                jobDone.signal()
+                return
+            }
             job = ActiveJob(id: nextJobID, job: poolJob)
             nextJobID &+= 1
         case .publish(let state):
@@ -637,14 +582,6 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 
-/// Bytes and messages of one message type each way.
-struct Traffic: Sendable {
-    var sentBytes = 0
-    var sentMessages = 0
-    var receivedBytes = 0
-    var receivedMessages = 0
-}
-
 /// What the pool knows about one worker (server thread only).
 private final class WorkerRecord {
     struct Task {
@@ -687,33 +624,4 @@ private final class ActiveJob {
         self.id = id
         self.job = job
     }
-}
-
-/// `count` units cut into contiguous ranges sized in proportion to `weights` (empty ranges left out).
-func proportionalRanges(_ count: Int, weights: [Int]) -> [Range<Int>] {
-    let total = weights.reduce(0, +)
-    var ranges: [Range<Int>] = []
-    var start = 0, cumulative = 0
-    for w in weights {
-        cumulative += w
-        let end = (count * cumulative + total / 2) / total
-        if end > start { ranges.append(start..<end) }
-        start = max(start, end)
-    }
-    return ranges
-}
-
-/// `endpoint` with a wildcard host (`0.0.0.0` or `*`) replaced by `host`.
-func replacingWildcardHost(of endpoint: String, with host: String) -> String {
-    for wildcard in ["tcp://0.0.0.0:", "tcp://*:"] where endpoint.hasPrefix(wildcard) {
-        return "tcp://\(host):" + endpoint.dropFirst(wildcard.count)
-    }
-    return endpoint
-}
-
-/// True for loopback and inproc/ipc endpoints.
-func isLoopback(_ endpoint: String) -> Bool {
-    guard endpoint.hasPrefix("tcp://") else { return true }
-    let host = endpoint.dropFirst(6).split(separator: ":").dropLast().joined(separator: ":")
-    return host.hasPrefix("127.") || host == "localhost" || host == "[::1]" || host == "::1"
 }
