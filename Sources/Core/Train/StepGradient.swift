@@ -57,8 +57,10 @@ public struct StepGradient: Sendable, Equatable {
                 (p + hk.range.upperBound).update(from: s.baseAddress! + hk.offset, count: n - hk.range.upperBound)
             }
             if rows > 0 {
-                // Two fixed column blocks computed concurrently: the split never depends on the
-                // machine, so neither does the result.
+                // Two fixed column blocks computed concurrently, each by single-threaded BLAS: the
+                // split never depends on the machine or the process' BLAS setting, so neither does
+                // the result.
+                BLAS.setThreads(1)
                 let out = SharedPointer(p + hk.offset)
                 flatRows.withUnsafeBufferPointer { f in
                     deltaRows.withUnsafeBufferPointer { d in
