@@ -93,8 +93,11 @@ func exactNearestNeighbors(
                 let inp = UncheckedSendable(value: (queries, references))
                 forEachBlock(blocks, threads: threads) { b, _ in
                     let rows = (b * blockRows)..<min(queryRows, (b + 1) * blockRows)
+                    // Start at the references holding the queries: in locality-ordered data the
+                    // threshold then drops early.
+                    let split = min(referenceRows, rows.lowerBound / 1024 * 1024)
                     exactNeighborRows(rows, queries: inp.value.0, references: inp.value.1,
-                                      referenceNorms: out.value.2, referenceRows: referenceRows, dim: dim,
+                                      referenceNorms: out.value.2, referenceRanges: [split..<referenceRows, 0..<split], dim: dim,
                                       k: k, selfSearch: selfSearch,
                                       indices: out.value.0, distances: out.value.1)
                 }
@@ -115,11 +118,12 @@ func squaredRowNorms(_ x: UnsafePointer<Float>, rows: Int, dim: Int) -> [Float] 
     return norms
 }
 
-/// Exact neighbours for the query rows `rows` (at most 64 recommended): writes rows' k indices and
+/// Exact neighbours for the query rows `rows` (at most 64 recommended) among the reference rows in
+/// `referenceRanges` (all of them: one range 0..<referenceRows): writes the rows' k indices and
 /// distances into `indices`/`distances` (indexed by query row). Reads only its inputs.
 func exactNeighborRows(
     _ rows: Range<Int>, queries: UnsafePointer<Float>, references: UnsafePointer<Float>,
-    referenceNorms: UnsafePointer<Float>, referenceRows: Int, dim: Int, k: Int, selfSearch: Bool,
+    referenceNorms: UnsafePointer<Float>, referenceRanges: [Range<Int>], dim: Int, k: Int, selfSearch: Bool,
     indices: UnsafeMutablePointer<Int32>, distances: UnsafeMutablePointer<Float>
 ) {
     let bq = rows.count
@@ -129,46 +133,18 @@ func exactNeighborRows(
     let kk = selfSearch ? k - 1 : k
     let tileBuffer = UnsafeMutablePointer<Float>.allocate(capacity: bq * tile)
     defer { tileBuffer.deallocate() }
-    let heaps = TopKHeaps(count: bq, capacity: kk)
+    let heaps = TopKBuffers(count: bq, k: kk)
     defer { heaps.deallocate() }
     let q0 = rows.lowerBound
-    // Start at the tile holding the queries: with locality-ordered data the threshold drops early.
-    let tiles = (referenceRows + tile - 1) / tile
-    let firstTile = min(tiles - 1, q0 / tile)
-    for t in 0..<tiles {
-        let r0 = ((firstTile + t) % tiles) * tile
-        let nb = min(tile, referenceRows - r0)
-        BLAS.sgemm(transB: true, m: bq, n: nb, k: dim, a: queries + q0 * dim, lda: dim,
-                   b: references + r0 * dim, ldb: dim, c: tileBuffer, ldc: nb)
-        for r in 0..<bq {
-            let qi = Int32(q0 + r)
-            let crow = tileBuffer + r * nb
-            let nrm = referenceNorms + r0
-            var tau = heaps.top(r)
-            var j = 0
-            while j + 8 <= nb {
-                let dots = UnsafeRawPointer(crow + j).loadUnaligned(as: SIMD8<Float>.self)
-                let n8 = UnsafeRawPointer(nrm + j).loadUnaligned(as: SIMD8<Float>.self)
-                let p = n8 - 2 * dots
-                if anyLane(p .< SIMD8(repeating: tau)) {
-                    for l in 0..<8 where p[l] < tau {
-                        let idx = Int32(r0 + j + l)
-                        if selfSearch && idx == qi { continue }
-                        heaps.replaceTop(r, p[l], idx)
-                        tau = heaps.top(r)
-                    }
-                }
-                j += 8
-            }
-            while j < nb {
-                let p = nrm[j] - 2 * crow[j]
-                let idx = Int32(r0 + j)
-                if p < tau && !(selfSearch && idx == qi) {
-                    heaps.replaceTop(r, p, idx)
-                    tau = heaps.top(r)
-                }
-                j += 1
-            }
+    for range in referenceRanges {
+        var r0 = range.lowerBound
+        while r0 < range.upperBound {
+            let nb = min(tile, range.upperBound - r0)
+            BLAS.sgemm(transB: true, m: bq, n: nb, k: dim, a: queries + q0 * dim, lda: dim,
+                       b: references + r0 * dim, ldb: dim, c: tileBuffer, ldc: nb)
+            scanTile(tileBuffer, queries: rows, referenceStart: r0, count: nb, norms: referenceNorms + r0,
+                     heaps: heaps, selfSearch: selfSearch)
+            r0 += nb
         }
     }
     for r in 0..<bq {
@@ -185,8 +161,43 @@ func exactNeighborRows(
         }
         for (p, idx) in sorted {
             outI[o] = idx
-            outD[o] = idx < 0 ? .infinity : max(p + qn, 0).squareRoot()
+            outD[o] = max(p + qn, 0).squareRoot()
             o += 1
+        }
+        while o < k {
+            outI[o] = -1
+            outD[o] = .infinity
+            o += 1
+        }
+    }
+}
+
+/// Offers a tile of dot products (queries x `count` references) to the queries' heaps, keyed by
+/// |y|² - 2 q·y (the squared distance less the query's constant |q|²).
+@inline(__always)
+func scanTile(_ tile: UnsafePointer<Float>, queries rows: Range<Int>, referenceStart r0: Int, count nb: Int,
+              norms: UnsafePointer<Float>, heaps: TopKBuffers, selfSearch: Bool) {
+    for r in 0..<rows.count {
+        let qi = Int32(rows.lowerBound + r)
+        let crow = tile + r * nb
+        var j = 0
+        while j + 8 <= nb {
+            let dots = UnsafeRawPointer(crow + j).loadUnaligned(as: SIMD8<Float>.self)
+            let n8 = UnsafeRawPointer(norms + j).loadUnaligned(as: SIMD8<Float>.self)
+            let p = n8 - 2 * dots
+            if anyLane(p .< SIMD8(repeating: heaps.threshold(r))) {
+                for l in 0..<8 {
+                    let idx = Int32(r0 + j + l)
+                    if selfSearch && idx == qi { continue }
+                    heaps.offer(r, p[l], idx)
+                }
+            }
+            j += 8
+        }
+        while j < nb {
+            let idx = Int32(r0 + j)
+            if !(selfSearch && idx == qi) { heaps.offer(r, norms[j] - 2 * crow[j], idx) }
+            j += 1
         }
     }
 }
@@ -230,8 +241,95 @@ struct TopKHeaps {
         ip[i] = item
     }
 
+    /// Empties heap h (all +infinity).
+    func reset(_ h: Int) {
+        (keys + h * capacity).update(repeating: .infinity, count: capacity)
+        (items + h * capacity).update(repeating: -1, count: capacity)
+    }
+
     func sortedEntries(_ h: Int) -> [(Float, Int32)] {
         var e = (0..<capacity).map { (keys[h * capacity + $0], items[h * capacity + $0]) }
+        e.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        return e
+    }
+}
+
+/// The k smallest keys offered, per query row, kept lazily: keys below the current threshold are
+/// appended to a buffer of 4k; when it fills, a selection keeps the k smallest and lowers the
+/// threshold to the k-th. Cheaper than a heap when many keys qualify early in a scan.
+struct TopKBuffers {
+    let k: Int
+    let capacity: Int
+    let keys: UnsafeMutablePointer<Float>
+    let items: UnsafeMutablePointer<Int32>
+    let counts: UnsafeMutablePointer<Int>
+    let thresholds: UnsafeMutablePointer<Float>
+
+    init(count: Int, k: Int) {
+        self.k = max(k, 1)
+        capacity = 4 * self.k
+        keys = .allocate(capacity: count * capacity)
+        items = .allocate(capacity: count * capacity)
+        counts = .allocate(capacity: count)
+        thresholds = .allocate(capacity: count)
+        counts.initialize(repeating: 0, count: count)
+        thresholds.initialize(repeating: .infinity, count: count)
+    }
+
+    func deallocate() {
+        keys.deallocate()
+        items.deallocate()
+        counts.deallocate()
+        thresholds.deallocate()
+    }
+
+    /// Keys at or above this cannot be among the k smallest.
+    @inline(__always) func threshold(_ h: Int) -> Float { thresholds[h] }
+
+    @inline(__always) func offer(_ h: Int, _ key: Float, _ item: Int32) {
+        if !(key < thresholds[h]) { return }
+        let n = counts[h]
+        keys[h * capacity + n] = key
+        items[h * capacity + n] = item
+        counts[h] = n + 1
+        if n + 1 == capacity { compact(h) }
+    }
+
+    func reset(_ h: Int) {
+        counts[h] = 0
+        thresholds[h] = .infinity
+    }
+
+    /// Keeps the k smallest buffered keys (quickselect) and sets the threshold to the k-th.
+    func compact(_ h: Int) {
+        let kp = keys + h * capacity, ip = items + h * capacity
+        var lo = 0, hi = counts[h] - 1
+        let target = k - 1
+        while lo < hi {
+            let pivot = kp[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while kp[i] < pivot { i += 1 }
+                while kp[j] > pivot { j -= 1 }
+                if i <= j {
+                    (kp[i], kp[j]) = (kp[j], kp[i])
+                    (ip[i], ip[j]) = (ip[j], ip[i])
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j { hi = j } else if target >= i { lo = i } else { break }
+        }
+        counts[h] = k
+        var largest = -Float.infinity
+        for s in 0..<k { largest = max(largest, kp[s]) }
+        thresholds[h] = largest
+    }
+
+    /// The (at most k) smallest, ascending, ties by item.
+    func sortedEntries(_ h: Int) -> [(Float, Int32)] {
+        if counts[h] > k { compact(h) }
+        var e = (0..<counts[h]).map { (keys[h * capacity + $0], items[h * capacity + $0]) }
         e.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         return e
     }
@@ -241,9 +339,15 @@ struct TopKHeaps {
 
 /// Knobs of the approximate search (Glassbox's own; umap-learn uses pynndescent instead).
 public struct NeighborSearchOptions: Sendable, Equatable {
-    /// Dimensions of the PCA projection in which candidates are found exactly.
+    /// Dimensions of the PCA projection in which the data is cut into cells.
     public var pcaDimensions = 32
-    /// Refinement passes after the PCA search (fresh fit).
+    /// Average points per cell (k-means cluster in the PCA projection).
+    public var cellSize = 200
+    /// Cells searched per point (in the projection): its own and the nearest others.
+    public var cellProbes = 16
+    /// Candidates per point taken from the cells (by projected distance) and re-measured in full.
+    public var candidates = 80
+    /// Refinement passes after the cell search (fresh fit).
     public var refinementPasses = 1
     /// Refinement passes when starting from a previous graph (warm fit).
     public var warmRefinementPasses = 2
@@ -259,7 +363,9 @@ public struct NeighborSearchOptions: Sendable, Equatable {
 
 /// The rows of a data set in locality order (neighbours near each other in memory), as Float16 or
 /// Float, for the refinement passes' random row reads. `order[p]` is the original row at position p;
-/// `position[i]` the position of original row i.
+/// `position[i]` the position of original row i. With `axes`, also the rows' projections on them
+/// (orthonormal, e.g. principal axes): the distance between projections is a lower bound of the full
+/// distance, which rules most candidates out at a fraction of the cost.
 public struct LocalityOrderedRows: @unchecked Sendable {
     public let rows: Int
     public let dim: Int
@@ -267,16 +373,38 @@ public struct LocalityOrderedRows: @unchecked Sendable {
     public let position: [Int32]
     let half: [Float16]
     let single: [Float]
+    /// Projections (rows, projectionDim) in locality order, or empty.
+    public let projection: [Float]
+    public let projectionDim: Int
 
     public var isHalfPrecision: Bool { !half.isEmpty }
 
-    init(data: UnsafePointer<Float>, rows: Int, dim: Int, order: [Int32], halfPrecision: Bool) {
+    /// `projected`: the rows' projections on `axes` in original order, if already computed.
+    init(data: UnsafePointer<Float>, rows: Int, dim: Int, order: [Int32], halfPrecision: Bool,
+         axes: PrincipalComponents? = nil, projected known: [Float]? = nil, threads: Int = 1) {
         self.rows = rows
         self.dim = dim
         self.order = order
         var position = [Int32](repeating: 0, count: rows)
         for (p, i) in order.enumerated() { position[Int(i)] = Int32(p) }
         self.position = position
+        if let axes {
+            var projected = known ?? []
+            if projected.isEmpty {
+                projected = [Float](repeating: 0, count: rows * axes.count)
+                projected.withUnsafeMutableBufferPointer { axes.project(data, rows: rows, into: $0.baseAddress!, threads: threads) }
+            }
+            var inOrder = [Float](repeating: 0, count: rows * axes.count)
+            for p in 0..<rows {
+                let i = Int(order[p])
+                for d in 0..<axes.count { inOrder[p * axes.count + d] = projected[i * axes.count + d] }
+            }
+            projection = inOrder
+            projectionDim = axes.count
+        } else {
+            projection = []
+            projectionDim = 0
+        }
         // Float16 only if every value fits (|x| < 65504); Glassbox activations and pixels do.
         var fits = halfPrecision
         if fits {
@@ -316,10 +444,17 @@ public struct LocalityOrderedRows: @unchecked Sendable {
     }
 
     func withStorage<R>(_ body: (RowStorage) -> R) -> R {
-        if isHalfPrecision {
-            return half.withUnsafeBufferPointer { body(RowStorage(half: $0.baseAddress!, single: nil, dim: dim)) }
+        projection.withUnsafeBufferPointer { pp in
+            let bound = projectionDim > 0 ? pp.baseAddress : nil
+            if isHalfPrecision {
+                return half.withUnsafeBufferPointer {
+                    body(RowStorage(half: $0.baseAddress!, single: nil, dim: dim, bound: bound, boundDim: projectionDim))
+                }
+            }
+            return single.withUnsafeBufferPointer {
+                body(RowStorage(half: nil, single: $0.baseAddress!, dim: dim, bound: bound, boundDim: projectionDim))
+            }
         }
-        return single.withUnsafeBufferPointer { body(RowStorage(half: nil, single: $0.baseAddress!, dim: dim)) }
     }
 }
 
@@ -328,6 +463,25 @@ struct RowStorage: @unchecked Sendable {
     let half: UnsafePointer<Float16>?
     let single: UnsafePointer<Float>?
     let dim: Int
+    let bound: UnsafePointer<Float>?
+    let boundDim: Int
+
+    /// Squared distance between the projections of rows p and q: a lower bound of their squared
+    /// distance (up to Float16 rounding of the stored rows).
+    @inline(__always)
+    func squaredLowerBound(_ p: Int, _ q: Int) -> Float {
+        let a = bound! + p * boundDim, b = bound! + q * boundDim
+        var acc = SIMD8<Float>()
+        var d = 0
+        while d + 8 <= boundDim {
+            let e = UnsafeRawPointer(a + d).loadUnaligned(as: SIMD8<Float>.self) - UnsafeRawPointer(b + d).loadUnaligned(as: SIMD8<Float>.self)
+            acc.addProduct(e, e)
+            d += 8
+        }
+        var s = acc.sum()
+        while d < boundDim { let e = a[d] - b[d]; s += e * e; d += 1 }
+        return s
+    }
 
     /// Squared Euclidean distance between the Float vector q (dim) and stored row p.
     @inline(__always)
@@ -508,6 +662,8 @@ func refineNeighborRows(
 
         @inline(__always) func consider(_ c: Int) {
             stamps[c] = Int32(i)
+            // The projections' distance bounds the full one from below (0.1% slack for Float16).
+            if store.bound != nil && store.squaredLowerBound(i, c) * 0.999 >= worst * worst { return }
             let d = store.squaredDistance(query, c).squareRoot()
             if d < worst {
                 var s = k - 1
@@ -549,41 +705,38 @@ func refineNeighborRows(
     return changes
 }
 
-/// Distances in the full dimension for a graph's entries (rows and indices in locality positions),
-/// each row sorted, self first, all entries marked new.
-func refinementStart(_ g: KNNGraph, data: LocalityOrderedRows, threads: Int) -> RefinementGraph {
-    let n = g.rows, k = g.k
-    var indices = g.indices
+/// Distances in the full dimension for a graph's entries (rows and indices in locality positions);
+/// each row sorted, cut to its `keep` nearest, self first, all entries marked new.
+func refinementStart(_ g: KNNGraph, data: LocalityOrderedRows, keep k: Int, threads: Int) -> RefinementGraph {
+    let n = g.rows, kIn = g.k
+    var indices = [Int32](repeating: -1, count: n * k)
     var distances = [Float](repeating: .infinity, count: n * k)
     let blocks = max(1, min(n, threads * 8))
     data.withStorage { store in
-        indices.withUnsafeMutableBufferPointer { ip in
-            distances.withUnsafeMutableBufferPointer { dp in
-                let out = UncheckedSendable(value: (ip.baseAddress!, dp.baseAddress!))
-                forEachBlock(blocks, threads: threads) { b, _ in
-                    let query = UnsafeMutablePointer<Float>.allocate(capacity: data.dim)
-                    defer { query.deallocate() }
-                    var entries = [(Float, Int32)]()
-                    entries.reserveCapacity(k)
-                    for i in blockRange(b, of: blocks, count: n) {
-                        data.load(i, into: query, store)
-                        entries.removeAll(keepingCapacity: true)
-                        var seen = Set<Int32>()
-                        for s in 0..<k {
-                            let j = out.value.0[i * k + s]
-                            if j < 0 || Int(j) == i || !seen.insert(j).inserted { continue }
-                            entries.append((store.squaredDistance(query, Int(j)).squareRoot(), j))
-                        }
-                        entries.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                        out.value.0[i * k] = Int32(i)
-                        out.value.1[i * k] = 0
-                        for s in 1..<k {
-                            if s - 1 < entries.count {
-                                out.value.0[i * k + s] = entries[s - 1].1
-                                out.value.1[i * k + s] = entries[s - 1].0
-                            } else {
-                                out.value.0[i * k + s] = -1
-                                out.value.1[i * k + s] = .infinity
+        g.indices.withUnsafeBufferPointer { gi in
+            indices.withUnsafeMutableBufferPointer { ip in
+                distances.withUnsafeMutableBufferPointer { dp in
+                    let p = UncheckedSendable(value: (gi.baseAddress!, ip.baseAddress!, dp.baseAddress!))
+                    forEachBlock(blocks, threads: threads) { b, _ in
+                        let (gi, outI, outD) = p.value
+                        let query = UnsafeMutablePointer<Float>.allocate(capacity: data.dim)
+                        defer { query.deallocate() }
+                        var entries = [(Float, Int32)]()
+                        entries.reserveCapacity(kIn)
+                        for i in blockRange(b, of: blocks, count: n) {
+                            data.load(i, into: query, store)
+                            entries.removeAll(keepingCapacity: true)
+                            for s in 0..<kIn {
+                                let j = gi[i * kIn + s]
+                                if j < 0 || Int(j) == i || entries.contains(where: { $0.1 == j }) { continue }
+                                entries.append((store.squaredDistance(query, Int(j)).squareRoot(), j))
+                            }
+                            entries.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                            outI[i * k] = Int32(i)
+                            outD[i * k] = 0
+                            for s in 1..<k where s - 1 < entries.count {
+                                outI[i * k + s] = entries[s - 1].1
+                                outD[i * k + s] = entries[s - 1].0
                             }
                         }
                     }
@@ -686,63 +839,154 @@ func localityPositions(_ g: KNNGraph, data: LocalityOrderedRows) -> KNNGraph {
 
 /// What an approximate search leaves behind for later queries (transform) and warm starts.
 public struct NeighborIndex: Sendable {
-    /// The searched rows in locality order.
+    /// The searched rows in locality order, with their projections on `axes`.
     public let rows: LocalityOrderedRows
     /// The data's graph in locality positions.
     public let graph: KNNGraph
-    /// The PCA used for candidates, with the rows projected (locality order), if one was computed.
-    public let pca: PrincipalComponents?
-    public let projected: [Float]
+    /// The orthonormal axes of the projections (principal axes of this or an earlier data set).
+    public let axes: PrincipalComponents
 }
 
-/// Approximate k nearest neighbours of every row of `data` (row itself first): PCA candidates and
-/// refinement passes or, given `previous` (a graph of the same rows for earlier data), refinement
-/// passes from it. Returns the graph in original numbering and the index for later queries.
+/// Approximate k nearest neighbours of every row of `data` (row itself first), and the index for
+/// later queries. Fresh: the rows are cut into cells by k-means in a PCA projection; each cell's rows
+/// take their `candidates` nearest (in the projection) from the nearest cells, which are re-measured
+/// in the full dimension, then refined. Given `previous` (a graph of the same rows for earlier data,
+/// e.g. the last epoch's activations), refinement passes start from it instead, with `axes` (the
+/// earlier PCA, still a valid projection for the bounds) if given.
 public func approximateNearestNeighbors(
     data: [Float], rows: Int, dim: Int, k: Int, options: NeighborSearchOptions = NeighborSearchOptions(),
-    previous: KNNGraph? = nil, seed: UInt64 = 0, threads: Int = UMAPOptions.defaultThreads
+    previous: KNNGraph? = nil, axes: PrincipalComponents? = nil, seed: UInt64 = 0,
+    threads: Int = UMAPOptions.defaultThreads
 ) -> (graph: KNNGraph, index: NeighborIndex) {
     precondition(data.count == rows * dim && k >= 1 && k <= rows)
     return data.withUnsafeBufferPointer { xb in
         let x = xb.baseAddress!
-        var pca: PrincipalComponents? = nil
-        var projected = [Float]()
-        let startGraph: KNNGraph
-        let passes: Int
         if let previous, previous.rows == rows {
-            startGraph = previous.k == k ? previous : resized(previous, k: k)
-            passes = options.warmRefinementPasses
-        } else {
-            let p = principalComponents(x, rows: rows, dim: dim, count: options.pcaDimensions, seed: seed,
+            // Warm: the previous graph's neighbours, re-measured, then refinement passes.
+            let startGraph = previous.k == k ? previous : resized(previous, k: k)
+            let axes = axes ?? principalComponents(x, rows: rows, dim: dim, count: options.pcaDimensions, seed: seed,
+                                                    threads: threads)
+            let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: localityOrder(startGraph),
+                                              halfPrecision: options.halfPrecision, axes: axes, threads: threads)
+            let start = refinementStart(localityPositions(startGraph, data: ordered), data: ordered, keep: k,
                                         threads: threads)
-            var y = [Float](repeating: 0, count: rows * p.count)
-            y.withUnsafeMutableBufferPointer { p.project(x, rows: rows, into: $0.baseAddress!, threads: threads) }
-            startGraph = y.withUnsafeBufferPointer { yp in
-                exactNearestNeighbors(queries: yp.baseAddress!, queryRows: rows, references: yp.baseAddress!,
-                                      referenceRows: rows, dim: p.count, k: k, selfSearch: true, threads: threads)
-            }
-            pca = p
-            projected = y
-            passes = options.refinementPasses
+            let refined = refine(start, data: ordered, passes: options.warmRefinementPasses,
+                                 expansion: options.expansion, convergence: options.convergence, threads: threads)
+            return (originalOrder(refined.graph, data: ordered), NeighborIndex(rows: ordered, graph: refined.graph, axes: axes))
         }
-        let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: localityOrder(startGraph),
-                                          halfPrecision: options.halfPrecision)
-        let start = refinementStart(localityPositions(startGraph, data: ordered), data: ordered, threads: threads)
-        let refined = refine(start, data: ordered, passes: passes, expansion: options.expansion,
+        // Fresh: cells by k-means in the PCA projection, rows ordered by cell (then first principal
+        // component) so each cell is contiguous and neighbours are near in memory.
+        let pca = principalComponents(x, rows: rows, dim: dim, count: options.pcaDimensions, seed: seed, threads: threads)
+        let projected = pca.project(data, rows: rows, threads: threads)
+        let cells = kMeans(data: projected, rows: rows, dim: pca.count,
+                           count: max(1, rows / max(options.cellSize, 1)), seed: seed, threads: threads)
+        let order = (0..<rows).sorted {
+            let (a, b) = (cells.assignment[$0], cells.assignment[$1])
+            return a != b ? a < b : projected[$0 * pca.count] < projected[$1 * pca.count]
+        }.map(Int32.init)
+        let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: order, halfPrecision: options.halfPrecision,
+                                          axes: pca, projected: projected, threads: threads)
+        let cellOf = order.map { cells.assignment[Int($0)] }
+        let candidates = ordered.projection.withUnsafeBufferPointer {
+            cellNeighbors(points: $0.baseAddress!, rows: rows, dim: pca.count, cellOf: cellOf, cells: cells,
+                          probes: options.cellProbes, k: min(rows, max(k, options.candidates)), threads: threads)
+        }
+        let start = refinementStart(candidates, data: ordered, keep: k, threads: threads)
+        let refined = refine(start, data: ordered, passes: options.refinementPasses, expansion: options.expansion,
                              convergence: options.convergence, threads: threads)
-        if pca != nil {
-            // Keep the projection in locality order for queries.
-            var reordered = [Float](repeating: 0, count: projected.count)
-            let c = pca!.count
-            for p in 0..<rows {
-                let i = Int(ordered.order[p])
-                for d in 0..<c { reordered[p * c + d] = projected[i * c + d] }
-            }
-            projected = reordered
-        }
-        let index = NeighborIndex(rows: ordered, graph: refined.graph, pca: pca, projected: projected)
-        return (originalOrder(refined.graph, data: ordered), index)
+        return (originalOrder(refined.graph, data: ordered), NeighborIndex(rows: ordered, graph: refined.graph, axes: pca))
     }
+}
+
+/// Candidate neighbours from cells (inverted-file search): each point is compared, in the
+/// projection, with the rows of the `probes` cells whose centroids are nearest to it, and keeps its
+/// k nearest. `points` (rows, dim) are ordered so each cell is contiguous (`cellOf` non-decreasing).
+/// Returns the graph in these positions, self first. The cells are stored dimension-major in blocks
+/// of 8 rows so one vector instruction advances 8 distances.
+func cellNeighbors(
+    points: UnsafePointer<Float>, rows: Int, dim: Int, cellOf: [Int32], cells: KMeansClusters, probes: Int, k: Int,
+    threads: Int
+) -> KNNGraph {
+    let cellCount = cells.count
+    var cellStart = [Int](repeating: 0, count: cellCount + 1)
+    for c in cellOf { cellStart[Int(c) + 1] += 1 }
+    for c in 0..<cellCount { cellStart[c + 1] += cellStart[c] }
+    // Dimension-major copy: cell c's rows in chunks of 8, chunk t at chunkStart[c] + t, each chunk
+    // dim x 8 floats; padding lanes sit far away so they never qualify.
+    var chunkStart = [Int](repeating: 0, count: cellCount + 1)
+    for c in 0..<cellCount { chunkStart[c + 1] = chunkStart[c] + (cellStart[c + 1] - cellStart[c] + 7) / 8 }
+    var packed = [Float](repeating: 1e18, count: chunkStart[cellCount] * dim * 8)
+    for c in 0..<cellCount {
+        for r in cellStart[c]..<cellStart[c + 1] {
+            let local = r - cellStart[c]
+            let base = (chunkStart[c] + local / 8) * dim * 8 + local % 8
+            for d in 0..<dim { packed[base + d * 8] = points[r * dim + d] }
+        }
+    }
+    let probeCount = min(probes, cellCount)
+    var indices = [Int32](repeating: -1, count: rows * k)
+    var distances = [Float](repeating: .infinity, count: rows * k)
+    let blockRows = 256
+    let blocks = (rows + blockRows - 1) / blockRows
+    var centroidNorms = [Float](repeating: 0, count: cellCount)
+    for c in 0..<cellCount {
+        for d in 0..<cells.dim { centroidNorms[c] += cells.centroids[c * cells.dim + d] * cells.centroids[c * cells.dim + d] }
+    }
+    packed.withUnsafeBufferPointer { pk in
+        cells.centroids.withUnsafeBufferPointer { cp in
+            indices.withUnsafeMutableBufferPointer { ip in
+                distances.withUnsafeMutableBufferPointer { dp in
+                    let p = UncheckedSendable(value: (pk.baseAddress!, cp.baseAddress!, ip.baseAddress!, dp.baseAddress!))
+                    forEachBlock(blocks, threads: threads) { b, _ in
+                        let (packed, centroids, outI, outD) = p.value
+                        let r0 = b * blockRows, r1 = min(rows, r0 + blockRows)
+                        // Distances (less |y|²) from the block's rows to every centroid.
+                        let toCentroids = UnsafeMutablePointer<Float>.allocate(capacity: (r1 - r0) * cellCount)
+                        defer { toCentroids.deallocate() }
+                        BLAS.sgemm(transB: true, m: r1 - r0, n: cellCount, k: dim, a: points + r0 * dim, lda: dim,
+                                   b: centroids, ldb: dim, c: toCentroids, ldc: cellCount)
+                        let heaps = TopKBuffers(count: 1, k: k - 1)
+                        let probeHeap = TopKHeaps(count: 1, capacity: probeCount)
+                        defer { heaps.deallocate(); probeHeap.deallocate() }
+                        for r in r0..<r1 {
+                            // The row's nearest centroids.
+                            probeHeap.reset(0)
+                            let row = toCentroids + (r - r0) * cellCount
+                            for c in 0..<cellCount {
+                                let v = centroidNorms[c] - 2 * row[c]
+                                if v < probeHeap.top(0) { probeHeap.replaceTop(0, v, Int32(c)) }
+                            }
+                            heaps.reset(0)
+                            let q = points + r * dim
+                            for s in 0..<probeCount {
+                                let c = Int(probeHeap.items[s])
+                                if c < 0 { continue }
+                                for t in chunkStart[c]..<chunkStart[c + 1] {
+                                    let chunk = packed + t * dim * 8
+                                    var acc = SIMD8<Float>()
+                                    for d in 0..<dim {
+                                        let e = UnsafeRawPointer(chunk + d * 8).loadUnaligned(as: SIMD8<Float>.self) - q[d]
+                                        acc.addProduct(e, e)
+                                    }
+                                    if anyLane(acc .< SIMD8(repeating: heaps.threshold(0))) {
+                                        let first = cellStart[c] + (t - chunkStart[c]) * 8
+                                        for l in 0..<8 where first + l != r { heaps.offer(0, acc[l], Int32(first + l)) }
+                                    }
+                                }
+                            }
+                            outI[r * k] = Int32(r)
+                            outD[r * k] = 0
+                            for (s, entry) in heaps.sortedEntries(0).enumerated() {
+                                outI[r * k + 1 + s] = entry.1
+                                outD[r * k + 1 + s] = entry.0.squareRoot()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return KNNGraph(rows: rows, k: k, indices: indices, distances: distances)
 }
 
 /// A graph cut or padded to k neighbours per row.
@@ -761,33 +1005,18 @@ func resized(_ g: KNNGraph, k: Int) -> KNNGraph {
 // MARK: - Queries against an index (transform)
 
 extension NeighborIndex {
-    /// The index with a PCA projection of its rows, computing one from `data` (the original rows,
-    /// (rows, dim)) if it has none (indexes built from a previous graph skip PCA).
-    public func withProjection(data: [Float], pcaDimensions: Int, seed: UInt64, threads: Int) -> NeighborIndex {
-        if pca != nil { return self }
-        let n = rows.rows, dim = rows.dim
-        let p = principalComponents(data: data, rows: n, dim: dim, count: pcaDimensions, seed: seed, threads: threads)
-        var ordered = [Float](repeating: 0, count: n * dim)
-        for q in 0..<n {
-            let i = Int(rows.order[q])
-            for d in 0..<dim { ordered[q * dim + d] = data[i * dim + d] }
-        }
-        return NeighborIndex(rows: rows, graph: graph, pca: p, projected: p.project(ordered, rows: n, threads: threads))
-    }
-
     /// Approximate k nearest indexed rows (original numbering) of each query row (queries, dim):
-    /// exact search in the PCA projection, then `passes` expansions through the indexed rows' own
-    /// neighbour lists, compared in the full dimension. Requires `pca` (see `withProjection`).
+    /// exact search among the projections, then `passes` expansions through the indexed rows' own
+    /// neighbour lists, compared in the full dimension.
     public func query(_ queries: [Float], rows queryRows: Int, k: Int, expansion: Int, passes: Int = 2,
                       threads: Int = UMAPOptions.defaultThreads) -> KNNGraph {
-        guard let pca else { preconditionFailure("NeighborIndex.query needs a PCA projection: call withProjection") }
         let dim = rows.dim, n = rows.rows
         precondition(queries.count == queryRows * dim && k <= n)
-        let projectedQueries = pca.project(queries, rows: queryRows, threads: threads)
+        let projectedQueries = axes.project(queries, rows: queryRows, threads: threads)
         let candidates = projectedQueries.withUnsafeBufferPointer { qp in
-            projected.withUnsafeBufferPointer { rp in
+            rows.projection.withUnsafeBufferPointer { rp in
                 exactNearestNeighbors(queries: qp.baseAddress!, queryRows: queryRows, references: rp.baseAddress!,
-                                      referenceRows: n, dim: pca.count, k: k, selfSearch: false, threads: threads)
+                                      referenceRows: n, dim: axes.count, k: k, selfSearch: false, threads: threads)
             }
         }
         // Visit queries in the order of their nearest candidate, so consecutive queries read nearby rows.

@@ -63,7 +63,8 @@ public enum UMAP {
         var timings = UMAPTimings()
         var clock = ContinuousClock.now
         let k = min(options.nNeighbors, rows)
-        let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options, previous: nil)
+        let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options, previous: nil,
+                                            axes: nil)
         timings.neighbors = seconds(since: clock)
         progress?(.neighbors, 1)
 
@@ -113,7 +114,7 @@ public enum UMAP {
         var clock = ContinuousClock.now
         let k = min(options.nNeighbors, rows)
         let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options,
-                                            previous: previous.neighbors)
+                                            previous: previous.neighbors, axes: previous.index?.axes)
         timings.neighbors = seconds(since: clock)
         progress?(.neighbors, 1)
 
@@ -148,7 +149,8 @@ public enum UMAP {
 
     /// Neighbours as the options ask: exact, or approximate (from `previous` if given).
     static func nearestNeighbors(
-        data: [Float], rows: Int, dim: Int, k: Int, options: UMAPOptions, previous: KNNGraph?
+        data: [Float], rows: Int, dim: Int, k: Int, options: UMAPOptions, previous: KNNGraph?,
+        axes: PrincipalComponents?
     ) -> (KNNGraph, NeighborIndex?) {
         let exact: Bool
         switch options.neighborSearch {
@@ -160,7 +162,7 @@ public enum UMAP {
             return (exactNearestNeighbors(data: data, rows: rows, dim: dim, k: k, threads: options.threads), nil)
         }
         let (graph, index) = approximateNearestNeighbors(
-            data: data, rows: rows, dim: dim, k: k, options: options.search, previous: previous,
+            data: data, rows: rows, dim: dim, k: k, options: options.search, previous: previous, axes: axes,
             seed: options.seed, threads: options.threads)
         return (graph, index)
     }

@@ -79,6 +79,7 @@ enum UMAPRandomPurpose: UInt64 {
     case spectralNoise = 4
     case negativeSamples = 5
     case componentLayout = 6
+    case kMeans = 7
 }
 
 extension SplitMix64 {
