@@ -845,6 +845,11 @@ public struct NeighborIndex: Sendable {
     public let graph: KNNGraph
     /// The orthonormal axes of the projections (principal axes of this or an earlier data set).
     public let axes: PrincipalComponents
+    /// The rows' projections cut into cells, for queries (nil: queries search all projections).
+    public let cells: CellIndex?
+    /// Cells a query searches and candidates it re-measures in the full dimension.
+    public let probes: Int
+    public let candidates: Int
 }
 
 /// Approximate k nearest neighbours of every row of `data` (row itself first), and the index for
@@ -872,7 +877,9 @@ public func approximateNearestNeighbors(
                                         threads: threads)
             let refined = refine(start, data: ordered, passes: options.warmRefinementPasses,
                                  expansion: options.expansion, convergence: options.convergence, threads: threads)
-            return (originalOrder(refined.graph, data: ordered), NeighborIndex(rows: ordered, graph: refined.graph, axes: axes))
+            let index = NeighborIndex(rows: ordered, graph: refined.graph, axes: axes, cells: nil,
+                                      probes: options.cellProbes, candidates: options.candidates)
+            return (originalOrder(refined.graph, data: ordered), index)
         }
         // Fresh: cells by k-means in the PCA projection, rows ordered by cell (then first principal
         // component) so each cell is contiguous and neighbours are near in memory.
@@ -887,106 +894,130 @@ public func approximateNearestNeighbors(
         let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: order, halfPrecision: options.halfPrecision,
                                           axes: pca, projected: projected, threads: threads)
         let cellOf = order.map { cells.assignment[Int($0)] }
-        let candidates = ordered.projection.withUnsafeBufferPointer {
-            cellNeighbors(points: $0.baseAddress!, rows: rows, dim: pca.count, cellOf: cellOf, cells: cells,
-                          probes: options.cellProbes, k: min(rows, max(k, options.candidates)), threads: threads)
+        let (cellIndex, candidates) = ordered.projection.withUnsafeBufferPointer { pp in
+            let cellIndex = CellIndex(points: pp.baseAddress!, rows: rows, dim: pca.count, cellOf: cellOf, cells: cells)
+            let candidates = cellIndex.search(pp.baseAddress!, queryRows: rows, probes: options.cellProbes,
+                                              k: min(rows, max(k, options.candidates)), selfPositions: 0, threads: threads)
+            return (cellIndex, candidates)
         }
         let start = refinementStart(candidates, data: ordered, keep: k, threads: threads)
         let refined = refine(start, data: ordered, passes: options.refinementPasses, expansion: options.expansion,
                              convergence: options.convergence, threads: threads)
-        return (originalOrder(refined.graph, data: ordered), NeighborIndex(rows: ordered, graph: refined.graph, axes: pca))
+        let index = NeighborIndex(rows: ordered, graph: refined.graph, axes: pca, cells: cellIndex,
+                                  probes: options.cellProbes, candidates: options.candidates)
+        return (originalOrder(refined.graph, data: ordered), index)
     }
 }
 
-/// Candidate neighbours from cells (inverted-file search): each point is compared, in the
-/// projection, with the rows of the `probes` cells whose centroids are nearest to it, and keeps its
-/// k nearest. `points` (rows, dim) are ordered so each cell is contiguous (`cellOf` non-decreasing).
-/// Returns the graph in these positions, self first. The cells are stored dimension-major in blocks
-/// of 8 rows so one vector instruction advances 8 distances.
-func cellNeighbors(
-    points: UnsafePointer<Float>, rows: Int, dim: Int, cellOf: [Int32], cells: KMeansClusters, probes: Int, k: Int,
-    threads: Int
-) -> KNNGraph {
-    let cellCount = cells.count
-    var cellStart = [Int](repeating: 0, count: cellCount + 1)
-    for c in cellOf { cellStart[Int(c) + 1] += 1 }
-    for c in 0..<cellCount { cellStart[c + 1] += cellStart[c] }
-    // Dimension-major copy: cell c's rows in chunks of 8, chunk t at chunkStart[c] + t, each chunk
-    // dim x 8 floats; padding lanes sit far away so they never qualify.
-    var chunkStart = [Int](repeating: 0, count: cellCount + 1)
-    for c in 0..<cellCount { chunkStart[c + 1] = chunkStart[c] + (cellStart[c + 1] - cellStart[c] + 7) / 8 }
-    var packed = [Float](repeating: 1e18, count: chunkStart[cellCount] * dim * 8)
-    for c in 0..<cellCount {
-        for r in cellStart[c]..<cellStart[c + 1] {
-            let local = r - cellStart[c]
-            let base = (chunkStart[c] + local / 8) * dim * 8 + local % 8
-            for d in 0..<dim { packed[base + d * 8] = points[r * dim + d] }
+/// Rows cut into cells (k-means clusters) for inverted-file search: a query is compared only with
+/// the rows of the `probes` cells whose centroids are nearest to it. Rows are in positions where each
+/// cell is contiguous; they are stored dimension-major in chunks of 8 rows, so one vector instruction
+/// advances 8 distances.
+public struct CellIndex: Sendable {
+    public let dim: Int
+    public let cellCount: Int
+    let centroids: [Float]
+    let centroidNorms: [Float]
+    /// Cell c holds positions cellStart[c]..<cellStart[c + 1], in chunks chunkStart[c]..<chunkStart[c + 1].
+    let cellStart: [Int]
+    let chunkStart: [Int]
+    /// Chunk t: dim x 8 floats; padding lanes sit far away so they never qualify.
+    let packed: [Float]
+
+    /// `points` (rows, dim) in positions with `cellOf` (each row's cell) non-decreasing.
+    init(points: UnsafePointer<Float>, rows: Int, dim: Int, cellOf: [Int32], cells: KMeansClusters) {
+        self.dim = dim
+        cellCount = cells.count
+        centroids = cells.centroids
+        centroidNorms = (0..<cells.count).map { c in
+            (0..<dim).reduce(Float(0)) { $0 + cells.centroids[c * dim + $1] * cells.centroids[c * dim + $1] }
         }
+        var start = [Int](repeating: 0, count: cellCount + 1)
+        for c in cellOf { start[Int(c) + 1] += 1 }
+        for c in 0..<cellCount { start[c + 1] += start[c] }
+        var chunks = [Int](repeating: 0, count: cellCount + 1)
+        for c in 0..<cellCount { chunks[c + 1] = chunks[c] + (start[c + 1] - start[c] + 7) / 8 }
+        var packed = [Float](repeating: 1e18, count: chunks[cellCount] * dim * 8)
+        for c in 0..<cellCount {
+            for r in start[c]..<start[c + 1] {
+                let local = r - start[c]
+                let base = (chunks[c] + local / 8) * dim * 8 + local % 8
+                for d in 0..<dim { packed[base + d * 8] = points[r * dim + d] }
+            }
+        }
+        cellStart = start
+        chunkStart = chunks
+        self.packed = packed
     }
-    let probeCount = min(probes, cellCount)
-    var indices = [Int32](repeating: -1, count: rows * k)
-    var distances = [Float](repeating: .infinity, count: rows * k)
-    let blockRows = 256
-    let blocks = (rows + blockRows - 1) / blockRows
-    var centroidNorms = [Float](repeating: 0, count: cellCount)
-    for c in 0..<cellCount {
-        for d in 0..<cells.dim { centroidNorms[c] += cells.centroids[c * cells.dim + d] * cells.centroids[c * cells.dim + d] }
-    }
-    packed.withUnsafeBufferPointer { pk in
-        cells.centroids.withUnsafeBufferPointer { cp in
-            indices.withUnsafeMutableBufferPointer { ip in
-                distances.withUnsafeMutableBufferPointer { dp in
-                    let p = UncheckedSendable(value: (pk.baseAddress!, cp.baseAddress!, ip.baseAddress!, dp.baseAddress!))
-                    forEachBlock(blocks, threads: threads) { b, _ in
-                        let (packed, centroids, outI, outD) = p.value
-                        let r0 = b * blockRows, r1 = min(rows, r0 + blockRows)
-                        // Distances (less |y|²) from the block's rows to every centroid.
-                        let toCentroids = UnsafeMutablePointer<Float>.allocate(capacity: (r1 - r0) * cellCount)
-                        defer { toCentroids.deallocate() }
-                        BLAS.sgemm(transB: true, m: r1 - r0, n: cellCount, k: dim, a: points + r0 * dim, lda: dim,
-                                   b: centroids, ldb: dim, c: toCentroids, ldc: cellCount)
-                        let heaps = TopKBuffers(count: 1, k: k - 1)
-                        let probeHeap = TopKHeaps(count: 1, capacity: probeCount)
-                        defer { heaps.deallocate(); probeHeap.deallocate() }
-                        for r in r0..<r1 {
-                            // The row's nearest centroids.
-                            probeHeap.reset(0)
-                            let row = toCentroids + (r - r0) * cellCount
-                            for c in 0..<cellCount {
-                                let v = centroidNorms[c] - 2 * row[c]
-                                if v < probeHeap.top(0) { probeHeap.replaceTop(0, v, Int32(c)) }
-                            }
-                            heaps.reset(0)
-                            let q = points + r * dim
-                            for s in 0..<probeCount {
-                                let c = Int(probeHeap.items[s])
-                                if c < 0 { continue }
-                                for t in chunkStart[c]..<chunkStart[c + 1] {
-                                    let chunk = packed + t * dim * 8
-                                    var acc = SIMD8<Float>()
-                                    for d in 0..<dim {
-                                        let e = UnsafeRawPointer(chunk + d * 8).loadUnaligned(as: SIMD8<Float>.self) - q[d]
-                                        acc.addProduct(e, e)
-                                    }
-                                    if anyLane(acc .< SIMD8(repeating: heaps.threshold(0))) {
-                                        let first = cellStart[c] + (t - chunkStart[c]) * 8
-                                        for l in 0..<8 where first + l != r { heaps.offer(0, acc[l], Int32(first + l)) }
+
+    /// The k nearest indexed positions of each query (queryRows, dim) among its `probes` nearest
+    /// cells, by squared distance in this space, ascending. With `selfPositions`, query i is indexed
+    /// row selfPositions + i: it is excluded and put first at distance 0 (k - 1 others follow).
+    func search(_ queries: UnsafePointer<Float>, queryRows: Int, probes: Int, k: Int, selfPositions: Int? = nil,
+                threads: Int) -> KNNGraph {
+        let probeCount = min(probes, cellCount)
+        let others = selfPositions == nil ? k : k - 1
+        var indices = [Int32](repeating: -1, count: queryRows * k)
+        var distances = [Float](repeating: .infinity, count: queryRows * k)
+        let blockRows = 256
+        let blocks = (queryRows + blockRows - 1) / blockRows
+        packed.withUnsafeBufferPointer { pk in
+            centroids.withUnsafeBufferPointer { cp in
+                indices.withUnsafeMutableBufferPointer { ip in
+                    distances.withUnsafeMutableBufferPointer { dp in
+                        let p = UncheckedSendable(value: (pk.baseAddress!, cp.baseAddress!, ip.baseAddress!, dp.baseAddress!))
+                        forEachBlock(blocks, threads: threads) { b, _ in
+                            let (packed, centroids, outI, outD) = p.value
+                            let r0 = b * blockRows, r1 = min(queryRows, r0 + blockRows)
+                            // Distances (less |q|²) from the block's queries to every centroid.
+                            let toCentroids = UnsafeMutablePointer<Float>.allocate(capacity: (r1 - r0) * cellCount)
+                            defer { toCentroids.deallocate() }
+                            BLAS.sgemm(transB: true, m: r1 - r0, n: cellCount, k: dim, a: queries + r0 * dim, lda: dim,
+                                       b: centroids, ldb: dim, c: toCentroids, ldc: cellCount)
+                            let best = TopKBuffers(count: 1, k: others)
+                            let nearestCells = TopKBuffers(count: 1, k: probeCount)
+                            defer { best.deallocate(); nearestCells.deallocate() }
+                            for r in r0..<r1 {
+                                nearestCells.reset(0)
+                                let row = toCentroids + (r - r0) * cellCount
+                                for c in 0..<cellCount { nearestCells.offer(0, centroidNorms[c] - 2 * row[c], Int32(c)) }
+                                best.reset(0)
+                                let q = queries + r * dim
+                                let me = selfPositions.map { $0 + r } ?? -1
+                                for (_, cell) in nearestCells.sortedEntries(0) {
+                                    let c = Int(cell)
+                                    for t in chunkStart[c]..<chunkStart[c + 1] {
+                                        let chunk = packed + t * dim * 8
+                                        var acc = SIMD8<Float>()
+                                        for d in 0..<dim {
+                                            let e = UnsafeRawPointer(chunk + d * 8).loadUnaligned(as: SIMD8<Float>.self) - q[d]
+                                            acc.addProduct(e, e)
+                                        }
+                                        if anyLane(acc .< SIMD8(repeating: best.threshold(0))) {
+                                            let first = cellStart[c] + (t - chunkStart[c]) * 8
+                                            for l in 0..<8 where first + l != me { best.offer(0, acc[l], Int32(first + l)) }
+                                        }
                                     }
                                 }
-                            }
-                            outI[r * k] = Int32(r)
-                            outD[r * k] = 0
-                            for (s, entry) in heaps.sortedEntries(0).enumerated() {
-                                outI[r * k + 1 + s] = entry.1
-                                outD[r * k + 1 + s] = entry.0.squareRoot()
+                                var o = r * k
+                                if me >= 0 {
+                                    outI[o] = Int32(me)
+                                    outD[o] = 0
+                                    o += 1
+                                }
+                                for (d2, j) in best.sortedEntries(0) {
+                                    outI[o] = j
+                                    outD[o] = d2
+                                    o += 1
+                                }
                             }
                         }
                     }
                 }
             }
         }
+        return KNNGraph(rows: queryRows, k: k, indices: indices, distances: distances)
     }
-    return KNNGraph(rows: rows, k: k, indices: indices, distances: distances)
 }
 
 /// A graph cut or padded to k neighbours per row.
@@ -1013,14 +1044,18 @@ extension NeighborIndex {
         let dim = rows.dim, n = rows.rows
         precondition(queries.count == queryRows * dim && k <= n)
         let projectedQueries = axes.project(queries, rows: queryRows, threads: threads)
-        let candidates = projectedQueries.withUnsafeBufferPointer { qp in
-            rows.projection.withUnsafeBufferPointer { rp in
+        let kc = min(n, max(k, candidates))
+        let found = projectedQueries.withUnsafeBufferPointer { qp in
+            if let cells {
+                return cells.search(qp.baseAddress!, queryRows: queryRows, probes: probes, k: kc, threads: threads)
+            }
+            return rows.projection.withUnsafeBufferPointer { rp in
                 exactNearestNeighbors(queries: qp.baseAddress!, queryRows: queryRows, references: rp.baseAddress!,
-                                      referenceRows: n, dim: axes.count, k: k, selfSearch: false, threads: threads)
+                                      referenceRows: n, dim: axes.count, k: kc, selfSearch: false, threads: threads)
             }
         }
         // Visit queries in the order of their nearest candidate, so consecutive queries read nearby rows.
-        let visit = (0..<queryRows).sorted { candidates.indices[$0 * k] < candidates.indices[$1 * k] }
+        let visit = (0..<queryRows).sorted { found.indices[$0 * kc] < found.indices[$1 * kc] }
         var indices = [Int32](repeating: -1, count: queryRows * k)
         var distances = [Float](repeating: .infinity, count: queryRows * k)
         let blocks = max(1, min(queryRows, threads * 16))
@@ -1035,7 +1070,7 @@ extension NeighborIndex {
                             defer { scratch.deallocate() }
                             for v in blockRange(b, of: blocks, count: queryRows) {
                                 let qi = visit[v]
-                                refineQuery(q + qi * dim, start: candidates.indices[(qi * k)..<((qi + 1) * k)],
+                                refineQuery(q + qi * dim, start: found.indices[(qi * kc)..<((qi + 1) * kc)],
                                             store: store, k: k, expansion: expansion, passes: passes,
                                             scratch: scratch, stamp: Int32(v))
                                 for s in 0..<k {
@@ -1056,25 +1091,19 @@ extension NeighborIndex {
     func refineQuery(_ q: UnsafePointer<Float>, start: ArraySlice<Int32>, store: RowStorage, k: Int,
                      expansion: Int, passes: Int, scratch: QueryScratch, stamp: Int32) {
         let li = scratch.indices, ld = scratch.distances, ln = scratch.isNew
-        var count = 0
-        for j in start where j >= 0 && scratch.stamps[Int(j)] != stamp {
-            scratch.stamps[Int(j)] = stamp
-            li[count] = j
-            ld[count] = store.squaredDistance(q, Int(j)).squareRoot()
-            count += 1
+        for s in 0..<k { li[s] = -1; ld[s] = .infinity; ln[s] = false }
+        @inline(__always) func consider(_ c: Int32) {
+            scratch.stamps[Int(c)] = stamp
+            let d = store.squaredDistance(q, Int(c)).squareRoot()
+            if d < ld[k - 1] {
+                var s = k - 1
+                while s > 0 && ld[s - 1] > d { li[s] = li[s - 1]; ld[s] = ld[s - 1]; ln[s] = ln[s - 1]; s -= 1 }
+                li[s] = c
+                ld[s] = d
+                ln[s] = true
+            }
         }
-        // Sort the start (insertion sort: k is small).
-        for s in 1..<max(count, 1) {
-            let (j, d) = (li[s], ld[s])
-            var t = s
-            while t > 0 && ld[t - 1] > d { li[t] = li[t - 1]; ld[t] = ld[t - 1]; t -= 1 }
-            li[t] = j
-            ld[t] = d
-        }
-        for s in 0..<k {
-            ln[s] = s < count
-            if s >= count { li[s] = -1; ld[s] = .infinity }
-        }
+        for j in start where j >= 0 && scratch.stamps[Int(j)] != stamp { consider(j) }
         let gk = graph.k
         for _ in 0..<passes {
             // Expand the nearest entries that are new since the last pass.
@@ -1085,16 +1114,7 @@ extension NeighborIndex {
             for j in expand {
                 for t in 0..<gk {
                     let c = graph.indices[Int(j) * gk + t]
-                    if c < 0 || scratch.stamps[Int(c)] == stamp { continue }
-                    scratch.stamps[Int(c)] = stamp
-                    let d = store.squaredDistance(q, Int(c)).squareRoot()
-                    if d < ld[k - 1] {
-                        var s = k - 1
-                        while s > 0 && ld[s - 1] > d { li[s] = li[s - 1]; ld[s] = ld[s - 1]; ln[s] = ln[s - 1]; s -= 1 }
-                        li[s] = c
-                        ld[s] = d
-                        ln[s] = true
-                    }
+                    if c >= 0 && scratch.stamps[Int(c)] != stamp { consider(c) }
                 }
             }
         }
