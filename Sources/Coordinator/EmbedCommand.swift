@@ -11,15 +11,12 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Embed the rows of a .npy matrix in 2-D with UMAP (umap-learn 0.5's algorithm, n_neighbors 40).",
         discussion: """
-            Reads a 2-D float32 or float64 array (rows are points), writes a (rows, 2) float32 .npy.
-            With --transform, new rows are placed into the finished map without moving it, as
-            umap-learn's transform does. With --labels, prints the map's trustworthiness (k = 10, on a
-            fixed sample of up to 5,000 rows); with --transform-labels too, the accuracy of a
-            10-nearest-neighbour classifier from the labelled map to the transformed rows.
+            Reads a 2-D float32 or float64 array (rows are points) and writes a (rows, 2) float32 .npy map.
+
+            With --transform, new rows are placed into the finished map without moving it, as umap-learn's transform does. With --labels, prints the map's trustworthiness (k = 10, on a fixed sample of up to 5,000 rows); with --transform-labels too, the accuracy of a 10-nearest-neighbour classifier from the labelled map to the transformed rows.
 
             Example:
-              glassbox-coordinator embed --input hidden.npy --labels labels.npy --out map.npy \\
-                --transform test_hidden.npy --transform-out test_map.npy --transform-labels test_labels.npy
+              glassbox-coordinator embed --input hidden.npy --labels labels.npy --out map.npy --transform test_hidden.npy --transform-out test_map.npy --transform-labels test_labels.npy
             """)
 
     @Option(help: "Input .npy: a 2-D float32/float64 array, one point per row.")
