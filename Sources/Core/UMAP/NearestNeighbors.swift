@@ -307,7 +307,7 @@ public struct NeighborSearchOptions: Sendable, Equatable {
     /// Store the data as Float16 for refinement (half the memory traffic; distances still Float).
     public var halfPrecision = true
     /// Stop refining once a pass changes fewer than this fraction of the graph's entries.
-    public var convergence: Double = 0.001
+    public var convergence: Double = 0.005
 
     public init() {}
 }

@@ -126,7 +126,7 @@ func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, t
     var start: [Float]? = nil
     for r in 0..<want {
         guard let (v, next) = leadingEigenvector(size: n, multiply: normalizedAdjacency, deflating: locked,
-                                                 start: start, seed: seed &+ UInt64(r)) else { return nil }
+                                                 start: start, seed: seed &+ UInt64(r), threads: threads) else { return nil }
         for i in 0..<n { result[i * want + r] = v[i] }
         locked.append(v)
         start = next
@@ -141,14 +141,13 @@ func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, t
 /// absolute), or after 300 steps. Also returns the second Ritz vector, a good start for the next run.
 func leadingEigenvector(
     size n: Int, multiply: (UnsafePointer<Float>, inout [Float]) -> Void, deflating: [[Float]], start: [Float]?,
-    seed: UInt64
+    seed: UInt64, threads: Int
 ) -> ([Float], [Float]?)? {
     let maxSteps = min(n - deflating.count, 300)
     if maxSteps < 1 { return nil }
     var basis = [Float](repeating: 0, count: n * (maxSteps + 1))  // Lanczos vectors as rows
     var alpha = [Double](), beta = [Double]()
     var w = [Float](repeating: 0, count: n)
-    var h = [Float](repeating: 0, count: maxSteps + 1)
     var g = SplitMix64(seed: seed, .spectralStart)
     var v = (0..<n).map { _ in Float(g.nextGaussian()) }
     if let start {
@@ -171,16 +170,7 @@ func leadingEigenvector(
         let before = dot(w, w)
         for round in 0..<2 {
             if round == 1 && dot(w, w) > 0.5 * before { break }
-            basis.withUnsafeBufferPointer { bp in
-                w.withUnsafeMutableBufferPointer { wp in
-                    h.withUnsafeMutableBufferPointer { hp in
-                        BLAS.sgemm(m: j + 1, n: 1, k: n, a: bp.baseAddress!, lda: n, b: wp.baseAddress!, ldb: 1,
-                                   c: hp.baseAddress!, ldc: 1)
-                        BLAS.sgemm(transA: true, m: n, n: 1, k: j + 1, alpha: -1, a: bp.baseAddress!, lda: n,
-                                   b: hp.baseAddress!, ldb: 1, beta: 1, c: wp.baseAddress!, ldc: 1)
-                    }
-                }
-            }
+            orthogonalize(&w, against: basis, count: j + 1, length: n, threads: threads)
             for u in deflating { deflate(&w, u) }
         }
         let b = dot(w, w).squareRoot()
@@ -203,7 +193,6 @@ func leadingEigenvector(
     }
     guard let (values, vectors) = ritz else { return nil }
     let m = values.count
-    if ProcessInfoCores.debugLanczos { print("lanczos steps", m, "top", values.suffix(3), "beta", beta.last!) }
     func ritzVector(_ index: Int) -> [Float]? {
         var x = [Float](repeating: 0, count: n)
         basis.withUnsafeBufferPointer { bp in
@@ -220,6 +209,33 @@ func leadingEigenvector(
     }
     guard let leading = ritzVector(m - 1) else { return nil }
     return (leading, m >= 2 ? ritzVector(m - 2) : nil)
+}
+
+/// w -= Vᵀ(V w) for the `count` orthonormal rows of V (count, length): one Gram-Schmidt sweep as two
+/// matrix-vector products, the columns split over threads (each thread's share of V w is summed).
+func orthogonalize(_ w: inout [Float], against basis: [Float], count: Int, length n: Int, threads: Int) {
+    let t = max(1, min(threads, n / 8192))
+    var partial = [Float](repeating: 0, count: t * count)
+    basis.withUnsafeBufferPointer { bp in
+        w.withUnsafeMutableBufferPointer { wp in
+            partial.withUnsafeMutableBufferPointer { pp in
+                let p = UncheckedSendable(value: (bp.baseAddress!, wp.baseAddress!, pp.baseAddress!))
+                forEachBlock(t, threads: t) { b, _ in
+                    let (v, w, h) = p.value
+                    let cols = blockRange(b, of: t, count: n)
+                    BLAS.sgemm(m: count, n: 1, k: cols.count, a: v + cols.lowerBound, lda: n, b: w + cols.lowerBound,
+                               ldb: 1, c: h + b * count, ldc: 1)
+                }
+                for b in 1..<t { for r in 0..<count { pp[r] += pp[b * count + r] } }
+                forEachBlock(t, threads: t) { b, _ in
+                    let (v, w, h) = p.value
+                    let cols = blockRange(b, of: t, count: n)
+                    BLAS.sgemm(transA: true, m: cols.count, n: 1, k: count, alpha: -1, a: v + cols.lowerBound, lda: n,
+                               b: h, ldb: 1, beta: 1, c: w + cols.lowerBound, ldc: 1)
+                }
+            }
+        }
+    }
 }
 
 /// y = P x for a CSR graph, rows split over threads.

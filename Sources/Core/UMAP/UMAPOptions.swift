@@ -50,7 +50,7 @@ public struct UMAPOptions: Sendable, Equatable {
     /// umap-learn's parallel mode (fast, but racing updates make runs differ slightly).
     public var deterministic = false
     /// SGD epochs of a warm fit (started from the previous layout).
-    public var warmEpochs = 60
+    public var warmEpochs = 40
     /// Initial learning rate of a warm fit.
     public var warmLearningRate: Float = 0.25
 
