@@ -52,7 +52,7 @@ public struct UMAPOptions: Sendable, Equatable {
     /// SGD epochs of a warm fit (started from the previous layout).
     public var warmEpochs = 40
     /// Initial learning rate of a warm fit.
-    public var warmLearningRate: Float = 0.25
+    public var warmLearningRate: Float = 0.15
 
     public init() {}
 
