@@ -87,3 +87,15 @@ final class UMAPNeighborsTests: XCTestCase {
         }
     }
 }
+
+extension UMAPNeighborsTests {
+    func testRowBlocksOfTheExactSearchMatchTheWholeSearch() {
+        let rows = 300, dim = 12, k = 10
+        let x = clusteredData(rows: rows, dim: dim)
+        let whole = exactNearestNeighbors(data: x, rows: rows, dim: dim, k: k)
+        let block = exactNearestNeighbors(rows: 100..<230, data: x, dim: dim, k: k)
+        XCTAssertEqual(block.indices, Array(whole.indices[(100 * k)..<(230 * k)]))
+        // Distances agree to rounding (sgemm tiles the references differently).
+        for (a, b) in zip(block.distances, whole.distances[(100 * k)..<(230 * k)]) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+}

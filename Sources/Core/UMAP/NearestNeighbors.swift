@@ -65,6 +65,34 @@ public func exactNearestNeighbors(
     }
 }
 
+/// Exact k nearest neighbours of the rows `rows` of `data` among all its rows (row itself first): one
+/// block of a search split over threads or worker processes. Returns a (rows.count, k) graph.
+public func exactNearestNeighbors(rows: Range<Int>, data: [Float], dim: Int, k: Int) -> KNNGraph {
+    let n = data.count / dim
+    precondition(data.count == n * dim && rows.lowerBound >= 0 && rows.upperBound <= n)
+    var indices = [Int32](repeating: -1, count: n * k)
+    var distances = [Float](repeating: .infinity, count: n * k)
+    data.withUnsafeBufferPointer { x in
+        let norms = squaredRowNorms(x.baseAddress!, rows: n, dim: dim)
+        norms.withUnsafeBufferPointer { np in
+            indices.withUnsafeMutableBufferPointer { ip in
+                distances.withUnsafeMutableBufferPointer { dp in
+                    var r = rows.lowerBound
+                    while r < rows.upperBound {
+                        let block = r..<min(r + 64, rows.upperBound)
+                        exactNeighborRows(block, queries: x.baseAddress!, references: x.baseAddress!,
+                                          referenceNorms: np.baseAddress!, referenceRanges: [0..<n], dim: dim, k: k,
+                                          selfSearch: true, indices: ip.baseAddress!, distances: dp.baseAddress!)
+                        r = block.upperBound
+                    }
+                }
+            }
+        }
+    }
+    let range = (rows.lowerBound * k)..<(rows.upperBound * k)
+    return KNNGraph(rows: rows.count, k: k, indices: Array(indices[range]), distances: Array(distances[range]))
+}
+
 /// Exact k nearest neighbours of each query row among the reference rows (no self convention).
 public func exactNearestNeighbors(
     queries: [Float], queryRows: Int, references: [Float], referenceRows: Int, dim: Int, k: Int,
