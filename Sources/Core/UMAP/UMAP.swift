@@ -9,6 +9,17 @@
 //   new points                Transform.swift            (UMAP.transform)
 //   epoch-to-epoch alignment  Procrustes.swift
 // data is always (rows, dim) row-major Float; embeddings (rows, nComponents).
+//
+// Where this differs from umap-learn, and why (each is stated again where it happens):
+// - neighbours: umap-learn uses pynndescent (or exact distances below 4,096 rows, as here); above,
+//   a cell search plus refinement finds ~98.6% of the exact neighbours of 60,000 activations;
+// - SGD: the schedule is computed from floor(n·w/w_max) instead of accumulated in float64 (the same
+//   epochs up to rounding); negatives come from SplitMix64 keyed by (seed, edge, epoch) instead of
+//   a per-vertex tau_rand; the fast 2-D kernel evaluates a sample's attraction and negatives at the
+//   head's position before the sample and uses a polynomial pow;
+// - spectral initialisation: Lanczos with locking instead of ARPACK (same tolerance); the
+//   meta-layout of > 2·dim components rescales distances when exp(-d²) underflows;
+// - smooth_knn_dist sums its exponentials in Float.
 
 /// The stages of a fit, for progress reports.
 public enum UMAPStage: String, Sendable {
