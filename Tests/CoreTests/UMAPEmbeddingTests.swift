@@ -71,3 +71,23 @@ final class UMAPEmbeddingTests: XCTestCase {
         XCTAssertEqual(one.embedding, two.embedding)
     }
 }
+
+extension UMAPEmbeddingTests {
+    func testTinyAndDegenerateInputsGiveFiniteMaps() {
+        var g = SplitMix64(seed: 2, stream: .sampling)
+        var options = UMAPOptions()
+        options.nEpochs = 50
+        for rows in [2, 5, 12, 60] {
+            let data = (0..<(rows * 3)).map { _ in Float(g.nextGaussian()) }
+            let model = UMAP.fit(data: data, rows: rows, dim: 3, options: options)
+            XCTAssertEqual(model.embedding.count, rows * 2)
+            XCTAssertFalse(model.embedding.contains { !$0.isFinite }, "\(rows) rows")
+            let placed = model.transform(newData: Array(data.prefix(6)), rows: 2)
+            XCTAssertFalse(placed.contains { !$0.isFinite }, "transform into \(rows) rows")
+        }
+        // Many identical rows (zero distances, rho = 0, sigma at its floor).
+        let duplicates = [Float](repeating: 1, count: 40 * 3) + (0..<(40 * 3)).map { _ in Float(g.nextGaussian()) }
+        let model = UMAP.fit(data: duplicates, rows: 80, dim: 3, options: options)
+        XCTAssertFalse(model.embedding.contains { !$0.isFinite })
+    }
+}
