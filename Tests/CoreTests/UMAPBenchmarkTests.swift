@@ -119,5 +119,5 @@ func writeFloat32NPY(_ path: String, _ values: [Float], shape: [Int]) {
     data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
     data.append(contentsOf: Array(header.utf8))
     values.withUnsafeBytes { data.append(contentsOf: $0) }
-    FileManager.default.createFile(atPath: path, contents: data)
+    _ = FileManager.default.createFile(atPath: path, contents: data)
 }

@@ -75,7 +75,7 @@ final class UMAPNeighborsTests: XCTestCase {
     }
 
     func testIndexQueriesFindTheExactNeighborsOfNewPoints() {
-        let rows = 2000, queries = 150, dim = 48, k = 20
+        let rows = 1500, queries = 100, dim = 48, k = 15
         let all = clusteredData(rows: rows + queries, dim: dim)
         let x = Array(all[0..<(rows * dim)]), q = Array(all[(rows * dim)...])
         let (_, index) = approximateNearestNeighbors(data: x, rows: rows, dim: dim, k: k)

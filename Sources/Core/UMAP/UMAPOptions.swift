@@ -44,7 +44,9 @@ public struct UMAPOptions: Sendable, Equatable {
     public var neighborSearch = NeighborSearch.automatic
     /// Knobs of the approximate search.
     public var search = NeighborSearchOptions()
-    /// Threads for the neighbour search and the SGD.
+    /// Threads for the neighbour search, the spectral initialisation and the SGD. Each thread calls
+    /// sgemm on its own blocks, so OpenBLAS should run single-threaded (`BLAS.setThreads(1)`, as
+    /// everywhere in Glassbox).
     public var threads = UMAPOptions.defaultThreads
     /// SGD on one thread, reproducible bit for bit; otherwise Hogwild over `threads` threads as
     /// umap-learn's parallel mode (fast, but racing updates make runs differ slightly).
