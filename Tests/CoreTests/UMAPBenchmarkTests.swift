@@ -20,6 +20,14 @@ final class UMAPBenchmarkTests: XCTestCase {
         let testRows = min(10_000, test.rows)
         let xt = reluProjection(test.pixels, rows: testRows, projection: projection, outputs: dim)
         print("UMAP bench: \(rows) x \(dim), threads \(UMAPOptions.defaultThreads), mode \(mode)")
+        if let dir = ProcessInfo.processInfo.environment["GLASSBOX_UMAP_BENCH_DUMP"], !dir.isEmpty {
+            // The same activations for scripts/umap_reference.py.
+            writeFloat32NPY("\(dir)/x.npy", x, shape: [rows, dim])
+            writeFloat32NPY("\(dir)/y.npy", train.labels.prefix(rows).map(Float.init), shape: [rows])
+            writeFloat32NPY("\(dir)/xt.npy", xt, shape: [testRows, dim])
+            writeFloat32NPY("\(dir)/yt.npy", test.labels.prefix(testRows).map(Float.init), shape: [testRows])
+            print("wrote x.npy, y.npy, xt.npy, yt.npy to \(dir)")
+        }
 
         var options = UMAPOptions()
         let clock = ContinuousClock.now
@@ -47,18 +55,25 @@ final class UMAPBenchmarkTests: XCTestCase {
                          neighborRecall(model.neighbors, exact: exact)))
         }
 
-        // Warm fit: the next "epoch" drifts the projection by 15%.
-        let drifted = zip(projection, randomProjection(inputs: 784, outputs: dim, seed: 2)).map { 0.85 * $0 + 0.15 * $1 }
+        // Warm fit: the next "epoch" drifts the projection by 15% (GLASSBOX_UMAP_BENCH_DRIFT).
+        let drift = Float(ProcessInfo.processInfo.environment["GLASSBOX_UMAP_BENCH_DRIFT"] ?? "") ?? 0.15
+        let drifted = zip(projection, randomProjection(inputs: 784, outputs: dim, seed: 2)).map { (1 - drift) * $0 + drift * $1 }
         let x2 = reluProjection(train.pixels, rows: rows, projection: drifted, outputs: dim)
+        let env = ProcessInfo.processInfo.environment
+        var warmOptions = options
+        if let e = env["WARM_EPOCHS"].flatMap(Int.init) { warmOptions.warmEpochs = e }
+        if let r = env["WARM_LR"].flatMap(Float.init) { warmOptions.warmLearningRate = r }
+        if let p = env["WARM_PASSES"].flatMap(Int.init) { warmOptions.search.warmRefinementPasses = p }
+        print("warm options: \(warmOptions.warmEpochs) epochs, learning rate \(warmOptions.warmLearningRate), \(warmOptions.search.warmRefinementPasses) passes")
         c = .now
-        let warm = UMAP.warmFit(data: x2, previous: model)
+        let warm = UMAP.warmFit(data: x2, previous: model, options: warmOptions)
         let wt = warm.timings
         print(String(format: "warm fit %.2f s (neighbours %.2f, graph %.2f, SGD %.2f, align %.3f)", seconds(since: c),
                      wt.neighbors, wt.graph, wt.optimization, wt.alignment))
         let warmTrust = trustworthiness(data: x2, dim: dim, embedding: warm.embedding, k: 10, sampleSize: 5000, seed: 7)
         print(String(format: "warm: displacement %.4f, trustworthiness %.4f",
                      frameDisplacement(from: model.embedding, to: warm.embedding), warmTrust))
-        if mode.contains("fresh") {
+        if mode.contains("fresh") && !mode.contains("nofresh") {
             options.seed = 1
             let fresh = UMAP.fit(data: x2, rows: rows, dim: dim, options: options)
             let aligned = alignProcrustes(fresh.embedding, onto: model.embedding)
@@ -91,4 +106,18 @@ final class UMAPBenchmarkTests: XCTestCase {
         for i in 0..<out.count { out[i] = max(out[i], 0) }
         return out
     }
+}
+
+/// A float32 .npy (format 1.0, C order), for handing the benchmark's data to umap-learn.
+func writeFloat32NPY(_ path: String, _ values: [Float], shape: [Int]) {
+    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    let length = UInt16(header.utf8.count)
+    data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
+    data.append(contentsOf: Array(header.utf8))
+    values.withUnsafeBytes { data.append(contentsOf: $0) }
+    _ = FileManager.default.createFile(atPath: path, contents: data)
 }

@@ -43,7 +43,6 @@ func onlineCoreCount() -> Int {
 #if canImport(Glibc)
 import Glibc
 enum ProcessInfoCores {
-    static var debugLanczos: Bool { getenv("DEBUG_LANCZOS") != nil }
     static var active: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }
 #else

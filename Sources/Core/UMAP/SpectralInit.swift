@@ -123,30 +123,38 @@ func laplacianEigenvectors(_ graph: FuzzyGraph, count want: Int, seed: UInt64, t
         for i in 0..<n { y[i] *= invSqrtDegree[i] }
     }
     var result = [Float](repeating: 0, count: n * want)
+    var start: [Float]? = nil
     for r in 0..<want {
-        guard let v = leadingEigenvector(size: n, multiply: normalizedAdjacency, deflating: locked,
-                                         seed: seed &+ UInt64(r)) else { return nil }
+        guard let (v, next) = leadingEigenvector(size: n, multiply: normalizedAdjacency, deflating: locked,
+                                                 start: start, seed: seed &+ UInt64(r), threads: threads) else { return nil }
         for i in 0..<n { result[i * want + r] = v[i] }
         locked.append(v)
+        start = next
     }
     return result
 }
 
 /// The eigenvector of the largest eigenvalue of a symmetric operator (|eigenvalues| <= 1) restricted
 /// to the complement of the orthonormal `deflating` vectors, by Lanczos with full
-/// reorthogonalisation. Converged when the Ritz residual is below 1e-4 of the Laplacian eigenvalue
-/// 1 - θ (ARPACK's relative test, floored at 1e-6 absolute), or after 300 steps.
+/// reorthogonalisation, from `start` (plus 1% noise) or a random vector. Converged when the Ritz
+/// residual is below 1e-4 of the Laplacian eigenvalue 1 - θ (ARPACK's relative test, floored at 1e-6
+/// absolute), or after 300 steps. Also returns the second Ritz vector, a good start for the next run.
 func leadingEigenvector(
-    size n: Int, multiply: (UnsafePointer<Float>, inout [Float]) -> Void, deflating: [[Float]], seed: UInt64
-) -> [Float]? {
+    size n: Int, multiply: (UnsafePointer<Float>, inout [Float]) -> Void, deflating: [[Float]], start: [Float]?,
+    seed: UInt64, threads: Int
+) -> ([Float], [Float]?)? {
     let maxSteps = min(n - deflating.count, 300)
     if maxSteps < 1 { return nil }
     var basis = [Float](repeating: 0, count: n * (maxSteps + 1))  // Lanczos vectors as rows
     var alpha = [Double](), beta = [Double]()
     var w = [Float](repeating: 0, count: n)
-    var h = [Float](repeating: 0, count: maxSteps + 1)
     var g = SplitMix64(seed: seed, .spectralStart)
     var v = (0..<n).map { _ in Float(g.nextGaussian()) }
+    if let start {
+        // Noise keeps components the previous Krylov space lacked (a repeated eigenvalue's copies).
+        let scale = Float(0.01 / Double(n).squareRoot())
+        for i in 0..<n { v[i] = start[i] + scale * v[i] }
+    }
     for _ in 0..<2 { for u in deflating { deflate(&v, u) } }
     guard normalize(&v) else { return nil }
     basis.replaceSubrange(0..<n, with: v)
@@ -156,19 +164,13 @@ func leadingEigenvector(
         let j = steps
         basis.withUnsafeBufferPointer { multiply($0.baseAddress! + j * n, &w) }
         alpha.append(basis.withUnsafeBufferPointer { bp in w.withUnsafeBufferPointer { dot(bp.baseAddress! + j * n, $0.baseAddress!, n) } })
-        // Full reorthogonalisation (twice) against the Lanczos vectors and the deflated ones; this
-        // also removes the three-term recurrence's α·v_j and β·v_{j-1}.
-        for _ in 0..<2 {
-            basis.withUnsafeBufferPointer { bp in
-                w.withUnsafeMutableBufferPointer { wp in
-                    h.withUnsafeMutableBufferPointer { hp in
-                        BLAS.sgemm(m: j + 1, n: 1, k: n, a: bp.baseAddress!, lda: n, b: wp.baseAddress!, ldb: 1,
-                                   c: hp.baseAddress!, ldc: 1)
-                        BLAS.sgemm(transA: true, m: n, n: 1, k: j + 1, alpha: -1, a: bp.baseAddress!, lda: n,
-                                   b: hp.baseAddress!, ldb: 1, beta: 1, c: wp.baseAddress!, ldc: 1)
-                    }
-                }
-            }
+        // Full reorthogonalisation against the Lanczos vectors and the deflated ones (a second round
+        // when the first removed most of w: "twice is enough"); this also removes the three-term
+        // recurrence's α·v_j and β·v_{j-1}.
+        let before = dot(w, w)
+        for round in 0..<2 {
+            if round == 1 && dot(w, w) > 0.5 * before { break }
+            orthogonalize(&w, against: basis, count: j + 1, length: n, threads: threads)
             for u in deflating { deflate(&w, u) }
         }
         let b = dot(w, w).squareRoot()
@@ -191,19 +193,49 @@ func leadingEigenvector(
     }
     guard let (values, vectors) = ritz else { return nil }
     let m = values.count
-    if ProcessInfoCores.debugLanczos { print("lanczos steps", m, "top", values.suffix(3), "beta", beta.last!) }
-    var x = [Float](repeating: 0, count: n)
+    func ritzVector(_ index: Int) -> [Float]? {
+        var x = [Float](repeating: 0, count: n)
+        basis.withUnsafeBufferPointer { bp in
+            for s in 0..<m {
+                let c = Float(vectors[index * m + s])
+                if c == 0 { continue }
+                let row = bp.baseAddress! + s * n
+                for i in 0..<n { x[i] += c * row[i] }
+            }
+        }
+        for _ in 0..<2 { for u in deflating { deflate(&x, u) } }
+        guard normalize(&x), !x.contains(where: { !$0.isFinite }) else { return nil }
+        return x
+    }
+    guard let leading = ritzVector(m - 1) else { return nil }
+    return (leading, m >= 2 ? ritzVector(m - 2) : nil)
+}
+
+/// w -= Vᵀ(V w) for the `count` orthonormal rows of V (count, length): one Gram-Schmidt sweep as two
+/// matrix-vector products, the columns split over threads (each thread's share of V w is summed).
+func orthogonalize(_ w: inout [Float], against basis: [Float], count: Int, length n: Int, threads: Int) {
+    let t = max(1, min(threads, n / 8192))
+    var partial = [Float](repeating: 0, count: t * count)
     basis.withUnsafeBufferPointer { bp in
-        for s in 0..<m {
-            let c = Float(vectors[(m - 1) * m + s])
-            if c == 0 { continue }
-            let row = bp.baseAddress! + s * n
-            for i in 0..<n { x[i] += c * row[i] }
+        w.withUnsafeMutableBufferPointer { wp in
+            partial.withUnsafeMutableBufferPointer { pp in
+                let p = UncheckedSendable(value: (bp.baseAddress!, wp.baseAddress!, pp.baseAddress!))
+                forEachBlock(t, threads: t) { b, _ in
+                    let (v, w, h) = p.value
+                    let cols = blockRange(b, of: t, count: n)
+                    BLAS.sgemm(m: count, n: 1, k: cols.count, a: v + cols.lowerBound, lda: n, b: w + cols.lowerBound,
+                               ldb: 1, c: h + b * count, ldc: 1)
+                }
+                for b in 1..<t { for r in 0..<count { pp[r] += pp[b * count + r] } }
+                forEachBlock(t, threads: t) { b, _ in
+                    let (v, w, h) = p.value
+                    let cols = blockRange(b, of: t, count: n)
+                    BLAS.sgemm(transA: true, m: cols.count, n: 1, k: count, alpha: -1, a: v + cols.lowerBound, lda: n,
+                               b: h, ldb: 1, beta: 1, c: w + cols.lowerBound, ldc: 1)
+                }
+            }
         }
     }
-    for _ in 0..<2 { for u in deflating { deflate(&x, u) } }
-    guard normalize(&x), !x.contains(where: { !$0.isFinite }) else { return nil }
-    return x
 }
 
 /// y = P x for a CSR graph, rows split over threads.

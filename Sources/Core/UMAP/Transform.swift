@@ -15,9 +15,7 @@ extension UMAPModel {
         let k = min(options.nNeighbors, rows)
         let knn: KNNGraph
         if let index {
-            let searchable = index.withProjection(data: data, pcaDimensions: options.search.pcaDimensions,
-                                                  seed: options.seed, threads: options.threads)
-            knn = searchable.query(newData, rows: newRows, k: k, expansion: options.search.expansion,
+            knn = index.query(newData, rows: newRows, k: k, expansion: options.search.expansion,
                                    threads: options.threads)
         } else {
             knn = exactNearestNeighbors(queries: newData, queryRows: newRows, references: data, referenceRows: rows,

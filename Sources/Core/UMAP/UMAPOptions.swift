@@ -44,15 +44,17 @@ public struct UMAPOptions: Sendable, Equatable {
     public var neighborSearch = NeighborSearch.automatic
     /// Knobs of the approximate search.
     public var search = NeighborSearchOptions()
-    /// Threads for the neighbour search and the SGD.
+    /// Threads for the neighbour search, the spectral initialisation and the SGD. Each thread calls
+    /// sgemm on its own blocks, so OpenBLAS should run single-threaded (`BLAS.setThreads(1)`, as
+    /// everywhere in Glassbox).
     public var threads = UMAPOptions.defaultThreads
     /// SGD on one thread, reproducible bit for bit; otherwise Hogwild over `threads` threads as
     /// umap-learn's parallel mode (fast, but racing updates make runs differ slightly).
     public var deterministic = false
     /// SGD epochs of a warm fit (started from the previous layout).
-    public var warmEpochs = 60
+    public var warmEpochs = 40
     /// Initial learning rate of a warm fit.
-    public var warmLearningRate: Float = 0.25
+    public var warmLearningRate: Float = 0.15
 
     public init() {}
 
@@ -79,6 +81,7 @@ enum UMAPRandomPurpose: UInt64 {
     case spectralNoise = 4
     case negativeSamples = 5
     case componentLayout = 6
+    case kMeans = 7
 }
 
 extension SplitMix64 {

@@ -1,0 +1,251 @@
+import ArgumentParser
+import Core
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// `glassbox-coordinator embed`: UMAP of any float matrix in a .npy file.
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed the rows of a .npy matrix in 2-D with UMAP (umap-learn 0.5's algorithm, n_neighbors 40).",
+        discussion: """
+            Reads a 2-D float32 or float64 array (rows are points) and writes a (rows, 2) float32 .npy map.
+
+            With --transform, new rows are placed into the finished map without moving it, as umap-learn's transform does. With --labels, prints the map's trustworthiness (k = 10, on a fixed sample of up to 5,000 rows); with --transform-labels too, the accuracy of a 10-nearest-neighbour classifier from the labelled map to the transformed rows.
+
+            Example:
+              glassbox-coordinator embed --input hidden.npy --labels labels.npy --out map.npy --transform test_hidden.npy --transform-out test_map.npy --transform-labels test_labels.npy
+            """)
+
+    @Option(help: "Input .npy: a 2-D float32/float64 array, one point per row.")
+    var input: String
+
+    @Option(help: "Where to write the map: a (rows, 2) float32 .npy.")
+    var out: String
+
+    @Option(help: "Optional .npy of integer labels, one per input row (for the quality report).")
+    var labels: String?
+
+    @Option(help: "Neighbours per point, the point itself included (umap-learn n_neighbors).")
+    var nNeighbors: Int = 40
+
+    @Option(help: "Minimum distance between embedded points (umap-learn min_dist).")
+    var minDist: Float = 0.1
+
+    @Option(help: "SGD epochs (default: 200 above 10,000 rows, else 500, as umap-learn).")
+    var epochs: Int?
+
+    @Option(help: "Seed of every random choice.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Threads (default: every core).")
+    var threads: Int?
+
+    @Flag(help: "Exact neighbours (blocked sgemm; slow above ~20,000 rows) instead of the approximate search.")
+    var exact = false
+
+    @Flag(help: "Single-threaded SGD: the same map bit for bit on every run.")
+    var deterministic = false
+
+    @Option(help: "Optional .npy of new rows (same width as --input) to place into the finished map.")
+    var transform: String?
+
+    @Option(help: "Where to write the new rows' map positions (required with --transform).")
+    var transformOut: String?
+
+    @Option(help: "Optional .npy of integer labels of the --transform rows (for the 10-NN accuracy).")
+    var transformLabels: String?
+
+    func validate() throws {
+        if nNeighbors < 2 { throw ValidationError("--n-neighbors must be at least 2 (it counts the point itself).") }
+        if !(minDist >= 0) { throw ValidationError("--min-dist must be non-negative.") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be positive.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be positive.") }
+        if (transform == nil) != (transformOut == nil) {
+            throw ValidationError("--transform and --transform-out go together.")
+        }
+        if transformLabels != nil && (transform == nil || labels == nil) {
+            throw ValidationError("--transform-labels needs --transform and --labels.")
+        }
+    }
+
+    func run() throws {
+        BLAS.setThreads(1)  // UMAP runs its own threads
+        let x = try readMatrix(input)
+        var options = UMAPOptions()
+        options.nNeighbors = nNeighbors
+        options.minDist = minDist
+        options.nEpochs = epochs
+        options.seed = seed
+        options.deterministic = deterministic
+        if exact { options.neighborSearch = .exact }
+        if let threads { options.threads = threads }
+        let y = try labels.map { try readLabels($0, expectedRows: x.rows) }
+        var newRows: NPYMatrix? = nil
+        if let transform {
+            newRows = try readMatrix(transform)
+            if newRows!.columns != x.columns {
+                throw EmbedError("\(transform): \(newRows!.columns) columns, but \(input) has \(x.columns)")
+            }
+        }
+
+        print("embed: \(x.rows) x \(x.columns) from \(input), n_neighbors \(nNeighbors), min_dist \(minDist)")
+        let clock = ContinuousClock.now
+        let model = UMAP.fit(data: x.values, rows: x.rows, dim: x.columns, options: options)
+        let t = model.timings
+        print(String(format: "fit: %.2f s (neighbours %.2f, graph %.2f, initialisation %.2f, SGD %.2f)",
+                     elapsed(since: clock), t.neighbors, t.graph, t.initialization, t.optimization))
+        try writeMatrix(out, model.embedding, rows: x.rows, columns: 2)
+        print("wrote \(out)")
+        if y != nil {
+            let trust = trustworthiness(data: x.values, dim: x.columns, embedding: model.embedding, k: 10,
+                                        sampleSize: 5000, seed: 7, threads: options.threads)
+            print(String(format: "trustworthiness (k = 10, %d rows): %.4f", min(5000, x.rows), trust))
+        }
+        if let newRows, let transformOut {
+            let c = ContinuousClock.now
+            let placed = model.transform(newData: newRows.values, rows: newRows.rows)
+            print(String(format: "transform: %d rows in %.2f s", newRows.rows, elapsed(since: c)))
+            try writeMatrix(transformOut, placed, rows: newRows.rows, columns: 2)
+            print("wrote \(transformOut)")
+            if let y, let transformLabels {
+                let yt = try readLabels(transformLabels, expectedRows: newRows.rows)
+                let accuracy = knnClassifierAccuracy(trainEmbedding: model.embedding, trainLabels: y,
+                                                     testEmbedding: placed, testLabels: yt, k: 10)
+                print(String(format: "10-NN accuracy of the transformed rows: %.4f", accuracy))
+            }
+        }
+    }
+
+    func elapsed(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    func readMatrix(_ path: String) throws -> NPYMatrix {
+        let a = try readNPY(path)
+        guard a.shape.count == 2, a.shape[0] > 1, a.shape[1] > 0 else {
+            throw EmbedError("\(path): expected a 2-D array with at least 2 rows, found shape \(a.shape)")
+        }
+        if let bad = a.values.firstIndex(where: { !$0.isFinite }) {
+            throw EmbedError("\(path): value at row \(bad / a.shape[1]), column \(bad % a.shape[1]) is not finite")
+        }
+        return NPYMatrix(rows: a.shape[0], columns: a.shape[1], values: a.values)
+    }
+
+    func readLabels(_ path: String, expectedRows: Int) throws -> [Int32] {
+        let a = try readNPY(path)
+        let count = a.shape.reduce(1, *)
+        guard a.shape.count == 1 || (a.shape.count == 2 && a.shape[1] == 1), count == expectedRows else {
+            throw EmbedError("\(path): expected \(expectedRows) labels (shape (\(expectedRows),)), found shape \(a.shape)")
+        }
+        return try a.values.enumerated().map { i, v in
+            guard v.isFinite, v == v.rounded() else { throw EmbedError("\(path): label \(i) (\(v)) is not an integer") }
+            return Int32(v)
+        }
+    }
+}
+
+struct NPYMatrix {
+    let rows: Int
+    let columns: Int
+    let values: [Float]
+}
+
+/// A message a user can act on: which file, what was expected.
+struct EmbedError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+// TODO: use Core/Data/NPY.swift
+// A minimal .npy (format 1.0-3.0) reader for little-endian, C-order arrays of float32/64 and
+// (u)int8-64, values converted to Float; and a float32 writer.
+private struct NPYArray {
+    var shape: [Int]
+    var values: [Float]
+}
+
+private func readNPY(_ path: String) throws -> NPYArray {
+    guard let data = FileManager.default.contents(atPath: path) else { throw EmbedError("\(path): cannot read the file") }
+    let bytes = [UInt8](data)
+    guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
+        throw EmbedError("\(path): not a .npy file (missing the \\x93NUMPY magic)")
+    }
+    let major = bytes[6]
+    let headerLength: Int
+    let headerStart: Int
+    switch major {
+    case 1:
+        headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        headerStart = 10
+    case 2, 3:
+        guard bytes.count >= 12 else { throw EmbedError("\(path): truncated header") }
+        headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+        headerStart = 12
+    default:
+        throw EmbedError("\(path): unsupported .npy format version \(major)")
+    }
+    guard bytes.count >= headerStart + headerLength,
+          let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
+        throw EmbedError("\(path): truncated or unreadable header")
+    }
+    func field(_ name: String) -> String? {
+        guard let r = header.range(of: "'\(name)':") else { return nil }
+        return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+    }
+    guard let descrField = field("descr"), let quote = descrField.first, quote == "'" || quote == "\"",
+          let end = descrField.dropFirst().firstIndex(of: quote) else {
+        throw EmbedError("\(path): header has no 'descr'")
+    }
+    let descr = String(descrField[descrField.index(after: descrField.startIndex)..<end])
+    if let fortran = field("fortran_order"), fortran.hasPrefix("True") {
+        throw EmbedError("\(path): Fortran-order arrays are not supported; save with np.ascontiguousarray")
+    }
+    guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
+          let close = shapeField.firstIndex(of: ")") else {
+        throw EmbedError("\(path): header has no 'shape'")
+    }
+    let shape = try shapeField[shapeField.index(after: open)..<close].split(separator: ",").map { part -> Int in
+        let t = part.trimmingCharacters(in: .whitespaces)
+        guard let v = Int(t), v >= 0 else { throw EmbedError("\(path): bad shape entry '\(t)'") }
+        return v
+    }
+    let count = shape.reduce(1, *)
+    let offset = headerStart + headerLength
+    let kinds: [String: (Int, (UnsafeRawBufferPointer, Int) -> Float)] = [
+        "<f4": (4, { Float(bitPattern: $0.loadUnaligned(fromByteOffset: $1, as: UInt32.self).littleEndian) }),
+        "<f8": (8, { Float(Double(bitPattern: $0.loadUnaligned(fromByteOffset: $1, as: UInt64.self).littleEndian)) }),
+        "<i8": (8, { Float(Int64(littleEndian: $0.loadUnaligned(fromByteOffset: $1, as: Int64.self))) }),
+        "<i4": (4, { Float(Int32(littleEndian: $0.loadUnaligned(fromByteOffset: $1, as: Int32.self))) }),
+        "<i2": (2, { Float(Int16(littleEndian: $0.loadUnaligned(fromByteOffset: $1, as: Int16.self))) }),
+        "<u8": (8, { Float(UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: $1, as: UInt64.self))) }),
+        "<u4": (4, { Float(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: $1, as: UInt32.self))) }),
+        "<u2": (2, { Float(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: $1, as: UInt16.self))) }),
+        "|u1": (1, { Float($0[$1]) }), "|i1": (1, { Float(Int8(bitPattern: $0[$1])) }),
+    ]
+    guard let (size, load) = kinds[descr] else {
+        throw EmbedError("\(path): dtype '\(descr)' is not supported (use float32, float64 or little-endian integers)")
+    }
+    guard bytes.count - offset >= count * size else {
+        throw EmbedError("\(path): shape \(shape) needs \(count * size) data bytes, the file has \(bytes.count - offset)")
+    }
+    let values = bytes.withUnsafeBytes { raw in (0..<count).map { load(raw, offset + $0 * size) } }
+    return NPYArray(shape: shape, values: values)
+}
+
+private func writeMatrix(_ path: String, _ values: [Float], rows: Int, columns: Int) throws {
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(columns)), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    let length = UInt16(header.utf8.count)
+    data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
+    data.append(contentsOf: Array(header.utf8))
+    values.withUnsafeBytes { data.append(contentsOf: $0) }
+    guard FileManager.default.createFile(atPath: path, contents: data) else {
+        throw EmbedError("\(path): cannot write the file")
+    }
+}

@@ -1,0 +1,504 @@
+// Neighbours-of-neighbours refinement of a kNN graph, in the full dimension (NN-descent's local
+// join, done from each row's side so rows are independent): a row's candidates are the neighbours of
+// its nearest neighbours and the rows that point at it; a candidate replaces the row's worst
+// neighbour if nearer. Passes are Jacobi-style (read the current graph, write the next), so row
+// blocks can run on any thread or worker with one barrier per pass. Only pairs involving an entry
+// that is new since the last pass are compared again.
+//
+// Rows are held in locality order (neighbours near in memory) as Float16 or Float, with their
+// projections on orthonormal axes: the projections' distance is a lower bound of the full one,
+// which rules most candidates out at a fraction of the cost.
+
+/// The rows of a data set in locality order (neighbours near each other in memory), as Float16 or
+/// Float, for the refinement passes' random row reads. `order[p]` is the original row at position p;
+/// `position[i]` the position of original row i. With `axes`, also the rows' projections on them
+/// (orthonormal, e.g. principal axes): the distance between projections is a lower bound of the full
+/// distance, which rules most candidates out at a fraction of the cost.
+public struct LocalityOrderedRows: @unchecked Sendable {
+    public let rows: Int
+    public let dim: Int
+    public let order: [Int32]
+    public let position: [Int32]
+    let half: [Float16]
+    let single: [Float]
+    /// Projections (rows, projectionDim) in locality order, or empty.
+    public let projection: [Float]
+    public let projectionDim: Int
+
+    public var isHalfPrecision: Bool { !half.isEmpty }
+
+    /// `projected`: the rows' projections on `axes` in original order, if already computed.
+    init(data: UnsafePointer<Float>, rows: Int, dim: Int, order: [Int32], halfPrecision: Bool,
+         axes: PrincipalComponents? = nil, projected known: [Float]? = nil, threads: Int = 1) {
+        self.rows = rows
+        self.dim = dim
+        self.order = order
+        var position = [Int32](repeating: 0, count: rows)
+        for (p, i) in order.enumerated() { position[Int(i)] = Int32(p) }
+        self.position = position
+        if let axes {
+            var projected = known ?? []
+            if projected.isEmpty {
+                projected = [Float](repeating: 0, count: rows * axes.count)
+                projected.withUnsafeMutableBufferPointer { axes.project(data, rows: rows, into: $0.baseAddress!, threads: threads) }
+            }
+            var inOrder = [Float](repeating: 0, count: rows * axes.count)
+            for p in 0..<rows {
+                let i = Int(order[p])
+                for d in 0..<axes.count { inOrder[p * axes.count + d] = projected[i * axes.count + d] }
+            }
+            projection = inOrder
+            projectionDim = axes.count
+        } else {
+            projection = []
+            projectionDim = 0
+        }
+        // Float16 only if every value fits (|x| < 65504); Glassbox activations and pixels do.
+        var fits = halfPrecision
+        if fits {
+            for i in 0..<(rows * dim) where !(abs(data[i]) < 60_000) { fits = false; break }
+        }
+        if fits {
+            var h = [Float16](repeating: 0, count: rows * dim)
+            h.withUnsafeMutableBufferPointer { hp in
+                for p in 0..<rows {
+                    let src = data + Int(order[p]) * dim, dst = hp.baseAddress! + p * dim
+                    for d in 0..<dim { dst[d] = Float16(src[d]) }
+                }
+            }
+            half = h
+            single = []
+        } else {
+            var s = [Float](repeating: 0, count: rows * dim)
+            s.withUnsafeMutableBufferPointer { sp in
+                for p in 0..<rows {
+                    (sp.baseAddress! + p * dim).update(from: data + Int(order[p]) * dim, count: dim)
+                }
+            }
+            half = []
+            single = s
+        }
+    }
+
+    /// Row p (locality order) as Float, into `out` (dim).
+    @inline(__always)
+    func load(_ p: Int, into out: UnsafeMutablePointer<Float>, _ store: RowStorage) {
+        if let h = store.half {
+            let src = h + p * dim
+            for d in 0..<dim { out[d] = Float(src[d]) }
+        } else {
+            out.update(from: store.single! + p * dim, count: dim)
+        }
+    }
+
+    func withStorage<R>(_ body: (RowStorage) -> R) -> R {
+        projection.withUnsafeBufferPointer { pp in
+            let bound = projectionDim > 0 ? pp.baseAddress : nil
+            if isHalfPrecision {
+                return half.withUnsafeBufferPointer {
+                    body(RowStorage(half: $0.baseAddress!, single: nil, dim: dim, bound: bound, boundDim: projectionDim))
+                }
+            }
+            return single.withUnsafeBufferPointer {
+                body(RowStorage(half: nil, single: $0.baseAddress!, dim: dim, bound: bound, boundDim: projectionDim))
+            }
+        }
+    }
+}
+
+/// Raw pointers to locality-ordered rows, for the hot loops.
+struct RowStorage: @unchecked Sendable {
+    let half: UnsafePointer<Float16>?
+    let single: UnsafePointer<Float>?
+    let dim: Int
+    let bound: UnsafePointer<Float>?
+    let boundDim: Int
+
+    /// Squared distance between the projections of rows p and q: a lower bound of their squared
+    /// distance (up to Float16 rounding of the stored rows).
+    @inline(__always)
+    func squaredLowerBound(_ p: Int, _ q: Int) -> Float {
+        let a = bound! + p * boundDim, b = bound! + q * boundDim
+        var acc = SIMD8<Float>()
+        var d = 0
+        while d + 8 <= boundDim {
+            let e = UnsafeRawPointer(a + d).loadUnaligned(as: SIMD8<Float>.self) - UnsafeRawPointer(b + d).loadUnaligned(as: SIMD8<Float>.self)
+            acc.addProduct(e, e)
+            d += 8
+        }
+        var s = acc.sum()
+        while d < boundDim { let e = a[d] - b[d]; s += e * e; d += 1 }
+        return s
+    }
+
+    /// Squared Euclidean distance between the Float vector q (dim) and stored row p.
+    @inline(__always)
+    func squaredDistance(_ q: UnsafePointer<Float>, _ p: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var d = 0
+        if let h = half {
+            let row = UnsafeRawPointer(h + p * dim), qr = UnsafeRawPointer(q)
+            while d + 16 <= dim {
+                let x0 = SIMD8<Float>(row.loadUnaligned(fromByteOffset: 2 * d, as: SIMD8<Float16>.self))
+                let x1 = SIMD8<Float>(row.loadUnaligned(fromByteOffset: 2 * d + 16, as: SIMD8<Float16>.self))
+                let y0 = qr.loadUnaligned(fromByteOffset: 4 * d, as: SIMD8<Float>.self)
+                let y1 = qr.loadUnaligned(fromByteOffset: 4 * d + 32, as: SIMD8<Float>.self)
+                let e0 = x0 - y0, e1 = x1 - y1
+                acc0.addProduct(e0, e0)
+                acc1.addProduct(e1, e1)
+                d += 16
+            }
+            var s = (acc0 + acc1).sum()
+            while d < dim {
+                let e = Float(h[p * dim + d]) - q[d]
+                s += e * e
+                d += 1
+            }
+            return s
+        }
+        let base = single! + p * dim
+        let row = UnsafeRawPointer(base), qr = UnsafeRawPointer(q)
+        while d + 16 <= dim {
+            let x0 = row.loadUnaligned(fromByteOffset: 4 * d, as: SIMD8<Float>.self)
+            let x1 = row.loadUnaligned(fromByteOffset: 4 * d + 32, as: SIMD8<Float>.self)
+            let y0 = qr.loadUnaligned(fromByteOffset: 4 * d, as: SIMD8<Float>.self)
+            let y1 = qr.loadUnaligned(fromByteOffset: 4 * d + 32, as: SIMD8<Float>.self)
+            let e0 = x0 - y0, e1 = x1 - y1
+            acc0.addProduct(e0, e0)
+            acc1.addProduct(e1, e1)
+            d += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while d < dim {
+            let e = base[d] - q[d]
+            s += e * e
+            d += 1
+        }
+        return s
+    }
+}
+
+/// A breadth-first order of a kNN graph's rows (nearest neighbours first): rows close in the graph
+/// end up close in the order, so a pass over consecutive rows reads nearby memory.
+public func localityOrder(_ graph: KNNGraph) -> [Int32] {
+    let n = graph.rows, k = graph.k
+    var order = [Int32]()
+    order.reserveCapacity(n)
+    var seen = [Bool](repeating: false, count: n)
+    var head = 0
+    for start in 0..<n where !seen[start] {
+        seen[start] = true
+        order.append(Int32(start))
+        while head < order.count {
+            let u = Int(order[head])
+            head += 1
+            for j in 0..<k {
+                let v = Int(graph.indices[u * k + j])
+                if v >= 0 && !seen[v] {
+                    seen[v] = true
+                    order.append(Int32(v))
+                }
+            }
+        }
+    }
+    return order
+}
+
+/// Neighbour lists in refinement form: graph in locality positions, plus which entries are new since
+/// the previous pass (only pairs involving a new entry are compared again).
+public struct RefinementGraph: Sendable {
+    public var graph: KNNGraph
+    public var isNew: [Bool]
+
+    /// Raw views of the arrays for the hot loops (valid only inside `body`).
+    mutating func withPointers<R>(_ body: (RefinementPointers) -> R) -> R {
+        graph.indices.withUnsafeMutableBufferPointer { i in
+            graph.distances.withUnsafeMutableBufferPointer { d in
+                isNew.withUnsafeMutableBufferPointer { n in
+                    body(RefinementPointers(k: graph.k, indices: i.baseAddress!, distances: d.baseAddress!,
+                                            isNew: n.baseAddress!))
+                }
+            }
+        }
+    }
+}
+
+struct RefinementPointers: @unchecked Sendable {
+    let k: Int
+    let indices: UnsafeMutablePointer<Int32>
+    let distances: UnsafeMutablePointer<Float>
+    let isNew: UnsafeMutablePointer<Bool>
+}
+
+/// The entries pointing at each row, restricted to new entries and at most `cap` per row
+/// (CSR: `items[start[i]..<start[i + 1]]` are rows r with i among r's new neighbours).
+public struct ReverseNeighbors: Sendable {
+    public let start: [Int32]
+    public let items: [Int32]
+
+    public init(_ g: RefinementGraph, cap: Int) {
+        let n = g.graph.rows, k = g.graph.k
+        var count = [Int32](repeating: 0, count: n + 1)
+        for i in 0..<n {
+            for j in 1..<k where g.isNew[i * k + j] {
+                let l = Int(g.graph.indices[i * k + j])
+                if l >= 0 && count[l + 1] < cap { count[l + 1] += 1 }
+            }
+        }
+        for i in 0..<n { count[i + 1] += count[i] }
+        var fill = Array(count[0..<n])
+        var items = [Int32](repeating: 0, count: Int(count[n]))
+        for i in 0..<n {
+            for j in 1..<k where g.isNew[i * k + j] {
+                let l = Int(g.graph.indices[i * k + j])
+                if l >= 0 && fill[l] < count[l + 1] {
+                    items[Int(fill[l])] = Int32(i)
+                    fill[l] += 1
+                }
+            }
+        }
+        start = count
+        self.items = items
+    }
+}
+
+/// One neighbours-of-neighbours pass for the rows `rows` of `current` (all in locality positions):
+/// each row's candidates are the neighbours of its `expansion` nearest neighbours and the rows that
+/// newly point at it; candidates are compared in the full dimension and the row's k best kept.
+/// Pure: reads `current`, `reverse` and `data`, writes only the rows `rows` of `next`.
+/// Returns the number of entries that changed.
+public func refineNeighbors(
+    rows: Range<Int>, current: RefinementGraph, reverse: ReverseNeighbors, data: LocalityOrderedRows,
+    expansion: Int, next: inout RefinementGraph
+) -> Int {
+    var current = current
+    let scratch = RefinementScratch(rows: current.graph.rows, dim: data.dim)
+    defer { scratch.deallocate() }
+    return current.withPointers { cur in
+        next.withPointers { nxt in
+            reverse.start.withUnsafeBufferPointer { rs in
+                reverse.items.withUnsafeBufferPointer { ri in
+                    data.withStorage { store in
+                        refineNeighborRows(rows, current: cur, reverseStart: rs.baseAddress!, reverseItems: ri.baseAddress!,
+                                           store: store, data: data, expansion: expansion, next: nxt, scratch: scratch)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per-thread buffers of a refinement pass.
+struct RefinementScratch: @unchecked Sendable {
+    /// stamps[c] == i: candidate c was already seen for row i.
+    let stamps: UnsafeMutablePointer<Int32>
+    let query: UnsafeMutablePointer<Float>
+
+    init(rows: Int, dim: Int) {
+        stamps = .allocate(capacity: rows)
+        stamps.initialize(repeating: -1, count: rows)
+        query = .allocate(capacity: dim)
+    }
+
+    func deallocate() {
+        stamps.deallocate()
+        query.deallocate()
+    }
+}
+
+func refineNeighborRows(
+    _ rows: Range<Int>, current: RefinementPointers, reverseStart: UnsafePointer<Int32>,
+    reverseItems: UnsafePointer<Int32>, store: RowStorage, data: LocalityOrderedRows, expansion: Int,
+    next: RefinementPointers, scratch: RefinementScratch
+) -> Int {
+    let k = current.k
+    let indices = current.indices, distances = current.distances, isNew = current.isNew
+    let stamps = scratch.stamps, query = scratch.query
+    var changes = 0
+    let expand = min(expansion, k - 1)
+    for i in rows {
+        let row = i * k
+        let li = next.indices + row, ld = next.distances + row, ln = next.isNew + row
+        // The row's list as it stands: self at 0, then ascending, all old.
+        for s in 0..<k {
+            li[s] = indices[row + s]
+            ld[s] = distances[row + s]
+            ln[s] = false
+            if li[s] >= 0 { stamps[Int(li[s])] = Int32(i) }
+        }
+        stamps[i] = Int32(i)
+        data.load(i, into: query, store)
+        var worst = ld[k - 1]
+
+        @inline(__always) func consider(_ c: Int) {
+            stamps[c] = Int32(i)
+            // The projections' distance bounds the full one from below (0.1% slack for Float16).
+            if store.bound != nil && store.squaredLowerBound(i, c) * 0.999 >= worst * worst { return }
+            let d = store.squaredDistance(query, c).squareRoot()
+            if d < worst {
+                var s = k - 1
+                while s > 1 && ld[s - 1] > d {
+                    li[s] = li[s - 1]
+                    ld[s] = ld[s - 1]
+                    ln[s] = ln[s - 1]
+                    s -= 1
+                }
+                li[s] = Int32(c)
+                ld[s] = d
+                ln[s] = true
+                worst = ld[k - 1]
+                changes += 1
+            }
+        }
+
+        // Neighbours of the nearest neighbours (a pair is compared again only if an entry is new).
+        if expand > 0 {
+            for s in 1...expand {
+                let j = Int(indices[row + s])
+                if j < 0 { continue }
+                let jNew = isNew[row + s]
+                let jrow = j * k
+                for t in 1..<k {
+                    let c = Int(indices[jrow + t])
+                    if c < 0 || stamps[c] == Int32(i) { continue }
+                    if !(jNew || isNew[jrow + t]) { continue }
+                    consider(c)
+                }
+            }
+        }
+        // Rows that newly found this one.
+        for r in Int(reverseStart[i])..<Int(reverseStart[i + 1]) {
+            let c = Int(reverseItems[r])
+            if stamps[c] != Int32(i) { consider(c) }
+        }
+    }
+    return changes
+}
+
+/// Distances in the full dimension for a graph's entries (rows and indices in locality positions);
+/// each row sorted, cut to its `keep` nearest, self first, all entries marked new.
+func refinementStart(_ g: KNNGraph, data: LocalityOrderedRows, keep k: Int, threads: Int) -> RefinementGraph {
+    let n = g.rows, kIn = g.k
+    var indices = [Int32](repeating: -1, count: n * k)
+    var distances = [Float](repeating: .infinity, count: n * k)
+    let blocks = max(1, min(n, threads * 8))
+    data.withStorage { store in
+        g.indices.withUnsafeBufferPointer { gi in
+            indices.withUnsafeMutableBufferPointer { ip in
+                distances.withUnsafeMutableBufferPointer { dp in
+                    let p = UncheckedSendable(value: (gi.baseAddress!, ip.baseAddress!, dp.baseAddress!))
+                    forEachBlock(blocks, threads: threads) { b, _ in
+                        let (gi, outI, outD) = p.value
+                        let query = UnsafeMutablePointer<Float>.allocate(capacity: data.dim)
+                        defer { query.deallocate() }
+                        var entries = [(Float, Int32)]()
+                        entries.reserveCapacity(kIn)
+                        for i in blockRange(b, of: blocks, count: n) {
+                            data.load(i, into: query, store)
+                            entries.removeAll(keepingCapacity: true)
+                            for s in 0..<kIn {
+                                let j = gi[i * kIn + s]
+                                if j < 0 || Int(j) == i || entries.contains(where: { $0.1 == j }) { continue }
+                                entries.append((store.squaredDistance(query, Int(j)).squareRoot(), j))
+                            }
+                            entries.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                            outI[i * k] = Int32(i)
+                            outD[i * k] = 0
+                            for s in 1..<k where s - 1 < entries.count {
+                                outI[i * k + s] = entries[s - 1].1
+                                outD[i * k + s] = entries[s - 1].0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return RefinementGraph(graph: KNNGraph(rows: n, k: k, indices: indices, distances: distances),
+                           isNew: [Bool](repeating: true, count: n * k))
+}
+
+/// Runs refinement passes over all rows (row blocks on threads, one barrier per pass), stopping
+/// early once a pass changes fewer than `convergence` of the entries.
+func refine(_ start: RefinementGraph, data: LocalityOrderedRows, passes: Int, expansion: Int,
+            convergence: Double, threads: Int) -> RefinementGraph {
+    var current = start
+    let n = current.graph.rows, k = current.graph.k
+    let blocks = max(1, min(n, threads * 16))
+    let t = max(1, min(threads, blocks))
+    let scratch = (0..<t).map { _ in RefinementScratch(rows: n, dim: data.dim) }
+    defer { scratch.forEach { $0.deallocate() } }
+    for _ in 0..<passes {
+        let reverse = ReverseNeighbors(current, cap: k)
+        var next = current
+        var changes = [Int](repeating: 0, count: blocks)
+        current.withPointers { cur in
+            next.withPointers { nxt in
+                reverse.start.withUnsafeBufferPointer { rs in
+                    reverse.items.withUnsafeBufferPointer { ri in
+                        changes.withUnsafeMutableBufferPointer { ch in
+                            data.withStorage { store in
+                                let shared = UncheckedSendable(value: (rs.baseAddress!, ri.baseAddress!, ch.baseAddress!))
+                                forEachBlock(blocks, threads: t) { b, thread in
+                                    let (rs, ri, ch) = shared.value
+                                    ch[b] = refineNeighborRows(
+                                        blockRange(b, of: blocks, count: n), current: cur, reverseStart: rs,
+                                        reverseItems: ri, store: store, data: data, expansion: expansion, next: nxt,
+                                        scratch: scratch[thread])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        current = next
+        if Double(changes.reduce(0, +)) < convergence * Double(n * k) { break }
+    }
+    return current
+}
+
+/// Maps a graph in locality positions back to original row numbering.
+func originalOrder(_ g: KNNGraph, data: LocalityOrderedRows) -> KNNGraph {
+    let n = g.rows, k = g.k
+    var indices = [Int32](repeating: -1, count: n * k)
+    var distances = [Float](repeating: .infinity, count: n * k)
+    for i in 0..<n {
+        let p = Int(data.position[i])
+        for s in 0..<k {
+            let j = g.indices[p * k + s]
+            indices[i * k + s] = j < 0 ? -1 : data.order[Int(j)]
+            distances[i * k + s] = g.distances[p * k + s]
+        }
+    }
+    return KNNGraph(rows: n, k: k, indices: indices, distances: distances)
+}
+
+/// Maps a graph in original numbering to locality positions.
+func localityPositions(_ g: KNNGraph, data: LocalityOrderedRows) -> KNNGraph {
+    let n = g.rows, k = g.k
+    var indices = [Int32](repeating: -1, count: n * k)
+    var distances = [Float](repeating: .infinity, count: n * k)
+    for p in 0..<n {
+        let i = Int(data.order[p])
+        for s in 0..<k {
+            let j = g.indices[i * k + s]
+            indices[p * k + s] = j < 0 ? -1 : data.position[Int(j)]
+            distances[p * k + s] = g.distances[i * k + s]
+        }
+    }
+    return KNNGraph(rows: n, k: k, indices: indices, distances: distances)
+}
+
+/// A graph cut or padded to k neighbours per row.
+func resized(_ g: KNNGraph, k: Int) -> KNNGraph {
+    var indices = [Int32](repeating: -1, count: g.rows * k)
+    var distances = [Float](repeating: .infinity, count: g.rows * k)
+    for i in 0..<g.rows {
+        for s in 0..<min(k, g.k) {
+            indices[i * k + s] = g.indices[i * g.k + s]
+            distances[i * k + s] = g.distances[i * g.k + s]
+        }
+    }
+    return KNNGraph(rows: g.rows, k: k, indices: indices, distances: distances)
+}
