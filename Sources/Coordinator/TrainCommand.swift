@@ -108,8 +108,8 @@ struct TrainCommand: ParsableCommand {
         func mapEpoch(_ epoch: Int) throws -> [String: Double] {
             guard let maps else { return [:] }
             let t0 = now()
-            let hidden = try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true)
-            let testHidden = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true)
+            let hidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
+            let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
             trainPredictions.append(hidden.predictions)
             var m = maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden)
             m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
@@ -130,7 +130,7 @@ struct TrainCommand: ParsableCommand {
             jsonl.append(row)
             try run.writeMetricsJSONL(jsonl)
         }
-        let test = try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false)
+        let test = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false) }
         let accuracy = Double(test.stats.correct) / Double(max(test.stats.count, 1))
         let confusion = confusionCounts(trueLabels: split.test.labels, predicted: test.predictions)
         figures.confusion(confusion, accuracy: accuracy)

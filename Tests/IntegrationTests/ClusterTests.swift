@@ -11,7 +11,8 @@ import Glibc
 final class ClusterTests: XCTestCase {
     /// The settings every exactness test trains with.
     static func shortRun() throws -> [String] {
-        ["--data", try mnistDirectory(), "--limit-train", "6100", "--epochs", "2", "--seed", "7"]
+        // No maps: these runs compare weights; the loopback test covers the maps with workers.
+        ["--data", try mnistDirectory(), "--limit-train", "6100", "--epochs", "2", "--seed", "7", "--no-maps"]
     }
 
     private static let referenceLock = NSLock()
@@ -57,6 +58,9 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try run.events("worker_joined").count, 2)
         XCTAssertEqual(try run.events("epoch_done").first?["workers"] as? Int, 2)
         XCTAssertEqual(try run.metricsWithoutTimings().count, 2, "header and one epoch")
+        for file in ["fig/epoch_000.png", "fig/epoch_001.png", "mnist.gif", "train_test_dist.png", "report.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/run/" + file), "maps drawn from the workers' activations: \(file)")
+        }
         XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/run/checkpoint.safetensors"))
     }
 

@@ -99,12 +99,11 @@ final class TrainingSession {
         return line + ", \(n) worker\(n == 1 ? "" : "s")"
     }
 
-    /// Runs one epoch and checkpoints it. If the workers are lost, makes sure a checkpoint of the last whole
-    /// epoch exists and says how to continue.
-    func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
-        let metrics: EpochMetrics
+    /// Runs `body` (training or evaluation on the backend). If the workers are lost, makes sure a
+    /// checkpoint of the last whole epoch exists and says how to continue.
+    func guarded<T>(_ body: () throws -> T) throws -> T {
         do {
-            metrics = try loop.runEpoch()
+            return try body()
         } catch let error as ClusterError {
             if checkpointedEpochs == nil { try Checkpoint.write(initialState, settings: settings, in: run) }
             let epochs = checkpointedEpochs ?? initialState.epochsDone
@@ -112,6 +111,11 @@ final class TrainingSession {
             throw ClusterError("\(error.description). The checkpoint in \(run.path) holds \(epochs) epoch"
                                + "\(epochs == 1 ? "" : "s"); continue with `--resume \(run.path)`")
         }
+    }
+
+    /// Runs one epoch and checkpoints it (see `guarded` for lost workers).
+    func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
+        let metrics = try guarded { try loop.runEpoch() }
         try Checkpoint.write(loop.state, settings: settings, in: run)
         checkpointedEpochs = loop.state.epochsDone
         var fields: [String: Any] = ["epoch": metrics.epoch, "loss": metrics.loss, "acc": metrics.acc,
