@@ -24,6 +24,9 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}x')" 2>/dev/null || echo n/a; }
 echo "== ratios (goal: training >= 2x Keras and >= 1.5x PyTorch; forward >= 1.5x PyTorch)"
 echo "training: glassbox/keras $(ratio "$gt" "$kt"), glassbox/torch $(ratio "$gt" "$pt")"
 echo "forward:  glassbox/keras $(ratio "$gf" "$kf"), glassbox/torch $(ratio "$gf" "$pf")"
-echo "== training process peak memory (1 epoch on 6,000 real images)"
-/usr/bin/time -f "peak RSS %M KiB" "$BIN/glassbox-coordinator" train --data "$DATA" --epochs 1 --limit-train 6000 \
+echo "== peak memory of a training process (1 epoch on the 60,000 real images, no maps)"
+/usr/bin/time -f "peak RSS %M KiB" "$BIN/glassbox-coordinator" train --data "$DATA" --epochs 1 \
+  --no-maps --out "$(mktemp -d)" --log-level warning 2>&1 | grep "peak RSS"
+echo "== peak memory of the whole pipeline (1 epoch with the UMAP maps, figures and report)"
+/usr/bin/time -f "peak RSS %M KiB" "$BIN/glassbox-coordinator" train --data "$DATA" --epochs 1 \
   --out "$(mktemp -d)" --log-level warning 2>&1 | grep "peak RSS"

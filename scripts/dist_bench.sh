@@ -33,7 +33,7 @@ one() {
     local cpu
     # shellcheck disable=SC2086
     cpu=$( { time "$BIN/glassbox-coordinator" train --data "$DATA" --limit-train "$limit" --epochs 1 \
-                --out "$tmp/run" "$@" $EXTRA > "$tmp/log" 2>&1; } 2>&1 ) || return 1
+                --no-maps --out "$tmp/run" "$@" $EXTRA > "$tmp/log" 2>&1; } 2>&1 ) || return 1
     echo "$(tail -1 "$tmp/run/metrics.csv" | cut -d, -f7) $(echo "$cpu" | awk '{print $1 + $2}')"
 }
 

@@ -47,6 +47,8 @@ struct TrainCommand: ParsableCommand {
     var nNeighbors: Int = 40
     @Flag(help: "Skip the UMAP maps, the animation and the train/test map (train and score only).")
     var noMaps = false
+    @Flag(help: "Also write the final `hidden` activations and labels as .npy (hidden_train.npy, hidden_test.npy, labels_train.npy, labels_test.npy), e.g. for `embed` or umap-learn.")
+    var saveHidden = false
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
@@ -139,6 +141,14 @@ struct TrainCommand: ParsableCommand {
             for (e, frame) in maps.frames.enumerated() { figures.epochFrame(epoch: firstMapEpoch + e, points: frame, labels: train.labels, limits: limits) }
             figures.animation()
             figures.trainTest(train: maps.frames.last!, labels: train.labels, test: maps.testPoints, limits: limits)
+        }
+        if saveHidden {
+            let trainHidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
+            let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
+            try NPY.write(NPYArray(shape: [train.count, SeedCNN.hiddenWidth], values: trainHidden.hidden), to: run.file("hidden_train.npy"))
+            try NPY.write(NPYArray(shape: [split.test.count, SeedCNN.hiddenWidth], values: testHidden.hidden), to: run.file("hidden_test.npy"))
+            try NPY.write(NPYArray(shape: [train.count], values: train.labels.map(Float.init)), to: run.file("labels_train.npy"))
+            try NPY.write(NPYArray(shape: [split.test.count], values: split.test.labels.map(Float.init)), to: run.file("labels_test.npy"))
         }
         try run.writeWeights(loop.state.parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
         try figures.finish()
