@@ -50,7 +50,7 @@ final class ClusterBackend: ComputeBackend {
         trainingState = { [unowned loop] in loop.state }
     }
 
-    private func replicaState() -> ReplicaState {
+    func replicaState() -> ReplicaState {
         let state = trainingState()
         let withOptimizer = sync == .gradient
         return ReplicaState(version: version, parameters: state.parameters, adamStep: state.adam.step,
