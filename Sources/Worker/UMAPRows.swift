@@ -6,9 +6,11 @@ import Protocol
 ///
 /// `UMAPRequest` carries two kinds of work (see docs/DISTRIBUTED.md, "UMAP neighbour search"):
 /// - `rows.k == 0`: a chunk of the matrix, rows `firstRow ..< firstRow + rowCount` in `values`
-///   (row-major float32); a chunk at row 0 starts a new matrix. Answered by an empty `UMAPReply`.
+///   (row-major float32); a chunk at row 0 starts a new matrix, one that does not continue the matrix
+///   held drops it. Answered by an empty `UMAPReply`.
 /// - `rows.k > 0`: the k nearest neighbours (row itself first) of the query rows among all rows;
-///   `values` is `[rows, dim]` of the matrix the coordinator sent, checked against what arrived.
+///   `values` is `[rows, dim]` of the matrix the coordinator sent, checked against what arrived; a worker
+///   that does not hold that matrix answers with `rowCount` 0.
 struct UMAPRowWorker {
     private var matrix: [Float] = []
     private var dim = 0
@@ -32,7 +34,11 @@ struct UMAPRowWorker {
                 rowsHeld = 0
             }
             guard width == dim, first == rowsHeld else {
-                return .failure(UMAPRowError("chunk at row \(first) of width \(width) after \(rowsHeld) rows of width \(dim)"))
+                // A chunk of a matrix whose start this worker missed: hold nothing until the next start.
+                matrix = []
+                rowsHeld = 0
+                dim = 0
+                return .success(UMAPReply(rows: rows, neighbourIndices: [], distances: []))
             }
             matrix += request.values
             rowsHeld += count
@@ -40,8 +46,10 @@ struct UMAPRowWorker {
         }
         guard request.values.count == 2, Int(request.values[0]) == rowsHeld, Int(request.values[1]) == dim,
               first + count <= rowsHeld, Int(rows.k) <= rowsHeld else {
-            return .failure(UMAPRowError("neighbours of rows \(first) + \(count) asked for a \(request.values) matrix; "
-                                         + "this worker holds \(rowsHeld) x \(dim)"))
+            // Not the matrix asked about (e.g. this worker joined after the upload): an empty answer
+            // makes the coordinator send the matrix again.
+            return .success(UMAPReply(rows: NeighbourRows(firstRow: rows.firstRow, rowCount: 0, k: rows.k),
+                                      neighbourIndices: [], distances: []))
         }
         let graph = exactNeighborRowBlock(data: matrix, rows: rowsHeld, dim: dim, k: Int(rows.k),
                                           queryRows: first..<(first + count), threads: threads)
