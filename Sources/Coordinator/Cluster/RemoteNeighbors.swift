@@ -18,8 +18,12 @@ extension ClusterBackend {
         var missing = Array(0..<units)
         var blocks: [(firstRow: Int, graph: KNNGraph)] = []
         for _ in 0..<3 where !missing.isEmpty {
+            let t0 = now()
             try uploadForNeighbors(data: data, rows: rows, dim: dim)
+            let t1 = now()
             let found = try searchRowBlocks(missing, rows: rows, dim: dim, k: k)
+            log("UMAP neighbours on the workers: \(rows) x \(dim) sent in \(fmt(t1 - t0, 1)) s, \(missing.count) "
+                + "blocks of \(Self.umapQueryRows) rows searched in \(fmt(now() - t1, 1)) s", .debug)
             blocks += found
             let done = Set(found.map { $0.firstRow / Self.umapQueryRows })
             missing.removeAll { done.contains($0) }
