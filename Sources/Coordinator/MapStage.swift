@@ -15,6 +15,9 @@ final class MapStage {
     private(set) var frames: [[Float]] = []
     /// The test images placed into the latest map.
     private(set) var testPoints: [Float] = []
+    /// Finds the k nearest neighbours (row itself first) of every row of (data, rows, dim) elsewhere, e.g.
+    /// on the workers (`ClusterBackend.remoteNearestNeighbors`); nil: the fit searches in-process.
+    var remoteNeighbors: ((_ data: [Float], _ rows: Int, _ dim: Int, _ k: Int) throws -> KNNGraph)?
 
     init(options: UMAPOptions, mode: Mode, labels: [UInt8], testLabels: [UInt8], log: Log) {
         self.options = options; self.mode = mode; self.labels = labels; self.testLabels = testLabels; self.log = log
@@ -22,12 +25,22 @@ final class MapStage {
 
     /// Embeds one epoch's activations (rows x 512) and the test set's (for the kNN accuracy and the
     /// train/test figure); returns the map's measurements for the metrics files.
-    func embed(epoch: Int, hidden: [Float], testHidden: [Float], dim: Int = SeedCNN.hiddenWidth) -> [String: Double] {
+    func embed(epoch: Int, hidden: [Float], testHidden: [Float], dim: Int = SeedCNN.hiddenWidth) throws -> [String: Double] {
         let rows = hidden.count / dim
         let kind = model == nil ? "fit" : mode == .warm ? "warm-started" : "fresh fit"
         let start = now()
         let next: UMAPModel
-        if mode == .warm, let previous = model {
+        if let remoteNeighbors {
+            let knn = try remoteNeighbors(hidden, rows, dim, min(options.nNeighbors, rows))
+            let searched = now() - start
+            if mode == .warm, let previous = model {
+                next = UMAP.warmFit(neighbors: knn, data: hidden, previous: previous, options: options,
+                                    neighborSeconds: searched)
+            } else {
+                next = UMAP.fit(neighbors: knn, data: hidden, rows: rows, dim: dim, options: options,
+                                neighborSeconds: searched)
+            }
+        } else if mode == .warm, let previous = model {
             next = UMAP.warmFit(data: hidden, previous: previous, options: options)  // aligned by warmFit
         } else {
             next = UMAP.fit(data: hidden, rows: rows, dim: dim, options: options)

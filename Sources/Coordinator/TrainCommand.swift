@@ -43,6 +43,8 @@ struct TrainCommand: ParsableCommand {
     var limitTrain: Int?
     @Option(help: "Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).")
     var umapMode: String = "warm"
+    @Option(help: "Where the UMAP neighbour search runs: local (approximate, on the coordinator) or workers (exact, in blocks of rows on the workers of a distributed run).")
+    var umapNeighbors: String = "local"
     @Option(help: "UMAP neighbours per point (the reference run used 40).")
     var nNeighbors: Int = 40
     @Flag(help: "Skip the UMAP maps, the animation and the train/test map (train and score only).")
@@ -62,6 +64,9 @@ struct TrainCommand: ParsableCommand {
         }
         guard MapStage.Mode(rawValue: umapMode) != nil else {
             throw ValidationError("--umap-mode must be warm or fresh, got \(umapMode)")
+        }
+        guard ["local", "workers"].contains(umapNeighbors) else {
+            throw ValidationError("--umap-neighbors must be local or workers, got \(umapNeighbors)")
         }
         guard nNeighbors >= 2 else { throw ValidationError("--n-neighbors must be >= 2, got \(nNeighbors)") }
         if let n = limitTrain, n < 200 { throw ValidationError("--limit-train must be at least 200, got \(n)") }
@@ -104,6 +109,12 @@ struct TrainCommand: ParsableCommand {
         umapOptions.threads = threads
         let maps = noMaps ? nil : MapStage(options: umapOptions, mode: MapStage.Mode(rawValue: umapMode)!,
                                            labels: train.labels, testLabels: split.test.labels, log: log)
+        if umapNeighbors == "workers" {
+            guard let cluster = backend as? ClusterBackend else {
+                throw ValidationError("--umap-neighbors workers needs a distributed run (--spawn-workers or --workers)")
+            }
+            maps?.remoteNeighbors = cluster.remoteNearestNeighbors
+        }
         var trainPredictions: [[UInt8]] = []
         var jsonl: [[String: Double]] = []
         /// The map of the network as it is now (epoch 0 = before training).
@@ -113,7 +124,7 @@ struct TrainCommand: ParsableCommand {
             let hidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
             trainPredictions.append(hidden.predictions)
-            var m = maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden)
+            var m = try session.guarded { try maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden) }
             m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
             return m
         }

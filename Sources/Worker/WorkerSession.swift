@@ -111,6 +111,7 @@ final class WorkerSession {
     private var helloBackoff = 0.25
     private var connected = false
     private var throughput = EpochThroughput()
+    private lazy var umapRows = UMAPRowWorker(threads: identity.threads)
 
     var logPrefix: String { log.prefix }
 
@@ -272,6 +273,11 @@ final class WorkerSession {
         case .stepAssignment(let a): compute(a, envelope, run)
         case .evalRequest(let r): evaluate(r, envelope)
         case .weightsDigest(let d): answerDigest(d, envelope)
+        case .umapRequest(let r):
+            switch umapRows.handle(r) {
+            case .success(let reply): send(.umapReply(reply), envelope)
+            case .failure(let error): reportError(.badRequest, error.text, envelope)
+            }
         case .heartbeat: break
         case .shutdown(let reason):
             send(.shutdown(reason: "acknowledged"), envelope)

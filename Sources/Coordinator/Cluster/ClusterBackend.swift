@@ -20,7 +20,7 @@ final class ClusterBackend: ComputeBackend {
     let microBatchSize: Int
     /// Micro-batches per evaluation chunk.
     let evaluationChunk: Int
-    private let log: Log
+    let log: Log
     private let events: EventLog
     /// The training state the replicas must match; read only on this (the training) thread.
     private var trainingState: () -> TrainingState
@@ -50,7 +50,7 @@ final class ClusterBackend: ComputeBackend {
         trainingState = { [unowned loop] in loop.state }
     }
 
-    private func replicaState() -> ReplicaState {
+    func replicaState() -> ReplicaState {
         let state = trainingState()
         let withOptimizer = sync == .gradient
         return ReplicaState(version: version, parameters: state.parameters, adamStep: state.adam.step,

@@ -382,7 +382,7 @@ final class WorkerPool: @unchecked Sendable {
             return
         }
         switch message {
-        case .stepResult, .evalReply, .weightsDigest:
+        case .stepResult, .evalReply, .weightsDigest, .umapReply:
             accept(message, header.envelope, from: worker)
         case .error(let code, let text):
             if code == ErrorCode.wrongWeightsVersion.rawValue {
