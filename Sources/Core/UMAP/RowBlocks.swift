@@ -36,7 +36,7 @@ public func exactNeighborRowBlock(
                         let (x, norms, outI, outD) = shared.value
                         let lo = first + b * exactSearchBlockRows
                         let sub = lo..<min(queryRows.upperBound, lo + exactSearchBlockRows)
-                        exactNeighborRows(sub, queries: x, references: x, referenceNorms: norms, referenceRows: rows,
+                        exactNeighborRows(sub, queries: x, references: x, referenceNorms: norms, referenceRanges: [0..<rows],
                                           dim: dim, k: k, selfSearch: true,
                                           indices: outI - first * k, distances: outD - first * k)
                     }
@@ -104,10 +104,15 @@ extension UMAP {
         timings.neighbors = neighborSeconds
         var clock = ContinuousClock.now
         let k = knn.k
-        let index = data.withUnsafeBufferPointer { x in
-            let ordered = LocalityOrderedRows(data: x.baseAddress!, rows: rows, dim: dim, order: localityOrder(knn),
-                                              halfPrecision: options.search.halfPrecision)
-            return NeighborIndex(rows: ordered, graph: localityPositions(knn, data: ordered), pca: nil, projected: [])
+        let index = data.withUnsafeBufferPointer { xb in
+            let x = xb.baseAddress!
+            let axes = previous?.index?.axes
+                ?? principalComponents(x, rows: rows, dim: dim, count: options.search.pcaDimensions, seed: options.seed,
+                                       threads: options.threads)
+            let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: localityOrder(knn),
+                                              halfPrecision: options.search.halfPrecision, axes: axes, threads: options.threads)
+            return NeighborIndex(rows: ordered, graph: localityPositions(knn, data: ordered), axes: axes, cells: nil,
+                                 probes: options.search.cellProbes, candidates: options.search.candidates)
         }
         let (sigmas, rhos, graph) = fuzzyGraph(knn, k: k, options: options)
         let nEpochs = previous == nil ? options.epochs(forRows: rows) : options.warmEpochs
