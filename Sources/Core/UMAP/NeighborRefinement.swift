@@ -460,31 +460,26 @@ func refine(_ start: RefinementGraph, data: LocalityOrderedRows, passes: Int, ex
 
 /// Maps a graph in locality positions back to original row numbering.
 func originalOrder(_ g: KNNGraph, data: LocalityOrderedRows) -> KNNGraph {
-    let n = g.rows, k = g.k
-    var indices = [Int32](repeating: -1, count: n * k)
-    var distances = [Float](repeating: .infinity, count: n * k)
-    for i in 0..<n {
-        let p = Int(data.position[i])
-        for s in 0..<k {
-            let j = g.indices[p * k + s]
-            indices[i * k + s] = j < 0 ? -1 : data.order[Int(j)]
-            distances[i * k + s] = g.distances[p * k + s]
-        }
-    }
-    return KNNGraph(rows: n, k: k, indices: indices, distances: distances)
+    renumbered(g, sourceRow: { Int(data.position[$0]) }, label: { data.order[Int($0)] })
 }
 
 /// Maps a graph in original numbering to locality positions.
 func localityPositions(_ g: KNNGraph, data: LocalityOrderedRows) -> KNNGraph {
+    renumbered(g, sourceRow: { Int(data.order[$0]) }, label: { data.position[Int($0)] })
+}
+
+/// Row r of the result is row `sourceRow(r)` of `g`, with every neighbour j written as `label(j)`
+/// (missing neighbours, -1, stay missing).
+private func renumbered(_ g: KNNGraph, sourceRow: (Int) -> Int, label: (Int32) -> Int32) -> KNNGraph {
     let n = g.rows, k = g.k
     var indices = [Int32](repeating: -1, count: n * k)
     var distances = [Float](repeating: .infinity, count: n * k)
-    for p in 0..<n {
-        let i = Int(data.order[p])
+    for r in 0..<n {
+        let src = sourceRow(r)
         for s in 0..<k {
-            let j = g.indices[i * k + s]
-            indices[p * k + s] = j < 0 ? -1 : data.position[Int(j)]
-            distances[p * k + s] = g.distances[i * k + s]
+            let j = g.indices[src * k + s]
+            indices[r * k + s] = j < 0 ? -1 : label(j)
+            distances[r * k + s] = g.distances[src * k + s]
         }
     }
     return KNNGraph(rows: n, k: k, indices: indices, distances: distances)
