@@ -28,10 +28,10 @@ public struct AdamState: Sendable, Equatable {
         let chunk = 65_536
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
-                let mp = SharedPointer(mb.baseAddress!), vp = SharedPointer(vb.baseAddress!)
-                let wp = SharedPointer(w), gp = SharedPointer(UnsafeMutablePointer(mutating: g))
+                let mp = UncheckedSendable(value: mb.baseAddress!), vp = UncheckedSendable(value: vb.baseAddress!)
+                let wp = UncheckedSendable(value: w), gp = UncheckedSendable(value: g)
                 DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
-                    let m = mp.pointer, v = vp.pointer, w = wp.pointer, g = gp.pointer
+                    let m = mp.value, v = vp.value, w = wp.value, g = gp.value
                     for i in (c * chunk)..<min(count, (c + 1) * chunk) {
                         let gi = g[i]
                         m[i] += (gi - m[i]) * b1

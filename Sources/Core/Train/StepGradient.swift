@@ -61,17 +61,17 @@ public struct StepGradient: Sendable, Equatable {
                 // split never depends on the machine or the process' BLAS setting, so neither does
                 // the result.
                 BLAS.setThreads(1)
-                let out = SharedPointer(p + hk.offset)
+                let out = UncheckedSendable(value: p + hk.offset)
                 flatRows.withUnsafeBufferPointer { f in
                     deltaRows.withUnsafeBufferPointer { d in
-                        let fp = SharedPointer(UnsafeMutablePointer(mutating: f.baseAddress!))
-                        let dp = SharedPointer(UnsafeMutablePointer(mutating: d.baseAddress!))
+                        let fp = UncheckedSendable(value: f.baseAddress!)
+                        let dp = UncheckedSendable(value: d.baseAddress!)
                         let half = SeedCNN.hiddenWidth / 2, rows = self.rows
                         DispatchQueue.concurrentPerform(iterations: 2) { block in
                             BLAS.sgemm(transA: true, m: SeedCNN.flatWidth, n: half, k: rows,
-                                       alpha: 1 / Float(samples), a: fp.pointer, lda: SeedCNN.flatWidth,
-                                       b: dp.pointer + block * half, ldb: SeedCNN.hiddenWidth, beta: 0,
-                                       c: out.pointer + block * half, ldc: SeedCNN.hiddenWidth)
+                                       alpha: 1 / Float(samples), a: fp.value, lda: SeedCNN.flatWidth,
+                                       b: dp.value + block * half, ldb: SeedCNN.hiddenWidth, beta: 0,
+                                       c: out.value + block * half, ldc: SeedCNN.hiddenWidth)
                         }
                     }
                 }
@@ -79,10 +79,4 @@ public struct StepGradient: Sendable, Equatable {
         }
         return out
     }
-}
-
-/// A pointer handed to concurrent jobs that touch disjoint parts of its memory.
-struct SharedPointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
 }
