@@ -100,7 +100,6 @@ struct TrainCommand: ParsableCommand {
         let backend = session.backend
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
                                     state: session.initialState, log: { log(session.annotate($0)) })
-        session.attach(loop)
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
         var umapOptions = UMAPOptions()
@@ -128,15 +127,15 @@ struct TrainCommand: ParsableCommand {
             m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
             return m
         }
-        try run.writeMetrics(loop.state.history)
+        try run.writeMetrics(loop.history)
         // A resumed run's maps start at the epoch it resumes from.
-        let firstMapEpoch = loop.state.epochsDone
+        let firstMapEpoch = loop.epochsDone
         var first = try mapEpoch(firstMapEpoch)
-        if !first.isEmpty { first["epoch"] = Double(loop.state.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
-        while loop.state.epochsDone < epochs {
+        if !first.isEmpty { first["epoch"] = Double(loop.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
+        while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
-            try run.writeMetrics(loop.state.history)
-            figures.curves(loop.state.history)
+            try run.writeMetrics(loop.history)
+            figures.curves(loop.history)
             var row: [String: Double] = ["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
                                          "val_acc": m.valAcc, "seconds": m.seconds, "samples_per_second": m.samplesPerSecond]
             row.merge(try mapEpoch(m.epoch)) { a, _ in a }
@@ -161,9 +160,9 @@ struct TrainCommand: ParsableCommand {
             try NPY.write(NPYArray(shape: [train.count], values: train.labels.map(Float.init)), to: run.file("labels_train.npy"))
             try NPY.write(NPYArray(shape: [split.test.count], values: split.test.labels.map(Float.init)), to: run.file("labels_test.npy"))
         }
-        try run.writeWeights(loop.state.parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
+        try run.writeWeights(backend.model().parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
         try figures.finish()
-        try writeRunReport(run: run, split: split, train: train, history: loop.state.history, maps: maps, firstMapEpoch: firstMapEpoch,
+        try writeRunReport(run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
                            trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion,
                            accuracy: accuracy)
         log("test accuracy: \(fmt(100 * accuracy, 2))% (\(test.stats.correct)/\(test.stats.count)), "

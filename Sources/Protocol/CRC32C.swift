@@ -1,3 +1,7 @@
+#if GLASSBOX_SSE42 && arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// CRC-32C (Castagnoli): reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF,
 /// the variant used by iSCSI, ext4 and SCTP. Checks every message payload on the wire.
 ///
@@ -30,8 +34,30 @@ public struct CRC32C: Sendable, Equatable {
         }
     }
 
-    /// Slicing-by-8: eight bytes per step through eight 256-entry tables.
+    /// SSE 4.2's `crc32` instruction computes exactly this CRC, eight bytes per instruction (about 5x the
+    /// tables' speed); the build enables it with `-DGLASSBOX_SSE42` where the CPU has it (see Makefile).
     mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        #if GLASSBOX_SSE42 && arch(x86_64)
+        let n = buffer.count
+        var crc = UInt64(state)
+        var i = 0
+        while n - i >= 8 {
+            crc = _mm_crc32_u64(crc, UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+            i += 8
+        }
+        var crc32 = UInt32(truncatingIfNeeded: crc)
+        while i < n {
+            crc32 = _mm_crc32_u8(crc32, buffer[i])
+            i += 1
+        }
+        state = crc32
+        #else
+        updateWithTables(buffer)
+        #endif
+    }
+
+    /// Slicing-by-8: eight bytes per step through eight 256-entry tables.
+    mutating func updateWithTables(_ buffer: UnsafeRawBufferPointer) {
         let n = buffer.count
         var crc = state
         var i = 0

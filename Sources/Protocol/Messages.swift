@@ -153,14 +153,33 @@ public struct StepAssignment: Equatable, Sendable {
     public var sampleCounts: [Int32]
     /// The samples of those micro-batches, concatenated in the same order.
     public var sampleIndices: [Int32]
+    /// What the worker does besides computing the gradient.
+    public var options: StepOptions
 
     /// An assignment; `sampleCounts` has one entry per micro-batch and sums to `sampleIndices.count`.
-    public init(weightsVersion: UInt64, microBatches: [Int32], sampleCounts: [Int32], sampleIndices: [Int32]) {
+    public init(weightsVersion: UInt64, microBatches: [Int32], sampleCounts: [Int32], sampleIndices: [Int32],
+                options: StepOptions = []) {
         self.weightsVersion = weightsVersion
         self.microBatches = microBatches
         self.sampleCounts = sampleCounts
         self.sampleIndices = sampleIndices
+        self.options = options
     }
+}
+
+/// Extra duties of a step assignment (a bit set on the wire; unknown bits are a decoding error).
+public struct StepOptions: OptionSet, Equatable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The assignment is the whole step: after sending its result the worker applies its own gradient
+    /// with Adam (the update the coordinator would broadcast) and holds `weightsVersion + 1`.
+    public static let applyOwnGradient = StepOptions(rawValue: 1)
+    /// The result carries the worker's weights and Adam state as they were before the step
+    /// (`weightsVersion`), which the coordinator keeps instead of applying every update itself.
+    public static let reportState = StepOptions(rawValue: 2)
+
+    public static let known: StepOptions = [.applyOwnGradient, .reportState]
 }
 
 /// A step gradient in a form whose combination is exact: every parameter except one dense kernel summed
@@ -206,15 +225,18 @@ public struct StepResult: Equatable, Sendable {
     public var sampleCounts: [Int32]
     /// The gradient of all the assignment's micro-batches together.
     public var gradient: GradientFactors
+    /// With `StepOptions.reportState`: the weights and Adam state the step was computed from.
+    public var state: Weights?
 
     /// A result; the four per-micro-batch arrays must have the same length.
     public init(microBatches: [Int32], lossSums: [Double], correctCounts: [Int32], sampleCounts: [Int32],
-                gradient: GradientFactors) {
+                gradient: GradientFactors, state: Weights? = nil) {
         self.microBatches = microBatches
         self.lossSums = lossSums
         self.correctCounts = correctCounts
         self.sampleCounts = sampleCounts
         self.gradient = gradient
+        self.state = state
     }
 }
 
@@ -437,22 +459,21 @@ extension Message {
             w.writeArray(m.microBatches)
             w.writeArray(m.sampleCounts)
             w.writeArray(m.sampleIndices)
+            w.write(m.options.rawValue)
         case .stepResult(let m):
             w.writeArray(m.microBatches)
             w.writeArray(m.lossSums)
             w.writeArray(m.correctCounts)
             w.writeArray(m.sampleCounts)
             writeGradientFactors(m.gradient, to: &w)
+            w.write(UInt8(m.state == nil ? 0 : 1))
+            if let state = m.state { writeWeights(state, to: &w) }
         case .stepUpdate(let m):
             w.write(m.version)
             w.write(m.samples)
             writeGradientFactors(m.gradient, to: &w)
         case .weights(let m):
-            w.write(m.version)
-            w.write(m.adamStep)
-            w.writeArray(m.parameters)
-            w.writeArray(m.adamM)
-            w.writeArray(m.adamV)
+            writeWeights(m, to: &w)
         case .weightsDigest(let m):
             w.write(m.version)
             w.write(m.sha256)
@@ -519,8 +540,15 @@ extension Message {
             let indicesOffset = r.offset
             let sampleIndices = try r.readArray(of: Int32.self, "sampleIndices")
             try checkSampleCounts(sampleCounts, total: sampleIndices.count, "sampleIndices", at: indicesOffset, &r)
+            let optionsOffset = r.offset
+            let options = StepOptions(rawValue: try r.read(UInt32.self, "options"))
+            guard StepOptions.known.isSuperset(of: options) else {
+                throw r.invalid("options", "unknown option bits 0x\(String(options.subtracting(.known).rawValue, radix: 16))",
+                                at: optionsOffset)
+            }
             self = .stepAssignment(StepAssignment(weightsVersion: weightsVersion, microBatches: microBatches,
-                                                  sampleCounts: sampleCounts, sampleIndices: sampleIndices))
+                                                  sampleCounts: sampleCounts, sampleIndices: sampleIndices,
+                                                  options: options))
         case .stepResult:
             let microBatches = try r.readArray(of: Int32.self, "microBatches")
             let lossSums = try readPerMicroBatch(Double.self, "lossSums", count: microBatches.count, &r)
@@ -529,27 +557,18 @@ extension Message {
             let gradientOffset = r.offset
             let gradient = try readGradientFactors(&r)
             try checkSampleCounts(sampleCounts, total: Int(gradient.rows), "gradient.rows", at: gradientOffset, &r)
+            let stateOffset = r.offset
+            let hasState = try r.read(UInt8.self, "hasState")
+            guard hasState <= 1 else { throw r.invalid("hasState", "\(hasState) is not 0 or 1", at: stateOffset) }
             self = .stepResult(StepResult(
                 microBatches: microBatches, lossSums: lossSums, correctCounts: correctCounts,
-                sampleCounts: sampleCounts, gradient: gradient))
+                sampleCounts: sampleCounts, gradient: gradient, state: hasState == 1 ? try readWeights(&r) : nil))
         case .stepUpdate:
             self = .stepUpdate(StepUpdate(version: try r.read(UInt64.self, "version"),
                                           samples: try r.read(UInt32.self, "samples"),
                                           gradient: try readGradientFactors(&r)))
         case .weights:
-            let version = try r.read(UInt64.self, "version")
-            let adamStep = try r.read(UInt64.self, "adamStep")
-            let parameters = try r.readArray(of: Float.self, "parameters")
-            let momentsOffset = r.offset
-            let adamM = try r.readArray(of: Float.self, "adamM")
-            let adamV = try r.readArray(of: Float.self, "adamV")
-            guard (adamM.isEmpty && adamV.isEmpty)
-                || (adamM.count == parameters.count && adamV.count == parameters.count) else {
-                throw r.invalid("adamM", "\(adamM.count) first and \(adamV.count) second moments for "
-                                + "\(parameters.count) parameters (expected none or one each)", at: momentsOffset)
-            }
-            self = .weights(Weights(version: version, adamStep: adamStep, parameters: parameters,
-                                    adamM: adamM, adamV: adamV))
+            self = .weights(try readWeights(&r))
         case .weightsDigest:
             self = .weightsDigest(WeightsDigest(version: try r.read(UInt64.self, "version"),
                                                 sha256: try r.readString("sha256")))
@@ -628,6 +647,28 @@ private func readEvalImageSet(_ r: inout PayloadReader) throws(WireError) -> Eva
         throw r.invalid("imageSet", "unknown image set \(raw)", at: offset)
     }
     return set
+}
+
+private func writeWeights(_ m: Weights, to w: inout PayloadWriter) {
+    w.write(m.version)
+    w.write(m.adamStep)
+    w.writeArray(m.parameters)
+    w.writeArray(m.adamM)
+    w.writeArray(m.adamV)
+}
+
+private func readWeights(_ r: inout PayloadReader) throws(WireError) -> Weights {
+    let version = try r.read(UInt64.self, "version")
+    let adamStep = try r.read(UInt64.self, "adamStep")
+    let parameters = try r.readArray(of: Float.self, "parameters")
+    let momentsOffset = r.offset
+    let adamM = try r.readArray(of: Float.self, "adamM")
+    let adamV = try r.readArray(of: Float.self, "adamV")
+    guard (adamM.isEmpty && adamV.isEmpty) || (adamM.count == parameters.count && adamV.count == parameters.count) else {
+        throw r.invalid("adamM", "\(adamM.count) first and \(adamV.count) second moments for "
+                        + "\(parameters.count) parameters (expected none or one each)", at: momentsOffset)
+    }
+    return Weights(version: version, adamStep: adamStep, parameters: parameters, adamM: adamM, adamV: adamV)
 }
 
 private func writeGradientFactors(_ g: GradientFactors, to w: inout PayloadWriter) {

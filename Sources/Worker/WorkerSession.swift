@@ -367,6 +367,12 @@ final class WorkerSession {
                         envelope)
             return
         }
+        if !a.options.isDisjoint(with: [.applyOwnGradient, .reportState]) && adam == nil {
+            reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion) without optimiser state, which the "
+                        + "step needs", envelope)
+            weightsVersion = 0
+            return
+        }
         guard let mbs = microBatches(a.sampleIndices, counts: a.sampleCounts.map(Int.init), limit: data.train.count) else {
             reportError(.badRequest, "a sample index is outside the \(data.train.count) training images", envelope)
             return
@@ -374,13 +380,24 @@ final class WorkerSession {
         let start = now()
         let (gradient, stats) = runner.gradients(mbs, data: data.train, epoch: Int(envelope.epoch), seed: run.seed)
         throughput.add(epoch: Int(envelope.epoch), samples: a.sampleIndices.count, seconds: now() - start, log: log)
+        let state = a.options.contains(.reportState)
+            ? Weights(version: weightsVersion, adamStep: UInt64(adam!.step), parameters: parameters, adamM: adam!.m,
+                      adamV: adam!.v)
+            : nil
         let result = StepResult(
             microBatches: a.microBatches, lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
             sampleCounts: stats.map { Int32($0.count) },
             gradient: GradientFactors(sums: gradient.sums.values, rows: UInt32(gradient.rows),
                                       flatWidth: UInt32(SeedCNN.flatWidth), deltaWidth: UInt32(SeedCNN.hiddenWidth),
-                                      flatRows: gradient.flatRows, deltaRows: gradient.deltaRows))
+                                      flatRows: gradient.flatRows, deltaRows: gradient.deltaRows),
+            state: state)
         send(.stepResult(result), envelope)
+        if a.options.contains(.applyOwnGradient) {
+            // The whole step was this worker's: its gradient is the combined one the coordinator would send.
+            applyAdam(gradient, samples: a.sampleIndices.count, parameters: &parameters, adam: &adam!)
+            runner.setParameters(parameters)
+            weightsVersion += 1
+        }
     }
 
     private func evaluate(_ r: EvalRequest, _ envelope: Envelope) {

@@ -47,7 +47,7 @@ final class TrainerTests: XCTestCase {
 
     func testNetworkOverfitsASmallBatch() throws {
         let data = syntheticSet(30, seed: 3)  // random labels: only memorisation can fit them
-        var state = TrainingState.initial(seed: 1)
+        var state = TrainingState.initial(seed: 1).model
         let engine = CNNEngine(parameters: state.parameters, threads: 2, microBatchSize: 15)
         let mbs = microBatches(of: Array(0..<30)[...], size: 15)
         var first = BatchStats(), last = BatchStats()

@@ -102,6 +102,29 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
     }
 
+    func testKilledOnlyWorkerIsReplacedFromTheCoordinatorsKeptUpdates() throws {
+        // One worker computes every step and applies its own gradient; the coordinator holds only the last
+        // reported state and the updates since. A worker that joins after the only one was killed must be
+        // given exactly the weights and Adam state the killed one had.
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "only-worker")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "1", "--bind", endpoint, "--weight-sync",
+                                                               "gradient"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("1 live", timeout: 60), coordinator.output)
+        Thread.sleep(forTimeInterval: 0.8)
+        XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
+        kill(a.pid, SIGKILL)
+        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
+        let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "the replacement worker changed the weights:\n\(run.output)")
+        XCTAssertTrue(run.output.contains("joined as rank 2"), "the replacement joined mid-run:\n\(run.output)")
+        XCTAssertEqual(b.wait(timeout: 30), 0, b.output)
+    }
+
     func testHungWorkerIsDroppedAndRejoinsWithoutChangingTheWeights() throws {
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "hung")

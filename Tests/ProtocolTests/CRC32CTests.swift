@@ -38,4 +38,17 @@ final class CRC32CTests: XCTestCase {
             XCTAssertEqual(crc.value, whole, "split at \(split)")
         }
     }
+
+    func testTablePathAgreesWithTheInstructionPath() {
+        // Where the build uses SSE 4.2 (`-DGLASSBOX_SSE42`), `checksum` runs the instruction; the tables
+        // remain the portable path, so both must agree on every length and alignment.
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        for (start, length) in [(0, 0), (0, 1), (3, 7), (1, 8), (5, 9), (0, 1000), (7, 4093)] {
+            let slice = Array(bytes[start..<(start + length)])
+            var tables = CRC32C()
+            slice.withUnsafeBytes { tables.updateWithTables($0) }
+            XCTAssertEqual(tables.value, CRC32C.checksum(slice), "start \(start), length \(length)")
+        }
+    }
 }

@@ -102,6 +102,24 @@ final class MessagesTests: XCTestCase {
                                      reason: "2 samples, but the micro-batches hold 3"))
     }
 
+    func testUnknownStepOptionBitsAreInvalid() {
+        let assignment = StepAssignment(weightsVersion: 1, microBatches: [0], sampleCounts: [2], sampleIndices: [1, 2],
+                                        options: StepOptions(rawValue: 0x11))
+        XCTAssertEqual(decodeError(encode(.stepAssignment(assignment))),
+                       .invalidField(field: "stepAssignment.options", offset: 36, reason: "unknown option bits 0x10"))
+    }
+
+    func testReportedStateMomentsAreCheckedLikeWeights() {
+        let result = StepResult(microBatches: [0], lossSums: [1], correctCounts: [1], sampleCounts: [1],
+                                gradient: sampleGradient(rows: 1),
+                                state: Weights(version: 3, adamStep: 2, parameters: [1, 2], adamM: [0], adamV: [0]))
+        guard case .invalidField(let field, _, let reason) = decodeError(encode(.stepResult(result))) else {
+            return XCTFail("a reported state with one moment for two parameters was accepted")
+        }
+        XCTAssertEqual(field, "stepResult.adamM")
+        XCTAssertEqual(reason, "1 first and 1 second moments for 2 parameters (expected none or one each)")
+    }
+
     func testWeightsMomentsAreAbsentOrOnePerParameter() {
         let weights = Weights(version: 1, adamStep: 1, parameters: [1, 2], adamM: [0], adamV: [0])
         XCTAssertEqual(decodeError(encode(.weights(weights)))?.description,

@@ -4,20 +4,14 @@ import Foundation
 
 /// How replicas stay in step after each update.
 enum WeightSync: String, ExpressibleByArgument, CaseIterable, Sendable {
-    /// Broadcast the step's combined gradient (about 1 MB); every worker applies Adam itself and holds the
-    /// optimiser state. Exact on workers that run the same build on the same kind of CPU; checked by a
-    /// weights SHA-256 every epoch, with a full resend on a mismatch.
+    /// Broadcast the step's combined gradient (about 1 MB; nothing when one worker computed the whole
+    /// step); every worker applies Adam itself and holds the optimiser state, the coordinator only replays
+    /// the updates when it needs the weights. Exact on workers that run the same build on the same kind of
+    /// CPU; checked by a weights SHA-256 every epoch, with a full resend on a mismatch.
     case gradient
-    /// Broadcast the full fp32 weights (3.3 MB) after every step; workers only compute gradients.
+    /// Broadcast the full fp32 weights (3.3 MB) after every step; the coordinator applies Adam and workers
+    /// only compute gradients.
     case weights
-    /// `weights` for workers spawned on this host (where every replica applying Adam would compete for the
-    /// same cores), `gradient` for workers on other hosts (where bytes on the network dominate).
-    case auto
-
-    /// The mode to use: `auto` resolved.
-    func resolved(workersOnThisHost: Bool) -> WeightSync {
-        self == .auto ? (workersOnThisHost ? .weights : .gradient) : self
-    }
 }
 
 /// Options of `train` for running on worker processes, and for checkpoints and resuming.
@@ -45,9 +39,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds an idle worker may stay silent before it is dropped.", valueName: "seconds"))
     var heartbeatTimeout: Double = 10
     @Option(help: ArgumentHelp("How replicas stay in step: gradient (broadcast the ~1 MB step gradient; each worker "
-                               + "applies Adam), weights (broadcast the 3.3 MB weights; also for workers on differing "
-                               + "CPUs), or auto (weights with --spawn-workers, else gradient).", valueName: "mode"))
-    var weightSync: WeightSync = .auto
+                               + "applies Adam) or weights (the coordinator applies Adam and broadcasts the 3.3 MB "
+                               + "weights; for workers on differing CPUs).", valueName: "mode"))
+    var weightSync: WeightSync = .gradient
     @Option(help: ArgumentHelp("Directory of CURVE keys from `glassbox-coordinator keygen`: encrypt, and admit only "
                                + "workers whose public key (NAME.pub) is there.", valueName: "dir"))
     var curveKeys: String?

@@ -49,7 +49,7 @@ final class TrainingSession {
             return
         }
         let workerCount = options.spawnWorkers ?? options.workers ?? 1
-        let sync = options.weightSync.resolved(workersOnThisHost: options.spawnWorkers != nil)
+        let sync = options.weightSync
         let adam = initialState.adam
         let pool = try WorkerPool(settings: PoolSettings(
             bind: options.bindEndpoint, curveKeysDirectory: options.curveKeys, heartbeatTimeout: options.heartbeatTimeout,
@@ -81,16 +81,14 @@ final class TrainingSession {
         localWorkers = spawned
         log("replicas kept in step by broadcasting the \(sync == .gradient ? "step gradient" : "weights") (--weight-sync)",
             .debug)
-        let cluster = ClusterBackend(pool: pool, sync: sync, microBatchSize: training.microBatchSize,
-                                     initialState: initialState, log: log, events: events)
+        let cluster = ClusterBackend(pool: pool, sync: sync, microBatchSize: training.microBatchSize, log: log,
+                                     events: events)
         self.cluster = cluster
         backend = cluster
     }
 
     deinit { finish() }
 
-    /// From now on the replicas follow `loop`'s state.
-    func attach(_ loop: TrainingLoop) { cluster?.attach(loop) }
 
     /// A training-loop line with the number of live workers appended (distributed runs).
     func annotate(_ line: String) -> String {
@@ -117,7 +115,7 @@ final class TrainingSession {
     func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
         let metrics = try guarded { try loop.runEpoch() }
         try Checkpoint.write(loop.state, settings: settings, in: run)
-        checkpointedEpochs = loop.state.epochsDone
+        checkpointedEpochs = loop.epochsDone
         var fields: [String: Any] = ["epoch": metrics.epoch, "loss": metrics.loss, "acc": metrics.acc,
                                      "val_loss": metrics.valLoss, "val_acc": metrics.valAcc, "seconds": metrics.seconds,
                                      "samples_per_second": metrics.samplesPerSecond]

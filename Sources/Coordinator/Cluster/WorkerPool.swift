@@ -49,7 +49,7 @@ final class WorkerPool: @unchecked Sendable {
     private enum Command {
         case run(PoolJob)
         case publish(ReplicaState)
-        case update(version: UInt64, encoded: [UInt8])
+        case update(StepUpdate, except: String?)
         case resend(workers: [String])
         case armMinimum
         case shutdown(String)
@@ -121,7 +121,7 @@ final class WorkerPool: @unchecked Sendable {
     func stop(reason: String = "the run is over") {
         guard started else { return }
         started = false
-        submit(.shutdown(reason))
+        post(.shutdown(reason))
         threadDone.wait()
         wakeSender.close()
     }
@@ -158,14 +158,26 @@ final class WorkerPool: @unchecked Sendable {
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        submit(.armMinimum)
+        post(.armMinimum)
     }
 
     /// Runs `job` on the workers and returns one result per range, in range order. While it waits, it
     /// calls `provideState` whenever a joining or out-of-step worker needs the current weights.
     func run(_ job: PoolJob, provideState: () -> ReplicaState) throws -> [PoolResult] {
+        try submit(job)
+        return try wait(provideState: provideState)
+    }
+
+    /// Hands `job` to the workers without waiting for it (commands posted before it, such as an update,
+    /// reach the workers first). One job at a time: `wait` for it before submitting the next.
+    func submit(_ job: PoolJob) throws {
         if let failure = lock.withLock({ failure }) { throw failure }
-        submit(.run(job))
+        post(.run(job))
+    }
+
+    /// The results of the submitted job, one per range, in range order. While it waits, it calls
+    /// `provideState` whenever a joining or out-of-step worker needs the current weights.
+    func wait(provideState: () -> ReplicaState) throws -> [PoolResult] {
         while jobDone.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
             if needsState { publish(provideState()) }
         }
@@ -183,16 +195,17 @@ final class WorkerPool: @unchecked Sendable {
     /// Makes `state` the current weights: workers that do not hold its version receive it.
     func publish(_ state: ReplicaState) {
         lock.withLock { statePending = true }
-        submit(.publish(state))
+        post(.publish(state))
     }
 
-    /// Broadcasts an update that takes workers holding `version - 1` to `version`.
-    func broadcast(update: StepUpdate) {
-        submit(.update(version: update.version, encoded: encode(.stepUpdate(update), envelope: Envelope(runNonce: runNonce))))
+    /// Broadcasts an update that takes workers holding `version - 1` to `version`; the worker named
+    /// `except` applied it itself (it computed the whole step) and is only counted as holding `version`.
+    func broadcast(update: StepUpdate, except: String? = nil) {
+        post(.update(update, except: except))
     }
 
     /// Sends the current full state again to the named workers (their weights were found to differ).
-    func resend(to names: [String]) { submit(.resend(workers: names)) }
+    func resend(to names: [String]) { post(.resend(workers: names)) }
 
     /// Bytes and messages each way so far, by message type.
     var traffic: [MessageType: Traffic] { lock.withLock { sharedTraffic } }
@@ -200,7 +213,7 @@ final class WorkerPool: @unchecked Sendable {
     /// The run's failure, if the pool has given up (e.g. too few workers for too long).
     var currentFailure: ClusterError? { lock.withLock { failure } }
 
-    private func submit(_ command: Command) {
+    private func post(_ command: Command) {
         lock.withLock { commands.append(command) }
         try? wakeSender.send(frames: [[]], dontWait: true)
     }
@@ -270,9 +283,17 @@ final class WorkerPool: @unchecked Sendable {
             for worker in workers.values.sorted(by: { $0.rank < $1.rank }) where worker.version != state.version {
                 sendState(to: worker)
             }
-        case .update(let version, let encoded):
+        case .update(let update, let except):
+            let version = update.version
+            var encoded: [UInt8]?
             for worker in workers.values.sorted(by: { $0.rank < $1.rank }) where worker.version == version - 1 {
-                if send(encoded, to: worker) { worker.version = version }
+                if worker.name == except {
+                    worker.version = version
+                    continue
+                }
+                let bytes = encoded ?? encode(.stepUpdate(update), envelope: Envelope(runNonce: runNonce))
+                encoded = bytes
+                if send(bytes, to: worker) { worker.version = version }
             }
             currentVersion = version
             currentState = nil

@@ -1,13 +1,20 @@
 /// Which image set an evaluation reads.
 public enum ImageSetKind: UInt8, Sendable { case train = 0, test = 1 }
 
-/// Where the network is computed: this process (`LocalBackend`) or a set of workers.
-/// The training loop only talks to this interface, so one- and many-process runs share it.
+/// Where the network is trained and run: this process (`LocalBackend`) or a set of workers.
+/// The training loop only talks to this interface, so one- and many-process runs share it. The backend
+/// owns the optimiser step, so that a distributed one can apply it where the weights are used (on the
+/// workers) and hand out the next step's work while it is applied.
 public protocol ComputeBackend: AnyObject {
-    /// Gradient sums and statistics of the micro-batches (training mode, dropout keyed by epoch).
-    func gradients(microBatches: [ArraySlice<Int>], epoch: Int) throws -> (StepGradient, BatchStats)
-    /// Makes every replica use these weights.
-    func setParameters(_ parameters: [Float]) throws
+    /// Makes every replica hold `model` (the start of a run, or a checkpoint to resume).
+    func load(_ model: ModelState) throws
+    /// One training step on every replica: the gradient of `microBatches` (training mode, dropout keyed by
+    /// epoch), averaged over their samples and applied with Adam. `upcoming` is the next step's
+    /// micro-batches, if the epoch has another step, which a backend may hand out ahead. Returns the
+    /// step's loss and accuracy statistics.
+    func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: [ArraySlice<Int>]?) throws -> BatchStats
+    /// The weights and Adam state after the steps so far.
+    func model() -> ModelState
     /// Inference over `indices` of a set: statistics, predictions and optionally `hidden` outputs.
     func evaluate(_ set: ImageSetKind, indices: [Int], hidden: Bool) throws
         -> (stats: BatchStats, predictions: [UInt8], hidden: [Float])
@@ -19,20 +26,51 @@ public final class LocalBackend: ComputeBackend {
     public let train: LabeledImages
     public let test: LabeledImages
     public let seed: UInt64
+    private var current: ModelState?
 
     public init(engine: CNNEngine, train: LabeledImages, test: LabeledImages, seed: UInt64) {
         self.engine = engine; self.train = train; self.test = test; self.seed = seed
     }
 
-    public func gradients(microBatches: [ArraySlice<Int>], epoch: Int) -> (StepGradient, BatchStats) {
-        engine.gradients(microBatches: microBatches, data: train, epoch: epoch, seed: seed)
+    public func load(_ model: ModelState) {
+        current = model
+        engine.setParameters(model.parameters)
     }
 
-    public func setParameters(_ parameters: [Float]) { engine.setParameters(parameters) }
+    public func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: [ArraySlice<Int>]?) -> BatchStats {
+        precondition(current != nil, "LocalBackend: load a model before training")
+        let (gradient, stats) = engine.gradients(microBatches: microBatches, data: train, epoch: epoch, seed: seed)
+        current!.applyAdam(gradient, samples: stats.count)
+        engine.setParameters(current!.parameters)
+        return stats
+    }
+
+    public func model() -> ModelState {
+        guard let current else { preconditionFailure("LocalBackend: no model loaded") }
+        return current
+    }
 
     public func evaluate(_ set: ImageSetKind, indices: [Int], hidden: Bool)
         -> (stats: BatchStats, predictions: [UInt8], hidden: [Float]) {
         engine.evaluate(indices, data: set == .train ? train : test, hidden: hidden)
+    }
+}
+
+/// What a training step changes: every parameter and Adam's state.
+public struct ModelState: Sendable {
+    public var parameters: [Float]
+    public var adam: AdamState
+
+    public init(parameters: [Float], adam: AdamState) {
+        self.parameters = parameters
+        self.adam = adam
+    }
+
+    /// Applies the mean of `gradient` over `samples` samples with Adam. One mutating access to the whole
+    /// state: `applyAdam(..., parameters: &s.parameters, adam: &s.adam)` on a class's `s` is two
+    /// overlapping accesses, which a build with exclusivity checking (e.g. the test build) traps on.
+    public mutating func applyAdam(_ gradient: StepGradient, samples: Int) {
+        Core.applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam)
     }
 }
 

@@ -39,11 +39,14 @@ public struct TrainingState: Sendable {
         self.parameters = parameters; self.adam = adam; self.epochsDone = epochsDone; self.history = history
     }
 
-    /// Applies the mean of `gradient` over `samples` samples with Adam. One mutating access to the whole
-    /// state: `applyAdam(..., parameters: &state.parameters, adam: &state.adam)` on a class's `state`
-    /// is two overlapping accesses, which a build with exclusivity checking (e.g. the test build) traps on.
-    public mutating func applyAdam(_ gradient: StepGradient, samples: Int) {
-        Core.applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam)
+    public init(model: ModelState, epochsDone: Int, history: [EpochMetrics]) {
+        self.init(parameters: model.parameters, adam: model.adam, epochsDone: epochsDone, history: history)
+    }
+
+    /// The weights and optimiser state.
+    public var model: ModelState {
+        get { ModelState(parameters: parameters, adam: adam) }
+        set { parameters = newValue.parameters; adam = newValue.adam }
     }
 
     public static func initial(seed: UInt64) -> TrainingState {
@@ -57,8 +60,14 @@ public final class TrainingLoop {
     public let settings: TrainingSettings
     public let plan: EpochPlan
     public let backend: ComputeBackend
-    public private(set) var state: TrainingState
+    /// Epochs trained so far (including those of a resumed checkpoint).
+    public private(set) var epochsDone: Int
+    /// Metrics of every epoch so far.
+    public private(set) var history: [EpochMetrics]
     private let log: (String) -> Void
+
+    /// Everything a checkpoint holds; the weights come from the backend, which owns the optimiser step.
+    public var state: TrainingState { TrainingState(model: backend.model(), epochsDone: epochsDone, history: history) }
 
     public init(settings: TrainingSettings, sampleCount: Int, backend: ComputeBackend, state: TrainingState,
                 log: @escaping (String) -> Void) throws {
@@ -66,25 +75,26 @@ public final class TrainingLoop {
         self.plan = EpochPlan(sampleCount: sampleCount, validationFraction: settings.validationFraction,
                               batchSize: settings.batchSize, seed: settings.seed)
         self.backend = backend
-        self.state = state
+        epochsDone = state.epochsDone
+        history = state.history
         self.log = log
-        try backend.setParameters(state.parameters)
+        try backend.load(state.model)
     }
 
     /// Trains epoch `state.epochsDone + 1`, validates, and returns its metrics.
     public func runEpoch() throws -> EpochMetrics {
-        let epoch = state.epochsDone + 1
+        let epoch = epochsDone + 1
         let order = plan.order(epoch: epoch)
         let steps = plan.stepsPerEpoch
         let start = now()
         var lastPrint = start
         var total = BatchStats()
+        let batch = { (step: Int) in microBatches(of: self.plan.batch(step, of: order), size: self.settings.microBatchSize) }
+        var upcoming = steps > 0 ? batch(0) : nil
         for step in 0..<steps {
-            let batch = plan.batch(step, of: order)
-            let (gradient, stats) = try backend.gradients(
-                microBatches: microBatches(of: batch, size: settings.microBatchSize), epoch: epoch)
-            state.applyAdam(gradient, samples: batch.count)
-            try backend.setParameters(state.parameters)
+            let current = upcoming!
+            upcoming = step + 1 < steps ? batch(step + 1) : nil
+            let stats = try backend.step(microBatches: current, epoch: epoch, upcoming: upcoming)
             total = total + stats
             let t = now()
             if t - lastPrint >= settings.progressInterval || step == steps - 1 {
@@ -102,8 +112,8 @@ public final class TrainingLoop {
             epoch: epoch, loss: total.lossSum / Double(total.count), acc: Double(total.correct) / Double(total.count),
             valLoss: val.lossSum / Double(max(val.count, 1)), valAcc: Double(val.correct) / Double(max(val.count, 1)),
             seconds: now() - start, samplesPerSecond: Double(total.count) / trainSeconds)
-        state.epochsDone = epoch
-        state.history.append(m)
+        epochsDone = epoch
+        history.append(m)
         log("epoch \(epoch)/\(settings.epochs) done in \(fmt(m.seconds, 1)) s: loss \(fmt(m.loss, 4)) acc \(fmt(m.acc, 4)) "
             + "val_loss \(fmt(m.valLoss, 4)) val_acc \(fmt(m.valAcc, 4))")
         return m
