@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 done
 export GLASSBOX_DATA="${GLASSBOX_DATA:-$PWD/data/mnist}"
 CPU_FLAGS=""
-if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then CPU_FLAGS="-Xswiftc -target-cpu -Xswiftc haswell"; fi
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw sse4_2 /proc/cpuinfo; then CPU_FLAGS="-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DGLASSBOX_SSE42"; fi
 # shellcheck disable=SC2086
 swift build -c release --build-tests -Xswiftc -enable-testing $CPU_FLAGS
 dump=""
