@@ -22,7 +22,8 @@ all: build
 help:
 	@echo "make run    - install missing packages, fetch MNIST, build release, train + draw (runs/default)"
 	@echo "make test   - install missing packages, fetch MNIST, run the whole test suite"
-	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md)"
+	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
+	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
@@ -53,6 +54,9 @@ bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/dist_bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/umap_compare.sh $(BIN) $(DATA_DIR)
+	@# network namespaces need root; about 2 minutes (docs/DISTRIBUTED.md, Measurements)
+	@if [ "$$(id -u)" = 0 ] || sudo -n true 2> /dev/null; then $(SUDO) bash scripts/dist_netns.sh $(BIN) $(DATA_DIR); \
+	else echo "make bench: skipped scripts/dist_netns.sh (needs root: sudo scripts/dist_netns.sh $(BIN) $(DATA_DIR))"; fi
 
 clean:
 	rm -rf .build
