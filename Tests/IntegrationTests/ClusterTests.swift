@@ -76,6 +76,10 @@ final class ClusterTests: XCTestCase {
             XCTAssertEqual(try run.weightsDigest(), expected, "\(n) workers, \(sync) sync: final weights differ from one process")
             XCTAssertEqual(try run.metricsWithoutTimings(), try reference.metricsWithoutTimings(),
                            "\(n) workers, \(sync) sync: metrics differ from one process")
+            if n == 1 && sync == "gradient" {
+                // The only worker computes whole steps and applies its own gradient: no update is sent.
+                XCTAssertTrue(run.output.contains("updates 0,"), "1 worker was sent step updates:\n\(run.output)")
+            }
         }
     }
 
