@@ -676,8 +676,8 @@ private func writeGradientFactors(_ g: GradientFactors, to w: inout PayloadWrite
     w.write(g.rows)
     w.write(g.flatWidth)
     w.write(g.deltaWidth)
-    w.writeArray(g.flatRows)
-    w.writeArray(g.deltaRows)
+    w.writeZeroSuppressed(g.flatRows)
+    w.writeZeroSuppressed(g.deltaRows)
 }
 
 private func readGradientFactors(_ r: inout PayloadReader) throws(WireError) -> GradientFactors {
@@ -686,13 +686,13 @@ private func readGradientFactors(_ r: inout PayloadReader) throws(WireError) -> 
     let flatWidth = try r.read(UInt32.self, "gradient.flatWidth")
     let deltaWidth = try r.read(UInt32.self, "gradient.deltaWidth")
     let flatOffset = r.offset
-    let flatRows = try r.readArray(of: Float.self, "gradient.flatRows")
+    let flatRows = try r.readZeroSuppressed("gradient.flatRows")
     guard UInt64(flatRows.count) == UInt64(rows) * UInt64(flatWidth) else {
         throw r.invalid("gradient.flatRows", "\(flatRows.count) values do not fill \(rows) rows of \(flatWidth)",
                         at: flatOffset)
     }
     let deltaOffset = r.offset
-    let deltaRows = try r.readArray(of: Float.self, "gradient.deltaRows")
+    let deltaRows = try r.readZeroSuppressed("gradient.deltaRows")
     guard UInt64(deltaRows.count) == UInt64(rows) * UInt64(deltaWidth) else {
         throw r.invalid("gradient.deltaRows", "\(deltaRows.count) values do not fill \(rows) rows of \(deltaWidth)",
                         at: deltaOffset)

@@ -338,6 +338,36 @@ public struct PayloadWriter {
         }
     }
 
+    /// Appends floats with their zeros left out: the element count (u32), the count of kept elements
+    /// (u32), a bitmap of which elements are kept (element i is bit i % 8 of byte i / 8), and the kept
+    /// values as one raw little-endian block. Only the all-zero bit pattern (+0.0) is left out, so every
+    /// value, -0.0 and NaN payloads included, comes back bit for bit. After ReLU and dropout about half of
+    /// a layer's activations and gradients are zero.
+    public mutating func writeZeroSuppressed(_ values: [Float]) {
+        let n = values.count
+        write(Self.count(n))
+        let countOffset = storage.count
+        write(UInt32(0))
+        let bitmapOffset = storage.count
+        let valuesOffset = bitmapOffset + (n + 7) / 8
+        // Room for every value; what is not kept is cut off afterwards.
+        storage.append(contentsOf: repeatElement(0, count: valuesOffset - bitmapOffset + 4 * n))
+        var kept = 0
+        values.withUnsafeBufferPointer { v in
+            storage.withUnsafeMutableBytes { out in
+                for i in 0..<n {
+                    let bits = v[i].bitPattern
+                    guard bits != 0 else { continue }
+                    out[bitmapOffset + i >> 3] |= UInt8(1) << UInt8(i & 7)
+                    out.writeLittleEndian(bits, at: valuesOffset + 4 * kept)
+                    kept += 1
+                }
+            }
+        }
+        storage.removeLast(4 * (n - kept))
+        storage.withUnsafeMutableBytes { $0.writeLittleEndian(UInt32(kept), at: countOffset) }
+    }
+
     private static func count(_ n: Int) -> UInt32 {
         guard let count = UInt32(exactly: n) else {
             preconditionFailure("a field of \(n) elements does not fit the u32 count of the wire format")
@@ -430,6 +460,57 @@ public struct PayloadReader {
             }
         }
         position += byteCount
+        return values
+    }
+
+    /// Reads floats written by `PayloadWriter.writeZeroSuppressed`. The full array may be at most
+    /// `WireLimits.maxPayloadBytes` large; the bitmap must mark exactly the kept count, with its padding
+    /// bits clear.
+    public mutating func readZeroSuppressed(_ field: String) throws(WireError) -> [Float] {
+        let start = position
+        let count = Int(try read(UInt32.self, field))
+        let kept = Int(try read(UInt32.self, field))
+        guard count <= limits.maxPayloadBytes / 4 else {
+            position = start
+            throw invalid(field, "\(count) elements exceed the limit of \(limits.maxPayloadBytes) bytes")
+        }
+        guard kept <= count else {
+            position = start
+            throw invalid(field, "\(kept) kept elements of \(count)")
+        }
+        let bitmapBytes = (count + 7) / 8
+        guard bitmapBytes + 4 * kept <= remaining else {
+            position = start
+            throw truncated(field, needed: 8 + bitmapBytes + 4 * kept)
+        }
+        let bitmap = position
+        let valuesStart = bitmap + bitmapBytes
+        var marked = 0
+        for b in bitmap..<valuesStart { marked += bytes[b].nonzeroBitCount }
+        let padding = count % 8 == 0 ? UInt8(0) : ~UInt8(0) << UInt8(count % 8)
+        guard bitmapBytes == 0 || bytes[valuesStart - 1] & padding == 0 else {
+            position = start
+            throw invalid(field, "the bitmap marks elements beyond the \(count) there are")
+        }
+        guard marked == kept else {
+            position = start
+            throw invalid(field, "the bitmap marks \(marked) elements, the count says \(kept)")
+        }
+        let values = bytes.withUnsafeBytes { raw in
+            [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                var next = valuesStart
+                for i in 0..<count {
+                    if raw[bitmap + i >> 3] & (UInt8(1) << UInt8(i & 7)) != 0 {
+                        out[i] = Float(bitPattern: raw.readLittleEndian(UInt32.self, at: next))
+                        next += 4
+                    } else {
+                        out[i] = 0
+                    }
+                }
+                initialized = count
+            }
+        }
+        position = valuesStart + 4 * kept
         return values
     }
 

@@ -201,6 +201,44 @@ final class WireFormatTests: XCTestCase {
             XCTAssertEqual($0 as? WireError, .truncatedField(field: "m", offset: w.bytes.count, needed: 1, available: 0))
         }
     }
+    func testZeroSuppressedFloatsRoundTripBitForBit() throws {
+        let specials: [Float] = [0, -0.0, 1, .nan, Float(bitPattern: 0x7FC0_1234), .infinity, -.leastNonzeroMagnitude, 0, 0]
+        let mostlyNonzero: [Float] = (0..<1000).map { $0 % 3 == 0 ? 0 : Float($0) }
+        let cases: [[Float]] = [[], [0], [2.5], [Float](repeating: 0, count: 17), specials, mostlyNonzero]
+        for values in cases {
+            var w = PayloadWriter()
+            w.writeZeroSuppressed(values)
+            w.write(UInt8(7))
+            var r = PayloadReader(w.bytes)
+            let back = try r.readZeroSuppressed("x")
+            XCTAssertEqual(back.map(\.bitPattern), values.map(\.bitPattern))
+            XCTAssertEqual(try r.read(UInt8.self, "after"), 7, "the reader stops right after the kept values")
+            let kept: Int = values.filter { $0.bitPattern != 0 }.count
+            let expectedBytes: Int = 1 + 8 + (values.count + 7) / 8 + 4 * kept
+            XCTAssertEqual(w.bytes.count, expectedBytes)
+        }
+    }
+
+    func testZeroSuppressedBitmapMustMatchItsKeptCount() {
+        func read(_ build: (inout PayloadWriter) -> Void) -> WireError? {
+            var w = PayloadWriter()
+            build(&w)
+            var r = PayloadReader(w.bytes)
+            do { _ = try r.readZeroSuppressed("x"); return nil } catch { return error }
+        }
+        // 3 elements, 1 kept, but the bitmap marks two.
+        XCTAssertEqual(read { $0.write(UInt32(3)); $0.write(UInt32(1)); $0.write(UInt8(0b011)); $0.write(Float(1)) },
+                       .invalidField(field: "x", offset: 0, reason: "the bitmap marks 2 elements, the count says 1"))
+        // A padding bit set.
+        XCTAssertEqual(read { $0.write(UInt32(3)); $0.write(UInt32(1)); $0.write(UInt8(0b1000)); $0.write(Float(1)) },
+                       .invalidField(field: "x", offset: 0, reason: "the bitmap marks elements beyond the 3 there are"))
+        XCTAssertEqual(read { $0.write(UInt32(2)); $0.write(UInt32(3)) },
+                       .invalidField(field: "x", offset: 0, reason: "3 kept elements of 2"))
+        XCTAssertEqual(read { $0.write(UInt32.max); $0.write(UInt32(0)) },
+                       .invalidField(field: "x", offset: 0, reason: "4294967295 elements exceed the limit of 268435456 bytes"))
+        XCTAssertEqual(read { $0.write(UInt32(16)); $0.write(UInt32(2)); $0.write(UInt16(0b11)); $0.write(Float(1)) },
+                       .truncatedField(field: "x", offset: 0, needed: 18, available: 14))
+    }
 }
 
 private extension Array where Element == UInt8 {
