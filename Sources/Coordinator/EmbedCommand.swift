@@ -46,9 +46,6 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Exact neighbours (blocked sgemm; slow above ~20,000 rows) instead of the approximate search.")
     var exact = false
 
-    @Flag(help: "Single-threaded SGD: the same map bit for bit on every run.")
-    var deterministic = false
-
     @Option(help: "Optional .npy of new rows (same width as --input) to place into the finished map.")
     var transform: String?
 
@@ -79,7 +76,6 @@ struct EmbedCommand: ParsableCommand {
         options.minDist = minDist
         options.nEpochs = epochs
         options.seed = seed
-        options.deterministic = deterministic
         if exact { options.neighborSearch = .exact }
         if let threads { options.threads = threads }
         let y = try labels.map { try readLabels($0, expectedRows: x.rows) }

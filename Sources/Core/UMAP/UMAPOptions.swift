@@ -48,9 +48,9 @@ public struct UMAPOptions: Sendable, Equatable {
     /// sgemm on its own blocks, so OpenBLAS should run single-threaded (`BLAS.setThreads(1)`, as
     /// everywhere in Glassbox).
     public var threads = UMAPOptions.defaultThreads
-    /// SGD on one thread, reproducible bit for bit; otherwise Hogwild over `threads` threads as
-    /// umap-learn's parallel mode (fast, but racing updates make runs differ slightly).
-    public var deterministic = false
+    /// Vertex blocks of the SGD's schedule (`LayoutSchedule`): the map depends on the seed and this,
+    /// not on `threads` (of which up to layoutBlocks / 2 share the SGD).
+    public var layoutBlocks = 16
     /// SGD epochs of a warm fit (started from the previous layout).
     public var warmEpochs = 40
     /// Initial learning rate of a warm fit.
@@ -64,6 +64,18 @@ public struct UMAPOptions: Sendable, Equatable {
     /// umap-learn's default epoch count for `rows` points.
     public func epochs(forRows rows: Int) -> Int {
         nEpochs ?? (rows > 10_000 ? 200 : 500)
+    }
+
+    /// The SGD's settings: `nEpochs` epochs from learning rate `initialAlpha`, negatives seeded by `seed`.
+    func layoutParameters(a: Float, b: Float, nEpochs: Int, initialAlpha: Float, seed: UInt64) -> LayoutParameters {
+        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
+        parameters.gamma = repulsionStrength
+        parameters.initialAlpha = initialAlpha
+        parameters.negativeSampleRate = Float(negativeSampleRate)
+        parameters.seed = seed
+        parameters.threads = threads
+        parameters.vertexBlocks = layoutBlocks
+        return parameters
     }
 
     /// The curve parameters (a, b) in use.
