@@ -4,13 +4,7 @@ import XCTest
 /// Whole fits: maps of known structure, transform, warm fits, reproducibility.
 final class UMAPEmbeddingTests: XCTestCase {
     /// Small and quick in a debug build: fewer neighbours and epochs than the defaults.
-    func quickOptions() -> UMAPOptions {
-        var o = UMAPOptions()
-        o.nNeighbors = 15
-        o.nEpochs = 120
-        o.seed = 3
-        return o
-    }
+    func quickOptions() -> UMAPOptions { quickUMAPOptions(nEpochs: 120, seed: 3) }
 
     func testWellSeparatedBlobsAreSeparatedInTheMap() {
         let (data, labels) = gaussianBlobs(clusters: 10, perCluster: 100, dim: 50)

@@ -210,7 +210,7 @@ public func optimizeLayout(
                                 if moveTail && n > 0 { np.baseAddress!.update(from: head, count: hp.count) }
                                 for phase in 0..<(schedule.phaseStart.count - 1) {
                                     let firstTask = schedule.phaseStart[phase]
-                                    forEachBlock(schedule.phaseStart[phase + 1] - firstTask, threads: threads) { t, _ in
+                                    forEachBlockAsTaken(schedule.phaseStart[phase + 1] - firstTask, threads: threads) { t in
                                         let (head, tail, negatives, heads, targets, rates, nextNegative) = shared.value
                                         let epoch = LayoutEpoch(
                                             epoch: n, alpha: alpha, a: parameters.a, b: parameters.b,

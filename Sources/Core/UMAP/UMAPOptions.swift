@@ -1,5 +1,5 @@
 /// How neighbours are found.
-public enum NeighborSearch: Sendable, Equatable {
+public enum NeighborSearch: String, Sendable, Equatable, Codable {
     /// Exact below 4,096 rows (as umap-learn's small-data path), approximate above.
     case automatic
     /// Blocked sgemm with fused top-k: exact, slow for large inputs (the reference for recall).
@@ -10,7 +10,7 @@ public enum NeighborSearch: Sendable, Equatable {
 
 /// Every knob of the UMAP stage. Defaults equal umap-learn 0.5's, except `nNeighbors` (40, the
 /// reference run's value); the knobs below "Glassbox's own" have no umap-learn counterpart.
-public struct UMAPOptions: Sendable, Equatable {
+public struct UMAPOptions: Sendable, Equatable, Codable {
     /// Size of the local neighbourhood, counting the point itself (umap-learn `n_neighbors`).
     public var nNeighbors = 40
     /// Output dimension (`n_components`). Procrustes alignment and warm fits need 2.
