@@ -15,15 +15,25 @@ struct EmbedCommand: ParsableCommand {
 
             With --transform, new rows are placed into the finished map without moving it, as umap-learn's transform does. With --labels, prints the map's trustworthiness (k = 10, on a fixed sample of up to 5,000 rows); with --transform-labels too, the accuracy of a 10-nearest-neighbour classifier from the labelled map to the transformed rows.
 
-            Example:
+            --save-model DIR keeps the fitted model (training data, map, neighbour graph and search index as .npy files and umap-model.json; see Sources/Core/UMAP/SavedModel.swift); --model DIR loads one instead of fitting, and then --transform's positions go to --out. A loaded model places new rows exactly as the fitted one did. The same seed gives the same map on any number of threads.
+
+            Examples:
               glassbox-coordinator embed --input hidden.npy --labels labels.npy --out map.npy --transform test_hidden.npy --transform-out test_map.npy --transform-labels test_labels.npy
+              glassbox-coordinator embed --input hidden.npy --out map.npy --save-model umap-model
+              glassbox-coordinator embed --model umap-model --transform test_hidden.npy --out test_map.npy
             """)
 
-    @Option(help: "Input .npy: a 2-D float32/float64 array, one point per row.")
-    var input: String
+    @Option(help: "Input .npy: a 2-D float32/float64 array, one point per row (or --model).")
+    var input: String?
 
-    @Option(help: "Where to write the map: a (rows, 2) float32 .npy.")
+    @Option(help: "A model directory written by --save-model (or `train --save-umap-model`): transform into its map instead of fitting; needs --transform, whose positions go to --out.")
+    var model: String?
+
+    @Option(help: "Where to write the map, a (rows, 2) float32 .npy; with --model, the --transform rows' positions.")
     var out: String
+
+    @Option(help: "Also save the fitted model into this directory, for a later `embed --model DIR --transform ...`.")
+    var saveModel: String?
 
     @Option(help: "Optional .npy of integer labels, one per input row (for the quality report).")
     var labels: String?
@@ -46,9 +56,6 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Exact neighbours (blocked sgemm; slow above ~20,000 rows) instead of the approximate search.")
     var exact = false
 
-    @Flag(help: "Single-threaded SGD: the same map bit for bit on every run.")
-    var deterministic = false
-
     @Option(help: "Optional .npy of new rows (same width as --input) to place into the finished map.")
     var transform: String?
 
@@ -59,11 +66,18 @@ struct EmbedCommand: ParsableCommand {
     var transformLabels: String?
 
     func validate() throws {
+        if (input == nil) == (model == nil) { throw ValidationError("Give exactly one of --input and --model.") }
+        if model != nil {
+            if transform == nil { throw ValidationError("--model needs --transform (the rows to place into its map).") }
+            if transformOut != nil { throw ValidationError("With --model, --out takes the transformed rows; drop --transform-out.") }
+            if saveModel != nil { throw ValidationError("--save-model goes with --input (a fit), not --model.") }
+            if exact || epochs != nil { throw ValidationError("--exact and --epochs set up a fit; a loaded model keeps its own.") }
+        }
         if nNeighbors < 2 { throw ValidationError("--n-neighbors must be at least 2 (it counts the point itself).") }
         if !(minDist >= 0) { throw ValidationError("--min-dist must be non-negative.") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be positive.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive.") }
-        if (transform == nil) != (transformOut == nil) {
+        if input != nil && (transform == nil) != (transformOut == nil) {
             throw ValidationError("--transform and --transform-out go together.")
         }
         if transformLabels != nil && (transform == nil || labels == nil) {
@@ -73,13 +87,14 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)  // UMAP runs its own threads
+        if let model { return try transformWithSavedModel(model) }
+        let input = input!
         let x = try readMatrix(input)
         var options = UMAPOptions()
         options.nNeighbors = nNeighbors
         options.minDist = minDist
         options.nEpochs = epochs
         options.seed = seed
-        options.deterministic = deterministic
         if exact { options.neighborSearch = .exact }
         if let threads { options.threads = threads }
         let y = try labels.map { try readLabels($0, expectedRows: x.rows) }
@@ -99,23 +114,44 @@ struct EmbedCommand: ParsableCommand {
                      elapsed(since: clock), t.neighbors, t.graph, t.initialization, t.optimization))
         try writeMatrix(out, model.embedding, rows: x.rows, columns: 2)
         print("wrote \(out)")
+        if let saveModel {
+            try model.save(to: saveModel)
+            print("saved the model into \(saveModel)")
+        }
         if y != nil {
             let trust = trustworthiness(data: x.values, dim: x.columns, embedding: model.embedding, k: 10,
                                         sampleSize: 5000, seed: 7, threads: options.threads)
             print(String(format: "trustworthiness (k = 10, %d rows): %.4f", min(5000, x.rows), trust))
         }
         if let newRows, let transformOut {
-            let c = ContinuousClock.now
-            let placed = model.transform(newData: newRows.values, rows: newRows.rows)
-            print(String(format: "transform: %d rows in %.2f s", newRows.rows, elapsed(since: c)))
-            try writeMatrix(transformOut, placed, rows: newRows.rows, columns: 2)
-            print("wrote \(transformOut)")
-            if let y, let transformLabels {
-                let yt = try readLabels(transformLabels, expectedRows: newRows.rows)
-                let accuracy = knnClassifierAccuracy(trainEmbedding: model.embedding, trainLabels: y,
-                                                     testEmbedding: placed, testLabels: yt, k: 10)
-                print(String(format: "10-NN accuracy of the transformed rows: %.4f", accuracy))
-            }
+            try place(newRows, into: model, out: transformOut, trainLabels: y)
+        }
+    }
+
+    /// `--model DIR --transform NEW.npy --out OUT.npy`.
+    func transformWithSavedModel(_ directory: String) throws {
+        let model = try UMAPModel.load(from: directory, threads: threads ?? UMAPOptions.defaultThreads)
+        print("loaded \(directory): \(model.rows) x \(model.dim) map, n_neighbors \(model.options.nNeighbors)")
+        let newRows = try readMatrix(transform!)
+        if newRows.columns != model.dim {
+            throw EmbedError("\(transform!): \(newRows.columns) columns, but the model in \(directory) has \(model.dim)")
+        }
+        let y = try labels.map { try readLabels($0, expectedRows: model.rows) }
+        try place(newRows, into: model, out: out, trainLabels: y)
+    }
+
+    /// Transforms `newRows`, writes their positions, and with labels prints the 10-NN accuracy.
+    func place(_ newRows: NPYMatrix, into model: UMAPModel, out path: String, trainLabels: [Int32]?) throws {
+        let c = ContinuousClock.now
+        let placed = model.transform(newData: newRows.values, rows: newRows.rows)
+        print(String(format: "transform: %d rows in %.2f s", newRows.rows, elapsed(since: c)))
+        try writeMatrix(path, placed, rows: newRows.rows, columns: 2)
+        print("wrote \(path)")
+        if let trainLabels, let transformLabels {
+            let yt = try readLabels(transformLabels, expectedRows: newRows.rows)
+            let accuracy = knnClassifierAccuracy(trainEmbedding: model.embedding, trainLabels: trainLabels,
+                                                 testEmbedding: placed, testLabels: yt, k: 10)
+            print(String(format: "10-NN accuracy of the transformed rows: %.4f", accuracy))
         }
     }
 

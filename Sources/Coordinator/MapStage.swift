@@ -75,4 +75,9 @@ final class MapStage {
             + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? ""))
         return m
     }
+
+    /// Saves the latest epoch's model (its map before any display alignment) for `embed --model`.
+    func saveModel(to directory: String) throws {
+        try model?.save(to: directory)
+    }
 }

@@ -17,7 +17,8 @@ struct TrainCommand: ParsableCommand {
             weights.safetensors (Keras tensor names and layouts), checkpoint files (for --resume), MNIST.png, \
             fig/epoch_NNN.png (the UMAP map of the hidden layer before training and after every epoch), \
             mnist.gif, acc_loss.png, train_test_dist.png, cnn_predict.png, report.html (open it in a browser) \
-            and events.jsonl (distributed runs).
+            and events.jsonl (distributed runs); with --save-umap-model also umap-model/ (the last map's \
+            model, for `embed --model`).
 
             Examples:
               glassbox-coordinator train --epochs 3 --out runs/try1
@@ -51,10 +52,13 @@ struct TrainCommand: ParsableCommand {
     var noMaps = false
     @Flag(help: "Also write the final `hidden` activations and labels as .npy (hidden_train.npy, hidden_test.npy, labels_train.npy, labels_test.npy), e.g. for `embed` or umap-learn.")
     var saveHidden = false
+    @Flag(help: "Also save the last epoch's UMAP model into umap-model/ in the run directory, for `embed --model DIR --transform NEW.npy --out NEW_MAP.npy` (about 150 MB for MNIST).")
+    var saveUmapModel = false
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if saveUmapModel && noMaps { throw ValidationError("--save-umap-model needs the maps; drop --no-maps") }
         guard (1...100).contains(microBatch) else { throw ValidationError("--micro-batch must be in 1...100, got \(microBatch)") }
         guard ["mnist", "fashion-mnist"].contains(dataset) else {
             throw ValidationError("--dataset must be mnist or fashion-mnist, got \(dataset)")
@@ -152,6 +156,7 @@ struct TrainCommand: ParsableCommand {
             figures.animation()
             figures.trainTest(train: maps.frames.last!, labels: train.labels, test: maps.testPoints, limits: limits)
         }
+        if saveUmapModel, let maps { try maps.saveModel(to: run.file("umap-model")) }
         if saveHidden {
             let trainHidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }

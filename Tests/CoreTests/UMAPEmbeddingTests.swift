@@ -4,13 +4,7 @@ import XCTest
 /// Whole fits: maps of known structure, transform, warm fits, reproducibility.
 final class UMAPEmbeddingTests: XCTestCase {
     /// Small and quick in a debug build: fewer neighbours and epochs than the defaults.
-    func quickOptions() -> UMAPOptions {
-        var o = UMAPOptions()
-        o.nNeighbors = 15
-        o.nEpochs = 120
-        o.seed = 3
-        return o
-    }
+    func quickOptions() -> UMAPOptions { quickUMAPOptions(nEpochs: 120, seed: 3) }
 
     func testWellSeparatedBlobsAreSeparatedInTheMap() {
         let (data, labels) = gaussianBlobs(clusters: 10, perCluster: 100, dim: 50)
@@ -60,15 +54,41 @@ final class UMAPEmbeddingTests: XCTestCase {
         XCTAssertLessThan(warmMove, 0.5 * freshMove)
     }
 
-    func testDeterministicModeGivesTheSameMapForAnyThreadCount() {
+    func testSameSeedGivesTheSameMapOnAnyThreadCount() {
         let (data, _) = gaussianBlobs(clusters: 4, perCluster: 60, dim: 10, separation: 4)
         var options = quickOptions()
-        options.deterministic = true
-        options.threads = 1
-        let one = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
         options.threads = 2
-        let two = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
-        XCTAssertEqual(one.embedding, two.embedding)
+        let first = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
+        let again = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
+        XCTAssertEqual(first.embedding, again.embedding, "same seed, 2 threads, twice")
+        for threads in [1, 3] {
+            options.threads = threads
+            let other = UMAP.fit(data: data, rows: 240, dim: 10, options: options)
+            XCTAssertEqual(other.embedding, first.embedding, "\(threads) threads vs 2")
+        }
+    }
+
+    /// Above 4,096 rows (approximate neighbours) on real data: every stage of a fit and a warm fit is
+    /// thread-count free.
+    func testMNISTMapsAreTheSameOnOneAndTwoThreads() throws {
+        guard let mnist = MNISTSample.load(split: .train, limit: 5000) else {
+            throw XCTSkip("MNIST not found at \(MNISTSample.directory) (set GLASSBOX_DATA)")
+        }
+        var options = quickOptions()
+        options.nEpochs = 30
+        options.warmEpochs = 10
+        let changed = mnist.pixels.enumerated().map { $0.element * (1 + Float($0.offset % 7) * 0.01) }
+        var fits = [UMAPModel](), warm = [UMAPModel]()
+        for threads in [1, 2] {
+            options.threads = threads
+            fits.append(UMAP.fit(data: mnist.pixels, rows: mnist.rows, dim: 784, options: options))
+            warm.append(UMAP.warmFit(data: changed, previous: fits.last!))
+        }
+        XCTAssertEqual(fits[0].neighbors, fits[1].neighbors, "neighbours")
+        XCTAssertEqual(fits[0].graph, fits[1].graph, "fuzzy graph")
+        XCTAssertEqual(fits[0].embedding, fits[1].embedding, "map")
+        XCTAssertEqual(warm[0].neighbors, warm[1].neighbors, "warm neighbours")
+        XCTAssertEqual(warm[0].embedding, warm[1].embedding, "warm map")
     }
 }
 

@@ -46,7 +46,6 @@ final class UMAPRowBlocksTests: XCTestCase {
         var options = UMAPOptions()
         options.nNeighbors = 15
         options.neighborSearch = .exact
-        options.deterministic = true
         options.threads = 1
         let reference = UMAP.fit(data: x, rows: rows, dim: dim, options: options)
         let knn = exactNearestNeighbors(data: x, rows: rows, dim: dim, k: 15, threads: 1)

@@ -148,13 +148,18 @@ final class UMAPStagesTests: XCTestCase {
         for i in 0..<(2 * rows) { XCTAssertEqual(rotated[i], y[i], accuracy: 1e-3) }
     }
 
-    func testFastAndReferenceKernelsReachTheSameQuality() {
+    /// Five blobs' pruned fuzzy graph for `nEpochs`, its spectral layout and labels.
+    func blobLayoutProblem(nEpochs: Int) -> (graph: FuzzyGraph, start: [Float], labels: [Int32]) {
         let (data, labels) = gaussianBlobs(clusters: 5, perCluster: 60, dim: 10, separation: 4)
         let knn = exactNearestNeighbors(data: data, rows: 300, dim: 10, k: 15)
         let (s, r) = smoothKNNDistances(knn, nNeighbors: 15)
         let graph = pruneWeakEdges(fuzzySimplicialSet(knn, strengths: membershipStrengths(knn, sigmas: s, rhos: r)),
-                                   nEpochs: 100, defaultEpochs: 500)
-        let start = spectralInitialization(graph, dim: 2, data: data, dataDim: 10, seed: 2)
+                                   nEpochs: nEpochs, defaultEpochs: 500)
+        return (graph, spectralInitialization(graph, dim: 2, data: data, dataDim: 10, seed: 2), labels)
+    }
+
+    func testFastAndReferenceKernelsReachTheSameQuality() {
+        let (graph, start, labels) = blobLayoutProblem(nEpochs: 100)
         let (a, b) = findAB()
         var accuracies = [Double]()
         for reference in [false, true] {
@@ -166,6 +171,24 @@ final class UMAPStagesTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(accuracies[0], 0.97, "fast kernel")
         XCTAssertGreaterThanOrEqual(accuracies[1], 0.97, "reference kernel")
+    }
+
+    func testLayoutIsTheSameForAnyThreadCountWithBothKernels() {
+        let (graph, start, _) = blobLayoutProblem(nEpochs: 60)
+        let (a, b) = findAB()
+        for reference in [false, true] {
+            var maps = [[Float]]()
+            for threads in [1, 2, 3, 8] {
+                var y = start
+                var p = LayoutParameters(a: a, b: b, nEpochs: 60)
+                p.referenceKernel = reference
+                p.threads = threads
+                optimizeLayout(&y, dim: 2, graph: graph, parameters: p)
+                maps.append(y)
+            }
+            XCTAssertNotEqual(maps[0], start)
+            for m in maps.dropFirst() { XCTAssertEqual(m, maps[0], reference ? "reference kernel" : "fast kernel") }
+        }
     }
 }
 

@@ -1,6 +1,15 @@
 import XCTest
 @testable import Core
 
+/// Options for quick fits in tests: 15 neighbours, `nEpochs` SGD epochs.
+func quickUMAPOptions(nEpochs: Int, seed: UInt64) -> UMAPOptions {
+    var o = UMAPOptions()
+    o.nNeighbors = 15
+    o.nEpochs = nEpochs
+    o.seed = seed
+    return o
+}
+
 /// Real MNIST from the raw IDX files at $GLASSBOX_DATA (default /work/main/data/mnist): images have a
 /// 16-byte header then rows x 784 bytes, labels an 8-byte header then one byte per row.
 struct MNISTSample {

@@ -317,7 +317,7 @@ struct TopKBuffers {
 // MARK: - Approximate search
 
 /// Knobs of the approximate search (Glassbox's own; umap-learn uses pynndescent instead).
-public struct NeighborSearchOptions: Sendable, Equatable {
+public struct NeighborSearchOptions: Sendable, Equatable, Codable {
     /// Dimensions of the PCA projection in which the data is cut into cells.
     public var pcaDimensions = 32
     /// Average points per cell (k-means cluster in the PCA projection).

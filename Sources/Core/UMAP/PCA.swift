@@ -77,32 +77,36 @@ func principalComponents(
     }
     let mean = meanD.map { Float($0 / Double(rows)) }
 
-    // Covariance: each thread accumulates centred row blocks into its own (dim, dim) sum.
+    // Covariance: row block b is accumulated into partial sum b mod `groups` (a count that does not
+    // depend on the threads, so neither does the sum); each thread centres rows in its own scratch.
     let blockRows = 1024
     let blocks = (rows + blockRows - 1) / blockRows
-    let t = max(1, min(threads, blocks))
-    var partial = [Float](repeating: 0, count: t * dim * dim)
+    let groups = min(blocks, 8)
+    let t = max(1, min(threads, groups))
+    var partial = [Float](repeating: 0, count: groups * dim * dim)
     var scratch = [Float](repeating: 0, count: t * blockRows * dim)
     partial.withUnsafeMutableBufferPointer { pp in
         scratch.withUnsafeMutableBufferPointer { sp in
             let p = UncheckedSendable(value: pp.baseAddress!), s = UncheckedSendable(value: sp.baseAddress!)
             let xs = UncheckedSendable(value: x)
-            forEachBlock(blocks, threads: t) { b, thread in
-                let r0 = b * blockRows, r1 = min(rows, r0 + blockRows)
+            forEachBlock(groups, threads: t) { g, thread in
                 let buf = s.value + thread * blockRows * dim
-                for r in r0..<r1 {
-                    let src = xs.value + r * dim, dst = buf + (r - r0) * dim
-                    for d in 0..<dim { dst[d] = src[d] - mean[d] }
+                for b in stride(from: g, to: blocks, by: groups) {
+                    let r0 = b * blockRows, r1 = min(rows, r0 + blockRows)
+                    for r in r0..<r1 {
+                        let src = xs.value + r * dim, dst = buf + (r - r0) * dim
+                        for d in 0..<dim { dst[d] = src[d] - mean[d] }
+                    }
+                    BLAS.sgemm(transA: true, m: dim, n: dim, k: r1 - r0, a: buf, lda: dim, b: buf, ldb: dim,
+                               beta: 1, c: p.value + g * dim * dim, ldc: dim)
                 }
-                BLAS.sgemm(transA: true, m: dim, n: dim, k: r1 - r0, a: buf, lda: dim, b: buf, ldb: dim,
-                           beta: 1, c: p.value + thread * dim * dim, ldc: dim)
             }
         }
     }
     var cov = [Float](repeating: 0, count: dim * dim)
     let scale = 1 / Float(max(rows - 1, 1))
-    for th in 0..<t {
-        for i in 0..<(dim * dim) { cov[i] += partial[th * dim * dim + i] }
+    for g in 0..<groups {
+        for i in 0..<(dim * dim) { cov[i] += partial[g * dim * dim + i] }
     }
     for i in 0..<(dim * dim) { cov[i] *= scale }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// A value handed to another thread without the compiler's Sendable check: the caller promises that
 /// threads touch disjoint parts of what it points to (or, for Hogwild SGD, that racing is intended).
@@ -25,6 +26,37 @@ func forEachBlock(_ blockCount: Int, threads: Int, _ body: (_ block: Int, _ thre
                 block += t
             }
         }
+    }
+}
+
+/// Runs `body(block)` for every block in 0..<blockCount on at most `threads` threads, each taking
+/// the next block not yet taken: for blocks whose results do not depend on the thread that runs them,
+/// so a thread held up by the machine's other work does not hold up the blocks it has not started.
+func forEachBlockAsTaken(_ blockCount: Int, threads: Int, _ body: (_ block: Int) -> Void) {
+    let t = max(1, min(threads, blockCount))
+    if t == 1 {
+        for block in 0..<blockCount { body(block) }
+        return
+    }
+    let counter = BlockCounter()
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendable(value: escapable)
+        DispatchQueue.concurrentPerform(iterations: t) { _ in
+            while case let block = counter.take(), block < blockCount { box.value(block) }
+        }
+    }
+}
+
+/// The next block number, for `forEachBlockAsTaken`.
+private final class BlockCounter: @unchecked Sendable {
+    private var next = 0
+    private let lock = NSLock()
+
+    func take() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        next += 1
+        return next - 1
     }
 }
 

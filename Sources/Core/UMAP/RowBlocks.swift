@@ -127,12 +127,9 @@ extension UMAP {
 
         clock = .now
         let (a, b) = options.curveParameters()
-        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
-        parameters.gamma = options.repulsionStrength
-        parameters.initialAlpha = previous == nil ? options.learningRate : options.warmLearningRate
-        parameters.negativeSampleRate = Float(options.negativeSampleRate)
-        parameters.seed = options.seed
-        parameters.threads = options.deterministic ? 1 : options.threads
+        let parameters = options.layoutParameters(
+            a: a, b: b, nEpochs: nEpochs,
+            initialAlpha: previous == nil ? options.learningRate : options.warmLearningRate, seed: options.seed)
         optimizeLayout(&embedding, dim: options.nComponents, graph: pruned, parameters: parameters) { _ in }
         timings.optimization = seconds(since: clock)
 

@@ -212,22 +212,23 @@ func leadingEigenvector(
 }
 
 /// w -= Vᵀ(V w) for the `count` orthonormal rows of V (count, length): one Gram-Schmidt sweep as two
-/// matrix-vector products, the columns split over threads (each thread's share of V w is summed).
+/// matrix-vector products, the columns split into up to 8 parts (by length, not threads, so the sum
+/// of the parts' V w is the same on any number of threads).
 func orthogonalize(_ w: inout [Float], against basis: [Float], count: Int, length n: Int, threads: Int) {
-    let t = max(1, min(threads, n / 8192))
+    let t = max(1, min(8, n / 8192))
     var partial = [Float](repeating: 0, count: t * count)
     basis.withUnsafeBufferPointer { bp in
         w.withUnsafeMutableBufferPointer { wp in
             partial.withUnsafeMutableBufferPointer { pp in
                 let p = UncheckedSendable(value: (bp.baseAddress!, wp.baseAddress!, pp.baseAddress!))
-                forEachBlock(t, threads: t) { b, _ in
+                forEachBlock(t, threads: threads) { b, _ in
                     let (v, w, h) = p.value
                     let cols = blockRange(b, of: t, count: n)
                     BLAS.sgemm(m: count, n: 1, k: cols.count, a: v + cols.lowerBound, lda: n, b: w + cols.lowerBound,
                                ldb: 1, c: h + b * count, ldc: 1)
                 }
                 for b in 1..<t { for r in 0..<count { pp[r] += pp[b * count + r] } }
-                forEachBlock(t, threads: t) { b, _ in
+                forEachBlock(t, threads: threads) { b, _ in
                     let (v, w, h) = p.value
                     let cols = blockRange(b, of: t, count: n)
                     BLAS.sgemm(transA: true, m: cols.count, n: 1, k: count, alpha: -1, a: v + cols.lowerBound, lda: n,

@@ -55,13 +55,9 @@ extension UMAPModel {
 
         let nEpochs = options.nEpochs.map { $0 / 3 } ?? (newRows <= 10_000 ? 100 : 30)
         let pruned = pruneWeakEdges(graph, nEpochs: nEpochs, defaultEpochs: nEpochs)
-        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
-        parameters.gamma = options.repulsionStrength
-        parameters.initialAlpha = options.learningRate / 4
-        parameters.negativeSampleRate = Float(options.negativeSampleRate)
-        parameters.seed = options.transformSeed
         // Heads are the new points and the tails do not move: threads never race, any count is exact.
-        parameters.threads = options.threads
+        let parameters = options.layoutParameters(a: a, b: b, nEpochs: nEpochs, initialAlpha: options.learningRate / 4,
+                                                  seed: options.transformSeed)
         optimizeLayout(&initial, dim: dimOut, graph: pruned, fixedTail: embedding, parameters: parameters)
         return initial
     }

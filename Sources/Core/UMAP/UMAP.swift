@@ -16,7 +16,9 @@
 // - SGD: the schedule is computed from floor(n·w/w_max) instead of accumulated in float64 (the same
 //   epochs up to rounding); negatives come from SplitMix64 keyed by (seed, edge, epoch) instead of
 //   a per-vertex tau_rand; the fast 2-D kernel evaluates a sample's attraction and negatives at the
-//   head's position before the sample and uses a polynomial pow;
+//   head's position before the sample and uses a polynomial pow; threads follow a fixed schedule of
+//   vertex blocks instead of racing (Hogwild), and negatives read the layout as it was at the start
+//   of the epoch, so the same seed gives the same map on any number of threads;
 // - spectral initialisation: Lanczos with locking instead of ARPACK (same tolerance); the
 //   meta-layout of > 2·dim components rescales distances when exp(-d²) underflows;
 // - smooth_knn_dist sums its exponentials in Float.
@@ -94,12 +96,8 @@ public enum UMAP {
 
         clock = .now
         let (a, b) = options.curveParameters()
-        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
-        parameters.gamma = options.repulsionStrength
-        parameters.initialAlpha = options.learningRate
-        parameters.negativeSampleRate = Float(options.negativeSampleRate)
-        parameters.seed = options.seed
-        parameters.threads = options.deterministic ? 1 : options.threads
+        let parameters = options.layoutParameters(a: a, b: b, nEpochs: nEpochs, initialAlpha: options.learningRate,
+                                                  seed: options.seed)
         optimizeLayout(&embedding, dim: options.nComponents, graph: pruned, parameters: parameters) { epoch in
             progress?(.optimization, Double(epoch) / Double(nEpochs))
         }
@@ -139,12 +137,8 @@ public enum UMAP {
         clock = .now
         var embedding = previous.embedding
         let (a, b) = options.curveParameters()
-        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
-        parameters.gamma = options.repulsionStrength
-        parameters.initialAlpha = options.warmLearningRate
-        parameters.negativeSampleRate = Float(options.negativeSampleRate)
-        parameters.seed = options.seed
-        parameters.threads = options.deterministic ? 1 : options.threads
+        let parameters = options.layoutParameters(a: a, b: b, nEpochs: nEpochs,
+                                                  initialAlpha: options.warmLearningRate, seed: options.seed)
         optimizeLayout(&embedding, dim: 2, graph: pruned, parameters: parameters) { epoch in
             progress?(.optimization, Double(epoch) / Double(nEpochs))
         }

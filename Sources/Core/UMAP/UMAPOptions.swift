@@ -1,5 +1,5 @@
 /// How neighbours are found.
-public enum NeighborSearch: Sendable, Equatable {
+public enum NeighborSearch: String, Sendable, Equatable, Codable {
     /// Exact below 4,096 rows (as umap-learn's small-data path), approximate above.
     case automatic
     /// Blocked sgemm with fused top-k: exact, slow for large inputs (the reference for recall).
@@ -10,7 +10,7 @@ public enum NeighborSearch: Sendable, Equatable {
 
 /// Every knob of the UMAP stage. Defaults equal umap-learn 0.5's, except `nNeighbors` (40, the
 /// reference run's value); the knobs below "Glassbox's own" have no umap-learn counterpart.
-public struct UMAPOptions: Sendable, Equatable {
+public struct UMAPOptions: Sendable, Equatable, Codable {
     /// Size of the local neighbourhood, counting the point itself (umap-learn `n_neighbors`).
     public var nNeighbors = 40
     /// Output dimension (`n_components`). Procrustes alignment and warm fits need 2.
@@ -48,9 +48,9 @@ public struct UMAPOptions: Sendable, Equatable {
     /// sgemm on its own blocks, so OpenBLAS should run single-threaded (`BLAS.setThreads(1)`, as
     /// everywhere in Glassbox).
     public var threads = UMAPOptions.defaultThreads
-    /// SGD on one thread, reproducible bit for bit; otherwise Hogwild over `threads` threads as
-    /// umap-learn's parallel mode (fast, but racing updates make runs differ slightly).
-    public var deterministic = false
+    /// Vertex blocks of the SGD's schedule (`LayoutSchedule`): the map depends on the seed and this,
+    /// not on `threads` (of which up to layoutBlocks / 2 share the SGD).
+    public var layoutBlocks = 16
     /// SGD epochs of a warm fit (started from the previous layout).
     public var warmEpochs = 40
     /// Initial learning rate of a warm fit.
@@ -64,6 +64,18 @@ public struct UMAPOptions: Sendable, Equatable {
     /// umap-learn's default epoch count for `rows` points.
     public func epochs(forRows rows: Int) -> Int {
         nEpochs ?? (rows > 10_000 ? 200 : 500)
+    }
+
+    /// The SGD's settings: `nEpochs` epochs from learning rate `initialAlpha`, negatives seeded by `seed`.
+    func layoutParameters(a: Float, b: Float, nEpochs: Int, initialAlpha: Float, seed: UInt64) -> LayoutParameters {
+        var parameters = LayoutParameters(a: a, b: b, nEpochs: nEpochs)
+        parameters.gamma = repulsionStrength
+        parameters.initialAlpha = initialAlpha
+        parameters.negativeSampleRate = Float(negativeSampleRate)
+        parameters.seed = seed
+        parameters.threads = threads
+        parameters.vertexBlocks = layoutBlocks
+        return parameters
     }
 
     /// The curve parameters (a, b) in use.
