@@ -52,6 +52,7 @@ bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/dist_bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/umap_compare.sh $(BIN) $(DATA_DIR)
+	bash scripts/umap_workers_bench.sh $(BIN) $(DATA_DIR)
 
 clean:
 	rm -rf .build

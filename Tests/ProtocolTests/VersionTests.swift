@@ -2,5 +2,5 @@ import XCTest
 @testable import Protocol
 
 final class VersionTests: XCTestCase {
-    func testVersionIsOne() { XCTAssertEqual(ProtocolVersion.major, 1) }
+    func testVersionIsTwo() { XCTAssertEqual(ProtocolVersion.major, 2) }
 }

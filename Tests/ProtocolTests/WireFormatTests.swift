@@ -8,7 +8,7 @@ final class WireFormatTests: XCTestCase {
         let bytes = encode(.heartbeat(timestampNanoseconds: 0x0807_0605_0403_0201), envelope: envelope)
         let payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
         let crc = CRC32C.checksum(payload)
-        let expected: [UInt8] = Array("GBX1".utf8) + [1, 0, 0, 0, 9, 0, 0xEF, 0xBE, 0x0D, 0x0C, 0x0B, 0x0A]
+        let expected: [UInt8] = Array("GBX1".utf8) + [UInt8(ProtocolVersion.major), 0, 0, 0, 9, 0, 0xEF, 0xBE, 0x0D, 0x0C, 0x0B, 0x0A]
             + [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 4, 3, 2, 1, 5, 0, 0, 0, 6, 0, 0, 0]
             + [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)]
             + [8, 0, 0, 0, 0, 0, 0, 0] + payload
@@ -29,10 +29,10 @@ final class WireFormatTests: XCTestCase {
 
     func testOtherMajorVersionIsRefusedNamingBothVersions() {
         var bytes = encode(.heartbeat(timestampNanoseconds: 1))
-        bytes[4] = 2
+        bytes[4] = 3
         let error = decodeError(bytes)
-        XCTAssertEqual(error, .unsupportedVersion(major: 2, minor: 0))
-        XCTAssertEqual(error?.description, "peer speaks protocol 2.0, this build speaks 1.0")
+        XCTAssertEqual(error, .unsupportedVersion(major: 3, minor: 0))
+        XCTAssertEqual(error?.description, "peer speaks protocol 3.0, this build speaks 2.0")
     }
 
     func testNewerMinorVersionMayAppendFieldsButSameMinorMayNot() throws {
