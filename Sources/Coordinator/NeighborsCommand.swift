@@ -12,7 +12,8 @@ struct NeighborsCommand: ParsableCommand {
             Searches the k nearest neighbours of every row as the per-epoch maps do: a fresh search of --previous (as \
             the epoch-0 map), then a search of --input warm-started from that graph (as every later map); without \
             --previous only a fresh search of --input. Prints, per search, its wall-clock and CPU seconds (this process \
-            and the workers together) and, with --exact, recall@k against the exact neighbours.
+            and the workers, and the busiest worker: given a core per process, the search takes about this process' \
+            plus the busiest worker's CPU seconds) and, with --exact, recall@k against the exact neighbours.
 
             Example (the bench's 2-worker row):
               glassbox-coordinator neighbors --previous e0/hidden_train.npy --input e1/hidden_train.npy \\
@@ -89,7 +90,7 @@ struct NeighborsCommand: ParsableCommand {
                 throw EmbedError("\(path): expected a 2-D array of more than \(nNeighbors) rows, found shape \(x.shape)")
             }
             let (rows, dim) = (x.shape[0], x.shape[1])
-            let cpu0 = processCPUSeconds(), workers0 = stages?.workerCPUSeconds ?? 0, t0 = now()
+            let cpu0 = processCPUSeconds(), workers0 = stages?.cpuSecondsByWorker ?? [:], t0 = now()
             let found: (graph: KNNGraph, index: NeighborIndex)
             let previousGraph = earlier?.graph.rows == rows ? earlier : nil
             if let stages {
@@ -102,9 +103,12 @@ struct NeighborsCommand: ParsableCommand {
                     axes: previousGraph?.index.axes, seed: seed, threads: threads)
             }
             let seconds = now() - t0
-            let own = processCPUSeconds() - cpu0, workers = (stages?.workerCPUSeconds ?? 0) - workers0
+            let own = processCPUSeconds() - cpu0
+            let perWorker = (stages?.cpuSecondsByWorker ?? [:]).map { $0.value - (workers0[$0.key] ?? 0) }
+            let workers = perWorker.reduce(0, +), busiest = perWorker.max() ?? 0
             var line = "\(previousGraph == nil ? "fresh" : "warm") \(name) (\(rows) x \(dim)), \(setting): neighbours "
-                + "\(fmt(seconds, 2)) s, CPU \(fmt(own + workers, 2)) s (coordinator \(fmt(own, 2)), workers \(fmt(workers, 2)))"
+                + "\(fmt(seconds, 2)) s, CPU \(fmt(own + workers, 2)) s (coordinator \(fmt(own, 2)), workers \(fmt(workers, 2)), "
+                + "busiest worker \(fmt(busiest, 2)))"
             if let exact {
                 let truth = try exactGraph(of: x.values, rows: rows, dim: dim, name: path, directory: exact)
                 line += ", recall@\(nNeighbors) \(fmt(neighborRecall(found.graph, exact: truth), 4))"

@@ -8,7 +8,8 @@ import Protocol
 ///
 /// A request this worker cannot answer from what it holds (a search or pass it did not receive in full,
 /// e.g. because it joined after the upload) is answered `missingState`, and the coordinator uploads again.
-/// Requests that contradict themselves or the search held are errors.
+/// Requests that contradict themselves or the search held are errors. A block is split over the worker's
+/// threads (one part each: the coordinator's blocks are already small).
 struct UMAPRowWorker {
     let threads: Int
     private var search: UInt64 = 0
@@ -111,7 +112,7 @@ struct UMAPRowWorker {
             guard work.probes >= 1, Int(work.candidates) >= k, Int(work.candidates) <= data.rows else {
                 return .failure(UMAPRowError("cell start with \(work.probes) probes and \(work.candidates) candidates for k \(k)"))
             }
-            computed = rowBlocksOnThreads(rows, k: k, threads: threads, alignment: cellSearchBlockRows) { part in
+            computed = rowBlocksOnThreads(rows, k: k, threads: threads, blocksPerThread: 1, alignment: cellSearchBlockRows) { part in
                 (cellStartRows(part, cells: cells, data: data, probes: Int(work.probes), candidates: Int(work.candidates),
                                keep: k), 0)
             }
@@ -120,7 +121,7 @@ struct UMAPRowWorker {
             guard work.neighbours.allSatisfy({ $0 >= -1 && Int($0) < data.rows }) else {
                 return .failure(UMAPRowError("graph start with neighbours outside the \(data.rows) rows"))
             }
-            computed = rowBlocksOnThreads(rows, k: k, threads: threads) { part in
+            computed = rowBlocksOnThreads(rows, k: k, threads: threads, blocksPerThread: 1) { part in
                 let at = ((part.lowerBound - rows.lowerBound) * inputK)..<((part.upperBound - rows.lowerBound) * inputK)
                 return (graphStartRows(part, neighbors: work.neighbours[at], inputK: inputK, data: data, keep: k), 0)
             }
@@ -129,7 +130,7 @@ struct UMAPRowWorker {
             guard pass.graph.graph.k == k else {
                 return .failure(UMAPRowError("refinement with k \(k) of a graph of k \(pass.graph.graph.k)"))
             }
-            computed = rowBlocksOnThreads(rows, k: k, threads: threads) { part in
+            computed = rowBlocksOnThreads(rows, k: k, threads: threads, blocksPerThread: 1) { part in
                 refineNeighborRowBlock(part, current: pass.graph, reverse: pass.reverse, data: data,
                                        expansion: Int(work.expansion))
             }

@@ -23,8 +23,10 @@ final class ClusterNeighborStages: NeighborSearchStages {
     private var cells: CellIndex?
     private var pass: UInt32 = 0
     private var passGraph: RefinementGraph?
-    /// CPU seconds the workers reported for their UMAP requests, all searches together.
-    private(set) var workerCPUSeconds = 0.0
+    /// CPU seconds each worker reported for its UMAP requests, all searches together.
+    private(set) var cpuSecondsByWorker: [String: Double] = [:]
+    /// CPU seconds of all workers together.
+    var workerCPUSeconds: Double { cpuSecondsByWorker.values.reduce(0, +) }
 
     init(cluster: ClusterBackend) { self.cluster = cluster }
 
@@ -114,7 +116,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
             guard case .umapReply(let reply) = result.message, reply.search == search else {
                 throw ClusterError("\(result.worker) answered a UMAP upload with \(result.message.type)")
             }
-            workerCPUSeconds += reply.cpuSeconds
+            cpuSecondsByWorker[result.worker, default: 0] += reply.cpuSeconds
         }
     }
 
@@ -142,7 +144,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
                 guard case .umapReply(let reply) = result.message, reply.search == search else {
                     throw ClusterError("\(result.worker) answered the UMAP \(name) of rows \(r) with \(result.message.type)")
                 }
-                workerCPUSeconds += reply.cpuSeconds
+                cpuSecondsByWorker[result.worker, default: 0] += reply.cpuSeconds
                 if reply.status == .missingState {
                     cluster.log("\(result.worker) does not hold this UMAP search's data; rows \(r) will be asked again",
                                 .warning)

@@ -62,14 +62,14 @@ public final class ThreadedNeighborStages: NeighborSearchStages {
     }
 }
 
-/// Computes the rows `rows` as 16 blocks per thread (each starting at a multiple of `alignment`, or at
-/// `rows.lowerBound`) on `threads` threads; returns the blocks' rows as one graph of rows.count rows and
-/// the sum of their changes.
+/// Computes the rows `rows` as `blocksPerThread` blocks per thread (each starting at a multiple of
+/// `alignment`, or at `rows.lowerBound`) on `threads` threads; returns the blocks' rows as one graph of
+/// rows.count rows and the sum of their changes.
 public func rowBlocksOnThreads(
-    _ rows: Range<Int>, k: Int, threads: Int, alignment: Int = 1,
+    _ rows: Range<Int>, k: Int, threads: Int, blocksPerThread: Int = 16, alignment: Int = 1,
     _ block: (Range<Int>) -> (rows: RefinementGraph, changes: Int)
 ) -> (graph: RefinementGraph, changes: Int) {
-    let parts = max(1, min(rows.count, threads * 16))
+    let parts = max(1, min(rows.count, threads * blocksPerThread))
     var bounds = (0...parts).map { rows.lowerBound + rows.count * $0 / parts }
     for p in 1..<parts { bounds[p] = max(rows.lowerBound, bounds[p] / alignment * alignment) }
     var pieces = [(rows: RefinementGraph, changes: Int)?](repeating: nil, count: parts)
