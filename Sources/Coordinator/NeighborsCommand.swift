@@ -78,8 +78,9 @@ struct NeighborsCommand: ParsableCommand {
             session = nil
         }
         defer { session?.finish() }
+        let workerCount = cluster.spawnWorkers ?? cluster.workers ?? 1
         let setting = cluster.isDistributed
-            ? "\(cluster.spawnWorkers ?? cluster.workers ?? 1) workers (coordinator \(threads) threads)"
+            ? "\(workerCount) worker\(workerCount == 1 ? "" : "s") (coordinator \(threads) threads)"
             : "in-process, \(threads) thread\(threads == 1 ? "" : "s")"
         let options = UMAPOptions().search
         var earlier: (graph: KNNGraph, index: NeighborIndex)?

@@ -59,7 +59,7 @@ public struct CellIndex: Sendable {
         let others = selfPositions == nil ? k : k - 1
         var indices = [Int32](repeating: -1, count: queryRows * k)
         var distances = [Float](repeating: .infinity, count: queryRows * k)
-        let blockRows = 256
+        let blockRows = cellSearchBlockRows
         let blocks = (queryRows + blockRows - 1) / blockRows
         packed.withUnsafeBufferPointer { pk in
             centroids.withUnsafeBufferPointer { cp in

@@ -37,15 +37,21 @@ public final class ThreadedNeighborStages: NeighborSearchStages {
 
     public func load(_ rows: LocalityOrderedRows) { data = rows }
 
+    /// The rows `load` gave.
+    private var rows: LocalityOrderedRows {
+        guard let data else { preconditionFailure("ThreadedNeighborStages: load the rows before a stage") }
+        return data
+    }
+
     public func cellStart(_ cells: CellIndex, probes: Int, candidates: Int, keep k: Int) -> RefinementGraph {
-        let data = data!
+        let data = rows
         return rowBlocksOnThreads(0..<data.rows, k: k, threads: threads, alignment: cellSearchBlockRows) { rows in
             (cellStartRows(rows, cells: cells, data: data, probes: probes, candidates: candidates, keep: k), 0)
         }.graph
     }
 
     public func graphStart(_ graph: KNNGraph, keep k: Int) -> RefinementGraph {
-        let data = data!
+        let data = rows
         return rowBlocksOnThreads(0..<data.rows, k: k, threads: threads) { rows in
             let neighbors = graph.indices[(rows.lowerBound * graph.k)..<(rows.upperBound * graph.k)]
             return (graphStartRows(rows, neighbors: neighbors, inputK: graph.k, data: data, keep: k), 0)
@@ -53,7 +59,7 @@ public final class ThreadedNeighborStages: NeighborSearchStages {
     }
 
     public func refinementPass(_ current: RefinementGraph, expansion: Int) -> (next: RefinementGraph, changes: Int) {
-        let data = data!
+        let data = rows
         let reverse = ReverseNeighbors(current, cap: current.graph.k)
         let (next, changes) = rowBlocksOnThreads(0..<data.rows, k: current.graph.k, threads: threads) { rows in
             refineNeighborRowBlock(rows, current: current, reverse: reverse, data: data, expansion: expansion)
