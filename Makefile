@@ -54,6 +54,7 @@ bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/dist_bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/umap_compare.sh $(BIN) $(DATA_DIR)
+	bash scripts/umap_workers_bench.sh $(BIN) $(DATA_DIR)
 	@# network namespaces need root; about 2 minutes (docs/DISTRIBUTED.md, Measurements)
 	@if [ "$$(id -u)" = 0 ] || sudo -n true 2> /dev/null; then $(SUDO) bash scripts/dist_netns.sh $(BIN) $(DATA_DIR); \
 	else echo "make bench: skipped scripts/dist_netns.sh (needs root: sudo scripts/dist_netns.sh $(BIN) $(DATA_DIR))"; fi

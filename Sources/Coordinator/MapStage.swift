@@ -15,9 +15,9 @@ final class MapStage {
     private(set) var frames: [[Float]] = []
     /// The test images placed into the latest map.
     private(set) var testPoints: [Float] = []
-    /// Finds the k nearest neighbours (row itself first) of every row of (data, rows, dim) elsewhere, e.g.
-    /// on the workers (`ClusterBackend.remoteNearestNeighbors`); nil: the fit searches in-process.
-    var remoteNeighbors: ((_ data: [Float], _ rows: Int, _ dim: Int, _ k: Int) throws -> KNNGraph)?
+    /// Where the neighbour search's per-row stages run: the workers (`ClusterNeighborStages`), or nil for
+    /// this process' threads. The maps are the same either way.
+    var neighborStages: ClusterNeighborStages?
 
     init(options: UMAPOptions, mode: Mode, labels: [UInt8], testLabels: [UInt8], log: Log) {
         self.options = options; self.mode = mode; self.labels = labels; self.testLabels = testLabels; self.log = log
@@ -30,20 +30,11 @@ final class MapStage {
         let kind = model == nil ? "fit" : mode == .warm ? "warm-started" : "fresh fit"
         let start = now()
         let next: UMAPModel
-        if let remoteNeighbors {
-            let knn = try remoteNeighbors(hidden, rows, dim, min(options.nNeighbors, rows))
-            let searched = now() - start
-            if mode == .warm, let previous = model {
-                next = UMAP.warmFit(neighbors: knn, data: hidden, previous: previous, options: options,
-                                    neighborSeconds: searched)
-            } else {
-                next = UMAP.fit(neighbors: knn, data: hidden, rows: rows, dim: dim, options: options,
-                                neighborSeconds: searched)
-            }
-        } else if mode == .warm, let previous = model {
-            next = UMAP.warmFit(data: hidden, previous: previous, options: options)  // aligned by warmFit
+        let stages: any NeighborSearchStages = neighborStages ?? ThreadedNeighborStages(threads: options.threads)
+        if mode == .warm, let previous = model {
+            next = try UMAP.warmFit(data: hidden, previous: previous, options: options, stages: stages)  // aligned
         } else {
-            next = UMAP.fit(data: hidden, rows: rows, dim: dim, options: options)
+            next = try UMAP.fit(data: hidden, rows: rows, dim: dim, options: options, stages: stages)
         }
         let fitSeconds = now() - start
         model = next

@@ -44,7 +44,7 @@ struct TrainCommand: ParsableCommand {
     var limitTrain: Int?
     @Option(help: "Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).")
     var umapMode: String = "warm"
-    @Option(help: "Where the UMAP neighbour search runs: local (approximate, on the coordinator) or workers (exact, in blocks of rows on the workers of a distributed run).")
+    @Option(help: "Where the UMAP neighbour search's per-row stages run: local (the coordinator's threads) or workers (blocks of rows on the workers of a distributed run; the same neighbours; pays with workers on other hosts, slower than local on one small host).")
     var umapNeighbors: String = "local"
     @Option(help: "UMAP neighbours per point (the reference run used 40).")
     var nNeighbors: Int = 40
@@ -116,7 +116,7 @@ struct TrainCommand: ParsableCommand {
             guard let cluster = backend as? ClusterBackend else {
                 throw ValidationError("--umap-neighbors workers needs a distributed run (--spawn-workers or --workers)")
             }
-            maps?.remoteNeighbors = cluster.remoteNearestNeighbors
+            maps?.neighborStages = ClusterNeighborStages(cluster: cluster)
         }
         var trainPredictions: [[UInt8]] = []
         var jsonl: [[String: Double]] = []

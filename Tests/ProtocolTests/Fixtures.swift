@@ -44,10 +44,25 @@ let sampleMessages: [Message] = [
     .heartbeat(timestampNanoseconds: 1_234_567_890_123),
     .error(code: 7, text: "weights version 16 is not 17"),
     .shutdown(reason: "training finished"),
-    .umapRequest(UMAPRequest(rows: NeighbourRows(firstRow: 1000, rowCount: 2, k: 3), values: [0.5, 0.25])),
-    .umapReply(UMAPReply(rows: NeighbourRows(firstRow: 1000, rowCount: 2, k: 3), neighbourIndices: [1, 2, 3, 4, 5, 6],
-                         distances: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])),
+    .umapRequest(.matrix(NeighbourMatrixRows(search: 3, totalRows: 60_000, dimension: 2, firstRow: 16_384,
+                                             half: [0x3C00, 0xBC00, 0x7BFF, 0], single: [], projectionDimension: 1,
+                                             projection: [0.5, -0.25]))),
+    .umapRequest(.matrix(NeighbourMatrixRows(search: 3, totalRows: 3, dimension: 1, firstRow: 0, half: [],
+                                             single: [1.5, -2, .infinity], projectionDimension: 0, projection: []))),
+    .umapRequest(.cells(NeighbourCells(search: 3, dimension: 2, cellStart: [0, 2, 2, 5], centroids: [1, 2, 3, 4, 5, 6]))),
+    .umapRequest(.graph(NeighbourGraphChunk(search: 3, pass: 2, totalRows: 1002, rows: sampleGraphRows))),
+    .umapRequest(.work(NeighbourWork(stage: .cellStart, search: 3, firstRow: 1024, rowCount: 1024, k: 40, probes: 16,
+                                     candidates: 80))),
+    .umapRequest(.work(NeighbourWork(stage: .graphStart, search: 3, firstRow: 7, rowCount: 2, k: 3,
+                                     neighbours: [1, 2, -1, 4, 5, 6, 8, 9]))),
+    .umapRequest(.work(NeighbourWork(stage: .refine, search: 3, pass: 2, firstRow: 0, rowCount: 1024, k: 40, expansion: 15))),
+    .umapReply(UMAPReply(search: 3, status: .done, rows: sampleGraphRows, changes: 17, cpuSeconds: 0.125)),
+    .umapReply(UMAPReply(search: 4, status: .missingState)),
 ]
+
+/// Two rows of a graph of k = 3.
+let sampleGraphRows = NeighbourGraphRows(firstRow: 1000, k: 3, indices: [1000, 2, -1, 1001, 5, 6],
+                                         distances: [0, 0.2, .infinity, 0, 0.5, 0.6], isNew: [0, 1, 0, 1, 1, 0])
 
 /// Gradient factors of `rows` samples with small widths and distinct values.
 func sampleGradient(rows: UInt32) -> GradientFactors {

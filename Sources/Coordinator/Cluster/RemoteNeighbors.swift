@@ -1,90 +1,173 @@
 import Core
 import Protocol
 
-extension ClusterBackend {
-    /// Rows of the activation matrix per `UMAPRequest` chunk sent to the workers (8 MiB of float32 at 512 wide).
-    static let umapUploadRows = 4096
-    /// Query rows per neighbour-search unit; a multiple of `exactSearchBlockRows`, so the merged graph equals
-    /// a single-process exact search bit for bit.
-    static let umapQueryRows = 16 * exactSearchBlockRows
+/// The per-row stages of the approximate UMAP neighbour search on the workers (`--umap-neighbors workers`).
+///
+/// The coordinator runs the search (`approximateNearestNeighbors(...stages:)`): PCA, k-means cells and the
+/// locality order here; every ready worker receives the search's rows (locality order, Float16, with their
+/// projections) once, the cells for a fresh start, and before each refinement pass the graph that pass
+/// reads; blocks of query rows then go to workers as they become free, and the coordinator merges the
+/// blocks' rows. Each row is computed by the same Core function from the same inputs as in-process, so the
+/// merged graph is the in-process one bit for bit. Units the workers answer `missingState` (a worker that
+/// joined after an upload) are asked again after a fresh upload, up to 3 times.
+final class ClusterNeighborStages: NeighborSearchStages {
+    typealias Failure = any Error
+    /// Rows per upload message (16 MiB of Float16 at 512 wide).
+    static let uploadRows = 16_384
+    /// Query rows per unit of work: a multiple of `cellSearchBlockRows`, so cell starts match in-process bits.
+    static let unitRows = 4 * cellSearchBlockRows
 
-    /// The exact k nearest neighbours (row itself first) of every row of `data` (rows, dim), searched by the
-    /// workers: every ready worker receives the matrix in chunks, then blocks of query rows are handed to
-    /// workers as they become free and the coordinator merges the blocks' answers. Blocks answered empty
-    /// (by a worker that joined after the upload) are asked again after a fresh upload, up to 3 times.
-    func remoteNearestNeighbors(data: [Float], rows: Int, dim: Int, k: Int) throws -> KNNGraph {
-        precondition(data.count == rows * dim && k >= 1 && k <= rows)
-        let units = (rows + Self.umapQueryRows - 1) / Self.umapQueryRows
-        var missing = Array(0..<units)
-        var blocks: [(firstRow: Int, graph: KNNGraph)] = []
-        for _ in 0..<3 where !missing.isEmpty {
-            let t0 = now()
-            try uploadForNeighbors(data: data, rows: rows, dim: dim)
-            let t1 = now()
-            let found = try searchRowBlocks(missing, rows: rows, dim: dim, k: k)
-            log("UMAP neighbours on the workers: \(rows) x \(dim) sent in \(fmt(t1 - t0, 1)) s, \(missing.count) "
-                + "blocks of \(Self.umapQueryRows) rows searched in \(fmt(now() - t1, 1)) s", .debug)
-            blocks += found
-            let done = Set(found.map { $0.firstRow / Self.umapQueryRows })
-            missing.removeAll { done.contains($0) }
+    private let cluster: ClusterBackend
+    private var search: UInt64 = 0
+    private var data: LocalityOrderedRows?
+    private var cells: CellIndex?
+    private var pass: UInt32 = 0
+    private var passGraph: RefinementGraph?
+    /// CPU seconds each worker reported for its UMAP requests, all searches together.
+    private(set) var cpuSecondsByWorker: [String: Double] = [:]
+    /// CPU seconds of all workers together.
+    var workerCPUSeconds: Double { cpuSecondsByWorker.values.reduce(0, +) }
+
+    init(cluster: ClusterBackend) { self.cluster = cluster }
+
+    func load(_ rows: LocalityOrderedRows) throws {
+        search += 1
+        data = rows
+        cells = nil
+        passGraph = nil
+        let t0 = now()
+        try uploadRows()
+        cluster.log("UMAP neighbours on the workers: \(rows.rows) x \(rows.dim) rows sent in \(fmt(now() - t0, 2)) s", .debug)
+    }
+
+    func cellStart(_ cells: CellIndex, probes: Int, candidates: Int, keep k: Int) throws -> RefinementGraph {
+        self.cells = cells
+        try uploadCells()
+        let search = self.search
+        return try runUnits("cell start", k: k, reupload: { try uploadRows(); try uploadCells() }) { rows in
+            NeighbourWork(stage: .cellStart, search: search, firstRow: UInt32(rows.lowerBound), rowCount: UInt32(rows.count),
+                          k: UInt32(k), probes: UInt32(probes), candidates: UInt32(candidates))
+        }.graph
+    }
+
+    func graphStart(_ graph: KNNGraph, keep k: Int) throws -> RefinementGraph {
+        let search = self.search
+        return try runUnits("graph start", k: k, reupload: uploadRows) { rows in
+            NeighbourWork(stage: .graphStart, search: search, firstRow: UInt32(rows.lowerBound), rowCount: UInt32(rows.count),
+                          k: UInt32(k), neighbours: Array(graph.indices[(rows.lowerBound * graph.k)..<(rows.upperBound * graph.k)]))
+        }.graph
+    }
+
+    func refinementPass(_ current: RefinementGraph, expansion: Int) throws -> (next: RefinementGraph, changes: Int) {
+        pass += 1
+        passGraph = current
+        let t0 = now()
+        try uploadGraph()
+        cluster.log("UMAP neighbours on the workers: graph of pass \(pass) sent in \(fmt(now() - t0, 2)) s", .debug)
+        let k = current.graph.k
+        let (search, pass) = (self.search, self.pass)
+        let (next, changes) = try runUnits("refinement pass \(pass)", k: k, reupload: { try uploadRows(); try uploadGraph() }) {
+            rows in
+            NeighbourWork(stage: .refine, search: search, pass: pass, firstRow: UInt32(rows.lowerBound),
+                          rowCount: UInt32(rows.count), k: UInt32(k), expansion: UInt32(expansion))
+        }
+        return (next, changes)
+    }
+
+    // MARK: uploads (every ready worker, one message per chunk)
+
+    private func uploadRows() throws {
+        let data = data!
+        let dim = data.dim, pdim = data.projectionDim
+        for first in stride(from: 0, to: data.rows, by: Self.uploadRows) {
+            let rows = first..<min(data.rows, first + Self.uploadRows)
+            let values = (rows.lowerBound * dim)..<(rows.upperBound * dim)
+            let half = data.half.isEmpty ? [] : data.half[values].map(\.bitPattern)
+            let single = data.half.isEmpty ? Array(data.single[values]) : []
+            try broadcast(.matrix(NeighbourMatrixRows(
+                search: search, totalRows: UInt32(data.rows), dimension: UInt32(dim), firstRow: UInt32(first), half: half,
+                single: single, projectionDimension: UInt32(pdim),
+                projection: Array(data.projection[(rows.lowerBound * pdim)..<(rows.upperBound * pdim)]))))
+        }
+    }
+
+    private func uploadCells() throws {
+        let cells = cells!
+        try broadcast(.cells(NeighbourCells(search: search, dimension: UInt32(cells.dim),
+                                            cellStart: cells.cellStart.map { UInt32($0) }, centroids: cells.centroids)))
+    }
+
+    private func uploadGraph() throws {
+        let graph = passGraph!
+        let n = graph.graph.rows, k = graph.graph.k
+        for first in stride(from: 0, to: n, by: Self.uploadRows) {
+            let entries = (first * k)..<(min(n, first + Self.uploadRows) * k)
+            try broadcast(.graph(NeighbourGraphChunk(
+                search: search, pass: pass, totalRows: UInt32(n),
+                rows: NeighbourGraphRows(firstRow: UInt32(first), k: UInt32(k), indices: Array(graph.graph.indices[entries]),
+                                         distances: Array(graph.graph.distances[entries]),
+                                         isNew: graph.isNew[entries].map { $0 ? 1 : 0 }))))
+        }
+    }
+
+    private func broadcast(_ request: UMAPRequest) throws {
+        let job = PoolJob(name: "UMAP upload", epoch: 0, unitCount: 1, split: .perWorker) { _ in .umapRequest(request) }
+        for result in try cluster.pool.run(job, provideState: cluster.replicaState) {
+            guard case .umapReply(let reply) = result.message, reply.search == search else {
+                throw ClusterError("\(result.worker) answered a UMAP upload with \(result.message.type)")
+            }
+            cpuSecondsByWorker[result.worker, default: 0] += reply.cpuSeconds
+        }
+    }
+
+    // MARK: work on blocks of query rows
+
+    /// Runs `work(rows)` for every unit of `unitRows` query rows on the workers and merges the rows; units
+    /// answered `missingState` are asked again after `reupload`.
+    private func runUnits(_ name: String, k: Int, reupload: () throws -> Void,
+                          work: @escaping @Sendable (Range<Int>) -> NeighbourWork) throws -> (graph: RefinementGraph, changes: Int) {
+        let n = data!.rows
+        let unitCount = (n + Self.unitRows - 1) / Self.unitRows
+        @Sendable func rows(_ unit: Int) -> Range<Int> { (unit * Self.unitRows)..<min(n, (unit + 1) * Self.unitRows) }
+        var missing = Array(0..<unitCount)
+        var blocks: [(firstRow: Int, block: RefinementGraph)] = []
+        var changes = 0
+        let t0 = now(), cpu0 = workerCPUSeconds
+        for attempt in 0..<3 where !missing.isEmpty {
+            if attempt > 0 { try reupload() }
+            let units = missing
+            let job = PoolJob(name: "UMAP \(name)", epoch: 0, unitCount: units.count, split: .chunks(1)) { slots in
+                .umapRequest(.work(work(rows(units[slots.lowerBound]))))
+            }
+            for result in try cluster.pool.run(job, provideState: cluster.replicaState) {
+                let unit = units[result.range.lowerBound], r = rows(unit)
+                guard case .umapReply(let reply) = result.message, reply.search == search else {
+                    throw ClusterError("\(result.worker) answered the UMAP \(name) of rows \(r) with \(result.message.type)")
+                }
+                cpuSecondsByWorker[result.worker, default: 0] += reply.cpuSeconds
+                if reply.status == .missingState {
+                    cluster.log("\(result.worker) does not hold this UMAP search's data; rows \(r) will be asked again",
+                                .warning)
+                    continue
+                }
+                let g = reply.rows
+                guard Int(g.firstRow) == r.lowerBound, g.rowCount == r.count, Int(g.k) == k,
+                      g.indices.allSatisfy({ $0 >= -1 && Int($0) < n }) else {
+                    throw ClusterError("\(result.worker) answered the UMAP \(name) of rows \(r) with rows \(g.firstRow) + "
+                                       + "\(g.rowCount) of \(g.k) neighbours")
+                }
+                blocks.append((r.lowerBound, RefinementGraph(
+                    graph: KNNGraph(rows: r.count, k: k, indices: g.indices, distances: g.distances),
+                    isNew: g.isNew.map { $0 == 1 })))
+                changes += Int(reply.changes)
+                missing.removeAll { $0 == unit }
+            }
         }
         guard missing.isEmpty else {
-            throw ClusterError("the workers did not find the UMAP neighbours of \(missing.count) row blocks in 3 tries")
+            throw ClusterError("the workers did not compute the UMAP \(name) of \(missing.count) row blocks in 3 tries")
         }
-        return KNNGraph(rowBlocks: blocks, rows: rows, k: k)
-    }
-
-    /// Sends every ready worker the matrix, `umapUploadRows` rows per message.
-    private func uploadForNeighbors(data: [Float], rows: Int, dim: Int) throws {
-        for first in stride(from: 0, to: rows, by: Self.umapUploadRows) {
-            let count = min(Self.umapUploadRows, rows - first)
-            let request = UMAPRequest(rows: NeighbourRows(firstRow: UInt32(first), rowCount: UInt32(count), k: 0),
-                                      values: Array(data[(first * dim)..<((first + count) * dim)]))
-            let job = PoolJob(name: "UMAP activations", epoch: 0, unitCount: 1, split: .perWorker) { _ in
-                .umapRequest(request)
-            }
-            for result in try pool.run(job, provideState: replicaState) {
-                guard case .umapReply(let r) = result.message, r.rows == request.rows else {
-                    throw ClusterError("\(result.worker) answered UMAP activations with \(result.message.type)")
-                }
-            }
-        }
-    }
-
-    /// The neighbours of the query-row units `units` (each `umapQueryRows` rows), one unit per request;
-    /// units answered empty are left out.
-    private func searchRowBlocks(_ units: [Int], rows: Int, dim: Int, k: Int) throws -> [(firstRow: Int, graph: KNNGraph)] {
-        let blockRows = Self.umapQueryRows
-        @Sendable func rowRange(_ slot: Int) -> Range<Int> {
-            let unit = units[slot]
-            return (unit * blockRows)..<min(rows, (unit + 1) * blockRows)
-        }
-        let shape: [Float] = [Float(rows), Float(dim)]
-        let job = PoolJob(name: "UMAP neighbour rows", epoch: 0, unitCount: units.count, split: .chunks(1)) { slots in
-            let r = rowRange(slots.lowerBound)
-            return .umapRequest(UMAPRequest(
-                rows: NeighbourRows(firstRow: UInt32(r.lowerBound), rowCount: UInt32(r.count), k: UInt32(k)),
-                values: shape))
-        }
-        var blocks: [(firstRow: Int, graph: KNNGraph)] = []
-        for result in try pool.run(job, provideState: replicaState) {
-            let r = rowRange(result.range.lowerBound)
-            guard case .umapReply(let reply) = result.message, Int(reply.rows.firstRow) == r.lowerBound,
-                  Int(reply.rows.k) == k else {
-                throw ClusterError("\(result.worker) answered the UMAP neighbours of rows \(r) with \(result.message.type)")
-            }
-            if reply.rows.rowCount == 0 {
-                log("\(result.worker) does not hold this epoch's activations; rows \(r) will be asked again", .warning)
-                continue
-            }
-            guard Int(reply.rows.rowCount) == r.count, reply.neighbourIndices.count == r.count * k,
-                  reply.distances.count == r.count * k else {
-                throw ClusterError("\(result.worker) answered the UMAP neighbours of rows \(r) with "
-                                   + "\(reply.neighbourIndices.count) neighbours")
-            }
-            blocks.append((r.lowerBound, KNNGraph(rows: r.count, k: k, indices: reply.neighbourIndices,
-                                                  distances: reply.distances)))
-        }
-        return blocks
+        cluster.log("UMAP neighbours on the workers: \(name) of \(n) rows in \(unitCount) blocks, \(fmt(now() - t0, 2)) s "
+                    + "(workers' CPU \(fmt(workerCPUSeconds - cpu0, 2)) s)", .debug)
+        return (RefinementGraph(rowBlocks: blocks, rows: n, k: k), changes)
     }
 }

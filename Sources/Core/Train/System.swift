@@ -15,3 +15,11 @@ public func peakResidentBytes() -> Int {
     }
     return 0
 }
+
+/// User plus system CPU seconds this process (all its threads) has used so far.
+public func processCPUSeconds() -> Double {
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

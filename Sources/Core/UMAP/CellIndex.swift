@@ -8,25 +8,33 @@
 public struct CellIndex: Sendable {
     public let dim: Int
     public let cellCount: Int
-    let centroids: [Float]
+    /// The cells' centroids (cellCount, dim).
+    public let centroids: [Float]
     let centroidNorms: [Float]
     /// Cell c holds positions cellStart[c]..<cellStart[c + 1], in chunks chunkStart[c]..<chunkStart[c + 1].
-    let cellStart: [Int]
+    public let cellStart: [Int]
     let chunkStart: [Int]
     /// Chunk t: dim x 8 floats; padding lanes sit far away so they never qualify.
     let packed: [Float]
 
     /// `points` (rows, dim) in positions with `cellOf` (each row's cell) non-decreasing.
     init(points: UnsafePointer<Float>, rows: Int, dim: Int, cellOf: [Int32], cells: KMeansClusters) {
-        self.dim = dim
-        cellCount = cells.count
-        centroids = cells.centroids
-        centroidNorms = (0..<cells.count).map { c in
-            (0..<dim).reduce(Float(0)) { $0 + cells.centroids[c * dim + $1] * cells.centroids[c * dim + $1] }
-        }
-        var start = [Int](repeating: 0, count: cellCount + 1)
+        var start = [Int](repeating: 0, count: cells.count + 1)
         for c in cellOf { start[Int(c) + 1] += 1 }
-        for c in 0..<cellCount { start[c + 1] += start[c] }
+        for c in 0..<cells.count { start[c + 1] += start[c] }
+        self.init(points: points, dim: dim, cellStart: start, centroids: cells.centroids)
+    }
+
+    /// `points` (cellStart.last, dim) in positions, cell c holding positions cellStart[c]..<cellStart[c + 1]
+    /// (non-decreasing from 0), with `centroids` (cellStart.count - 1, dim): e.g. an index rebuilt by a worker.
+    public init(points: UnsafePointer<Float>, dim: Int, cellStart start: [Int], centroids: [Float]) {
+        precondition(start.count >= 2 && start[0] == 0 && centroids.count == (start.count - 1) * dim)
+        self.dim = dim
+        cellCount = start.count - 1
+        self.centroids = centroids
+        centroidNorms = (0..<cellCount).map { c in
+            (0..<dim).reduce(Float(0)) { $0 + centroids[c * dim + $1] * centroids[c * dim + $1] }
+        }
         var chunks = [Int](repeating: 0, count: cellCount + 1)
         for c in 0..<cellCount { chunks[c + 1] = chunks[c] + (start[c + 1] - start[c] + 7) / 8 }
         var packed = [Float](repeating: 1e18, count: chunks[cellCount] * dim * 8)
@@ -51,7 +59,7 @@ public struct CellIndex: Sendable {
         let others = selfPositions == nil ? k : k - 1
         var indices = [Int32](repeating: -1, count: queryRows * k)
         var distances = [Float](repeating: .infinity, count: queryRows * k)
-        let blockRows = 256
+        let blockRows = cellSearchBlockRows
         let blocks = (queryRows + blockRows - 1) / blockRows
         packed.withUnsafeBufferPointer { pk in
             centroids.withUnsafeBufferPointer { cp in

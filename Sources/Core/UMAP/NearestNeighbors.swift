@@ -13,8 +13,8 @@
 //   dimension (NeighborRefinement.swift). A previous graph (last epoch's) can replace the cell
 //   search: activations drift slowly, so 1-2 refinement passes suffice.
 // All of it splits into blocks of query rows that only read shared inputs (`exactNeighborRows`,
-// `CellIndex.search`, `refineNeighbors(rows:...)`), so blocks can run on threads here or on worker
-// processes.
+// `cellStartRows`, `graphStartRows`, `refineNeighborRowBlock`), so blocks can run on threads here or
+// on worker processes (NeighborStages.swift).
 
 import Dispatch
 
@@ -360,32 +360,48 @@ public struct NeighborIndex: Sendable {
 /// take their `candidates` nearest (in the projection) from the nearest cells, which are re-measured
 /// in the full dimension, then refined. Given `previous` (a graph of the same rows for earlier data,
 /// e.g. the last epoch's activations), refinement passes start from it instead, with `axes` (the
-/// earlier PCA, still a valid projection for the bounds) if given.
+/// earlier PCA, still a valid projection for the bounds) if given. The per-row stages run on this
+/// process' threads.
 public func approximateNearestNeighbors(
     data: [Float], rows: Int, dim: Int, k: Int, options: NeighborSearchOptions = NeighborSearchOptions(),
     previous: KNNGraph? = nil, axes: PrincipalComponents? = nil, seed: UInt64 = 0,
     threads: Int = UMAPOptions.defaultThreads
 ) -> (graph: KNNGraph, index: NeighborIndex) {
+    approximateNearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options, previous: previous, axes: axes,
+                                seed: seed, threads: threads, stages: ThreadedNeighborStages(threads: threads))
+}
+
+/// `approximateNearestNeighbors` with its per-row stages (starts, refinement passes) on `stages`, e.g.
+/// worker processes; PCA, k-means and the locality order run here on `threads`. The same bits wherever
+/// the stages run.
+public func approximateNearestNeighbors<Stages: NeighborSearchStages>(
+    data: [Float], rows: Int, dim: Int, k: Int, options: NeighborSearchOptions = NeighborSearchOptions(),
+    previous: KNNGraph? = nil, axes: PrincipalComponents? = nil, seed: UInt64 = 0,
+    threads: Int = UMAPOptions.defaultThreads, stages: Stages
+) throws(Stages.Failure) -> (graph: KNNGraph, index: NeighborIndex) {
     precondition(data.count == rows * dim && k >= 1 && k <= rows)
-    return data.withUnsafeBufferPointer { xb in
-        let x = xb.baseAddress!
-        if let previous, previous.rows == rows {
-            // Warm: the previous graph's neighbours, re-measured, then refinement passes.
-            let startGraph = previous.k == k ? previous : resized(previous, k: k)
+    if let previous, previous.rows == rows {
+        // Warm: the previous graph's neighbours, re-measured, then refinement passes.
+        let startGraph = previous.k == k ? previous : resized(previous, k: k)
+        let (ordered, axes) = data.withUnsafeBufferPointer { xb in
+            let x = xb.baseAddress!
             let axes = axes ?? principalComponents(x, rows: rows, dim: dim, count: options.pcaDimensions, seed: seed,
                                                     threads: threads)
-            let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: localityOrder(startGraph),
-                                              halfPrecision: options.halfPrecision, axes: axes, threads: threads)
-            let start = refinementStart(localityPositions(startGraph, data: ordered), data: ordered, keep: k,
-                                        threads: threads)
-            let refined = refine(start, data: ordered, passes: options.warmRefinementPasses,
-                                 expansion: options.expansion, convergence: options.convergence, threads: threads)
-            let index = NeighborIndex(rows: ordered, graph: refined.graph, axes: axes, cells: nil,
-                                      probes: options.cellProbes, candidates: options.candidates)
-            return (originalOrder(refined.graph, data: ordered), index)
+            return (LocalityOrderedRows(data: x, rows: rows, dim: dim, order: localityOrder(startGraph),
+                                        halfPrecision: options.halfPrecision, axes: axes, threads: threads), axes)
         }
-        // Fresh: cells by k-means in the PCA projection, rows ordered by cell (then first principal
-        // component) so each cell is contiguous and neighbours are near in memory.
+        try stages.load(ordered)
+        let start = try stages.graphStart(localityPositions(startGraph, data: ordered), keep: k)
+        let refined = try refine(start, passes: options.warmRefinementPasses, expansion: options.expansion,
+                                 convergence: options.convergence, stages: stages)
+        let index = NeighborIndex(rows: ordered, graph: refined.graph, axes: axes, cells: nil,
+                                  probes: options.cellProbes, candidates: options.candidates)
+        return (originalOrder(refined.graph, data: ordered), index)
+    }
+    // Fresh: cells by k-means in the PCA projection, rows ordered by cell (then first principal
+    // component) so each cell is contiguous and neighbours are near in memory.
+    let (pca, ordered, cellIndex) = data.withUnsafeBufferPointer { xb in
+        let x = xb.baseAddress!
         let pca = principalComponents(x, rows: rows, dim: dim, count: options.pcaDimensions, seed: seed, threads: threads)
         let projected = pca.project(data, rows: rows, threads: threads)
         let cells = kMeans(data: projected, rows: rows, dim: pca.count,
@@ -397,19 +413,19 @@ public func approximateNearestNeighbors(
         let ordered = LocalityOrderedRows(data: x, rows: rows, dim: dim, order: order, halfPrecision: options.halfPrecision,
                                           axes: pca, projected: projected, threads: threads)
         let cellOf = order.map { cells.assignment[Int($0)] }
-        let (cellIndex, candidates) = ordered.projection.withUnsafeBufferPointer { pp in
-            let cellIndex = CellIndex(points: pp.baseAddress!, rows: rows, dim: pca.count, cellOf: cellOf, cells: cells)
-            let candidates = cellIndex.search(pp.baseAddress!, queryRows: rows, probes: options.cellProbes,
-                                              k: min(rows, max(k, options.candidates)), selfPositions: 0, threads: threads)
-            return (cellIndex, candidates)
+        let cellIndex = ordered.projection.withUnsafeBufferPointer { pp in
+            CellIndex(points: pp.baseAddress!, rows: rows, dim: pca.count, cellOf: cellOf, cells: cells)
         }
-        let start = refinementStart(candidates, data: ordered, keep: k, threads: threads)
-        let refined = refine(start, data: ordered, passes: options.refinementPasses, expansion: options.expansion,
-                             convergence: options.convergence, threads: threads)
-        let index = NeighborIndex(rows: ordered, graph: refined.graph, axes: pca, cells: cellIndex,
-                                  probes: options.cellProbes, candidates: options.candidates)
-        return (originalOrder(refined.graph, data: ordered), index)
+        return (pca, ordered, cellIndex)
     }
+    try stages.load(ordered)
+    let start = try stages.cellStart(cellIndex, probes: options.cellProbes, candidates: min(rows, max(k, options.candidates)),
+                                     keep: k)
+    let refined = try refine(start, passes: options.refinementPasses, expansion: options.expansion,
+                             convergence: options.convergence, stages: stages)
+    let index = NeighborIndex(rows: ordered, graph: refined.graph, axes: pca, cells: cellIndex,
+                              probes: options.cellProbes, candidates: options.candidates)
+    return (originalOrder(refined.graph, data: ordered), index)
 }
 
 // MARK: - Queries against an index (transform)

@@ -19,8 +19,10 @@ public struct LocalityOrderedRows: @unchecked Sendable {
     public let dim: Int
     public let order: [Int32]
     public let position: [Int32]
-    let half: [Float16]
-    let single: [Float]
+    /// The rows (rows, dim) in locality order as Float16, or empty when stored as Float.
+    public let half: [Float16]
+    /// The rows (rows, dim) in locality order as Float, or empty when stored as Float16.
+    public let single: [Float]
     /// Projections (rows, projectionDim) in locality order, or empty.
     public let projection: [Float]
     public let projectionDim: Int
@@ -78,6 +80,21 @@ public struct LocalityOrderedRows: @unchecked Sendable {
             half = []
             single = s
         }
+    }
+
+    /// Rows already in locality order (e.g. received by a worker), numbered by position: `order` is the
+    /// identity. Exactly one of `half` and `single` holds the (rows, dim) values.
+    public init(rows: Int, dim: Int, half: [Float16], single: [Float], projection: [Float], projectionDim: Int) {
+        precondition((half.count == rows * dim && single.isEmpty) || (single.count == rows * dim && half.isEmpty))
+        precondition(projection.count == rows * projectionDim)
+        self.rows = rows
+        self.dim = dim
+        order = (0..<rows).map(Int32.init)
+        position = order
+        self.half = half
+        self.single = single
+        self.projection = projection
+        self.projectionDim = projectionDim
     }
 
     /// Row p (locality order) as Float, into `out` (dim).
@@ -206,20 +223,34 @@ public func localityOrder(_ graph: KNNGraph) -> [Int32] {
 
 /// Neighbour lists in refinement form: graph in locality positions, plus which entries are new since
 /// the previous pass (only pairs involving a new entry are compared again).
-public struct RefinementGraph: Sendable {
+public struct RefinementGraph: Sendable, Equatable {
     public var graph: KNNGraph
     public var isNew: [Bool]
 
-    /// Raw views of the arrays for the hot loops (valid only inside `body`).
-    mutating func withPointers<R>(_ body: (RefinementPointers) -> R) -> R {
-        graph.indices.withUnsafeMutableBufferPointer { i in
-            graph.distances.withUnsafeMutableBufferPointer { d in
-                isNew.withUnsafeMutableBufferPointer { n in
-                    body(RefinementPointers(k: graph.k, indices: i.baseAddress!, distances: d.baseAddress!,
-                                            isNew: n.baseAddress!))
-                }
-            }
+    public init(graph: KNNGraph, isNew: [Bool]) {
+        precondition(isNew.count == graph.indices.count)
+        self.graph = graph
+        self.isNew = isNew
+    }
+
+    /// The graph of all rows from row blocks `(firstRow, rows firstRow ..< firstRow + block.graph.rows)` that
+    /// together cover `0 ..< rows` exactly once, in any order.
+    public init(rowBlocks: [(firstRow: Int, block: RefinementGraph)], rows: Int, k: Int) {
+        var indices = [Int32](repeating: -1, count: rows * k)
+        var distances = [Float](repeating: .infinity, count: rows * k)
+        var isNew = [Bool](repeating: false, count: rows * k)
+        var covered = 0
+        for (firstRow, block) in rowBlocks {
+            precondition(block.graph.k == k && firstRow >= 0 && firstRow + block.graph.rows <= rows,
+                         "row block \(firstRow) + \(block.graph.rows) x \(block.graph.k) does not fit \(rows) x \(k)")
+            let at = (firstRow * k)..<((firstRow + block.graph.rows) * k)
+            indices.replaceSubrange(at, with: block.graph.indices)
+            distances.replaceSubrange(at, with: block.graph.distances)
+            isNew.replaceSubrange(at, with: block.isNew)
+            covered += block.graph.rows
         }
+        precondition(covered == rows, "row blocks cover \(covered) of \(rows) rows")
+        self.init(graph: KNNGraph(rows: rows, k: k, indices: indices, distances: distances), isNew: isNew)
     }
 }
 
@@ -264,28 +295,50 @@ public struct ReverseNeighbors: Sendable {
 
 /// One neighbours-of-neighbours pass for the rows `rows` of `current` (all in locality positions):
 /// each row's candidates are the neighbours of its `expansion` nearest neighbours and the rows that
-/// newly point at it; candidates are compared in the full dimension and the row's k best kept.
-/// Pure: reads `current`, `reverse` and `data`, writes only the rows `rows` of `next`.
-/// Returns the number of entries that changed.
-public func refineNeighbors(
-    rows: Range<Int>, current: RefinementGraph, reverse: ReverseNeighbors, data: LocalityOrderedRows,
-    expansion: Int, next: inout RefinementGraph
-) -> Int {
-    var current = current
+/// newly point at it (`reverse`, of `current`); candidates are compared in the full dimension and the
+/// row's k best kept. Pure: reads `current`, `reverse` and `data`. Returns the rows' next lists
+/// (rows.count x k) and the number of entries that changed.
+public func refineNeighborRowBlock(
+    _ rows: Range<Int>, current: RefinementGraph, reverse: ReverseNeighbors, data: LocalityOrderedRows, expansion: Int
+) -> (rows: RefinementGraph, changes: Int) {
+    let k = current.graph.k, first = rows.lowerBound
+    precondition(first >= 0 && rows.upperBound <= current.graph.rows)
+    var indices = [Int32](repeating: -1, count: rows.count * k)
+    var distances = [Float](repeating: .infinity, count: rows.count * k)
+    var isNew = [Bool](repeating: false, count: rows.count * k)
     let scratch = RefinementScratch(rows: current.graph.rows, dim: data.dim)
     defer { scratch.deallocate() }
-    return current.withPointers { cur in
-        next.withPointers { nxt in
-            reverse.start.withUnsafeBufferPointer { rs in
-                reverse.items.withUnsafeBufferPointer { ri in
-                    data.withStorage { store in
-                        refineNeighborRows(rows, current: cur, reverseStart: rs.baseAddress!, reverseItems: ri.baseAddress!,
-                                           store: store, data: data, expansion: expansion, next: nxt, scratch: scratch)
+    let changes = current.graph.indices.withUnsafeBufferPointer { ci in
+        current.graph.distances.withUnsafeBufferPointer { cd in
+            current.isNew.withUnsafeBufferPointer { cn in
+                indices.withUnsafeMutableBufferPointer { ni in
+                    distances.withUnsafeMutableBufferPointer { nd in
+                        isNew.withUnsafeMutableBufferPointer { nn in
+                            reverse.start.withUnsafeBufferPointer { rs in
+                                reverse.items.withUnsafeBufferPointer { ri in
+                                    data.withStorage { store in
+                                        // Read-only views of `current`; `next` is addressed by absolute row.
+                                        let cur = RefinementPointers(
+                                            k: k, indices: UnsafeMutablePointer(mutating: ci.baseAddress!),
+                                            distances: UnsafeMutablePointer(mutating: cd.baseAddress!),
+                                            isNew: UnsafeMutablePointer(mutating: cn.baseAddress!))
+                                        let next = RefinementPointers(
+                                            k: k, indices: ni.baseAddress! - first * k, distances: nd.baseAddress! - first * k,
+                                            isNew: nn.baseAddress! - first * k)
+                                        return refineNeighborRows(rows, current: cur, reverseStart: rs.baseAddress!,
+                                                                  reverseItems: ri.baseAddress!, store: store, data: data,
+                                                                  expansion: expansion, next: next, scratch: scratch)
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
     }
+    return (RefinementGraph(graph: KNNGraph(rows: rows.count, k: k, indices: indices, distances: distances), isNew: isNew),
+            changes)
 }
 
 /// Per-thread buffers of a refinement pass.
@@ -375,85 +428,68 @@ func refineNeighborRows(
     return changes
 }
 
-/// Distances in the full dimension for a graph's entries (rows and indices in locality positions);
-/// each row sorted, cut to its `keep` nearest, self first, all entries marked new.
-func refinementStart(_ g: KNNGraph, data: LocalityOrderedRows, keep k: Int, threads: Int) -> RefinementGraph {
-    let n = g.rows, kIn = g.k
-    var indices = [Int32](repeating: -1, count: n * k)
-    var distances = [Float](repeating: .infinity, count: n * k)
-    let blocks = max(1, min(n, threads * 8))
+/// The start of refinement for the rows `rows` (locality positions): `neighbors` holds their input
+/// neighbours (rows.count x inputK, locality positions; -1 for none), re-measured in the full
+/// dimension; each row sorted (ties by index), cut to its `keep` nearest, itself first, all entries new.
+public func graphStartRows(
+    _ rows: Range<Int>, neighbors: ArraySlice<Int32>, inputK kIn: Int, data: LocalityOrderedRows, keep k: Int
+) -> RefinementGraph {
+    precondition(neighbors.count == rows.count * kIn && rows.upperBound <= data.rows)
+    var indices = [Int32](repeating: -1, count: rows.count * k)
+    var distances = [Float](repeating: .infinity, count: rows.count * k)
+    let query = UnsafeMutablePointer<Float>.allocate(capacity: data.dim)
+    defer { query.deallocate() }
+    var entries = [(Float, Int32)]()
+    entries.reserveCapacity(kIn)
     data.withStorage { store in
-        g.indices.withUnsafeBufferPointer { gi in
-            indices.withUnsafeMutableBufferPointer { ip in
-                distances.withUnsafeMutableBufferPointer { dp in
-                    let p = UncheckedSendable(value: (gi.baseAddress!, ip.baseAddress!, dp.baseAddress!))
-                    forEachBlock(blocks, threads: threads) { b, _ in
-                        let (gi, outI, outD) = p.value
-                        let query = UnsafeMutablePointer<Float>.allocate(capacity: data.dim)
-                        defer { query.deallocate() }
-                        var entries = [(Float, Int32)]()
-                        entries.reserveCapacity(kIn)
-                        for i in blockRange(b, of: blocks, count: n) {
-                            data.load(i, into: query, store)
-                            entries.removeAll(keepingCapacity: true)
-                            for s in 0..<kIn {
-                                let j = gi[i * kIn + s]
-                                if j < 0 || Int(j) == i || entries.contains(where: { $0.1 == j }) { continue }
-                                entries.append((store.squaredDistance(query, Int(j)).squareRoot(), j))
-                            }
-                            entries.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                            outI[i * k] = Int32(i)
-                            outD[i * k] = 0
-                            for s in 1..<k where s - 1 < entries.count {
-                                outI[i * k + s] = entries[s - 1].1
-                                outD[i * k + s] = entries[s - 1].0
-                            }
-                        }
-                    }
+        neighbors.withUnsafeBufferPointer { gi in
+            for (r, i) in rows.enumerated() {
+                data.load(i, into: query, store)
+                entries.removeAll(keepingCapacity: true)
+                for s in 0..<kIn {
+                    let j = gi[r * kIn + s]
+                    if j < 0 || Int(j) == i || entries.contains(where: { $0.1 == j }) { continue }
+                    entries.append((store.squaredDistance(query, Int(j)).squareRoot(), j))
+                }
+                entries.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                indices[r * k] = Int32(i)
+                distances[r * k] = 0
+                for s in 1..<k where s - 1 < entries.count {
+                    indices[r * k + s] = entries[s - 1].1
+                    distances[r * k + s] = entries[s - 1].0
                 }
             }
         }
     }
-    return RefinementGraph(graph: KNNGraph(rows: n, k: k, indices: indices, distances: distances),
-                           isNew: [Bool](repeating: true, count: n * k))
+    return RefinementGraph(graph: KNNGraph(rows: rows.count, k: k, indices: indices, distances: distances),
+                           isNew: [Bool](repeating: true, count: rows.count * k))
 }
 
-/// Runs refinement passes over all rows (row blocks on threads, one barrier per pass), stopping
-/// early once a pass changes fewer than `convergence` of the entries.
-func refine(_ start: RefinementGraph, data: LocalityOrderedRows, passes: Int, expansion: Int,
-            convergence: Double, threads: Int) -> RefinementGraph {
+/// The fresh start of refinement for the rows `rows` (locality positions): each row's `candidates`
+/// nearest projections among the rows of its `probes` nearest cells, then `graphStartRows` of them.
+/// The same bits as a search of all rows when `rows.lowerBound` is a multiple of `cellSearchBlockRows`.
+public func cellStartRows(
+    _ rows: Range<Int>, cells: CellIndex, data: LocalityOrderedRows, probes: Int, candidates: Int, keep k: Int
+) -> RefinementGraph {
+    precondition(data.projectionDim == cells.dim && rows.upperBound <= data.rows)
+    let found = data.projection.withUnsafeBufferPointer { pp in
+        cells.search(pp.baseAddress! + rows.lowerBound * cells.dim, queryRows: rows.count, probes: probes, k: candidates,
+                     selfPositions: rows.lowerBound, threads: 1)
+    }
+    return graphStartRows(rows, neighbors: found.indices[...], inputK: candidates, data: data, keep: k)
+}
+
+/// Runs refinement passes from `start` on `stages` (one barrier per pass), stopping early once a pass
+/// changes fewer than `convergence` of the entries.
+func refine<Stages: NeighborSearchStages>(
+    _ start: RefinementGraph, passes: Int, expansion: Int, convergence: Double, stages: Stages
+) throws(Stages.Failure) -> RefinementGraph {
     var current = start
-    let n = current.graph.rows, k = current.graph.k
-    let blocks = max(1, min(n, threads * 16))
-    let t = max(1, min(threads, blocks))
-    let scratch = (0..<t).map { _ in RefinementScratch(rows: n, dim: data.dim) }
-    defer { scratch.forEach { $0.deallocate() } }
+    let entries = current.graph.rows * current.graph.k
     for _ in 0..<passes {
-        let reverse = ReverseNeighbors(current, cap: k)
-        var next = current
-        var changes = [Int](repeating: 0, count: blocks)
-        current.withPointers { cur in
-            next.withPointers { nxt in
-                reverse.start.withUnsafeBufferPointer { rs in
-                    reverse.items.withUnsafeBufferPointer { ri in
-                        changes.withUnsafeMutableBufferPointer { ch in
-                            data.withStorage { store in
-                                let shared = UncheckedSendable(value: (rs.baseAddress!, ri.baseAddress!, ch.baseAddress!))
-                                forEachBlock(blocks, threads: t) { b, thread in
-                                    let (rs, ri, ch) = shared.value
-                                    ch[b] = refineNeighborRows(
-                                        blockRange(b, of: blocks, count: n), current: cur, reverseStart: rs,
-                                        reverseItems: ri, store: store, data: data, expansion: expansion, next: nxt,
-                                        scratch: scratch[thread])
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let (next, changes) = try stages.refinementPass(current, expansion: expansion)
         current = next
-        if Double(changes.reduce(0, +)) < convergence * Double(n * k) { break }
+        if Double(changes) < convergence * Double(entries) { break }
     }
     return current
 }

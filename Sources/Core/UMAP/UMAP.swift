@@ -72,12 +72,22 @@ public enum UMAP {
         data: [Float], rows: Int, dim: Int, options: UMAPOptions = UMAPOptions(),
         progress: ((UMAPStage, Double) -> Void)? = nil
     ) -> UMAPModel {
+        fit(data: data, rows: rows, dim: dim, options: options, stages: ThreadedNeighborStages(threads: options.threads),
+            progress: progress)
+    }
+
+    /// A fresh fit whose approximate neighbour search runs its per-row stages on `stages` (e.g. worker
+    /// processes); the same model as `fit(data:rows:dim:options:)`.
+    public static func fit<Stages: NeighborSearchStages>(
+        data: [Float], rows: Int, dim: Int, options: UMAPOptions = UMAPOptions(), stages: Stages,
+        progress: ((UMAPStage, Double) -> Void)? = nil
+    ) throws(Stages.Failure) -> UMAPModel {
         precondition(data.count == rows * dim && rows >= 2)
         var timings = UMAPTimings()
         var clock = ContinuousClock.now
         let k = min(options.nNeighbors, rows)
-        let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options, previous: nil,
-                                            axes: nil)
+        let (knn, index) = try nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options, previous: nil,
+                                                axes: nil, stages: stages)
         timings.neighbors = seconds(since: clock)
         progress?(.neighbors, 1)
 
@@ -114,6 +124,16 @@ public enum UMAP {
         data: [Float], previous: UMAPModel, options: UMAPOptions? = nil,
         progress: ((UMAPStage, Double) -> Void)? = nil
     ) -> UMAPModel {
+        warmFit(data: data, previous: previous, options: options,
+                stages: ThreadedNeighborStages(threads: (options ?? previous.options).threads), progress: progress)
+    }
+
+    /// The next map of a sequence whose approximate neighbour search runs its per-row stages on `stages`
+    /// (e.g. worker processes); the same model as `warmFit(data:previous:options:)`.
+    public static func warmFit<Stages: NeighborSearchStages>(
+        data: [Float], previous: UMAPModel, options: UMAPOptions? = nil, stages: Stages,
+        progress: ((UMAPStage, Double) -> Void)? = nil
+    ) throws(Stages.Failure) -> UMAPModel {
         let options = options ?? previous.options
         let rows = previous.rows
         precondition(data.count % rows == 0, "warmFit needs the same rows as the previous fit")
@@ -122,8 +142,8 @@ public enum UMAP {
         var timings = UMAPTimings()
         var clock = ContinuousClock.now
         let k = min(options.nNeighbors, rows)
-        let (knn, index) = nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options,
-                                            previous: previous.neighbors, axes: previous.index?.axes)
+        let (knn, index) = try nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options,
+                                                previous: previous.neighbors, axes: previous.index?.axes, stages: stages)
         timings.neighbors = seconds(since: clock)
         progress?(.neighbors, 1)
 
@@ -152,11 +172,12 @@ public enum UMAP {
                          sigmas: sigmas, rhos: rhos, graph: graph, a: a, b: b, index: index, timings: timings)
     }
 
-    /// Neighbours as the options ask: exact, or approximate (from `previous` if given).
-    static func nearestNeighbors(
+    /// Neighbours as the options ask: exact (in this process), or approximate (from `previous` if given,
+    /// per-row stages on `stages`).
+    static func nearestNeighbors<Stages: NeighborSearchStages>(
         data: [Float], rows: Int, dim: Int, k: Int, options: UMAPOptions, previous: KNNGraph?,
-        axes: PrincipalComponents?
-    ) -> (KNNGraph, NeighborIndex?) {
+        axes: PrincipalComponents?, stages: Stages
+    ) throws(Stages.Failure) -> (KNNGraph, NeighborIndex?) {
         let exact: Bool
         switch options.neighborSearch {
         case .exact: exact = true
@@ -166,9 +187,9 @@ public enum UMAP {
         if exact {
             return (exactNearestNeighbors(data: data, rows: rows, dim: dim, k: k, threads: options.threads), nil)
         }
-        let (graph, index) = approximateNearestNeighbors(
+        let (graph, index) = try approximateNearestNeighbors(
             data: data, rows: rows, dim: dim, k: k, options: options.search, previous: previous, axes: axes,
-            seed: options.seed, threads: options.threads)
+            seed: options.seed, threads: options.threads, stages: stages)
         return (graph, index)
     }
 
