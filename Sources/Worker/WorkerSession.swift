@@ -97,7 +97,7 @@ final class WorkerSession {
     private let monitor: ZMQMonitor
 
     private var settings: RunSettings?
-    private var runner: MicroBatchRunner?
+    private var runner: CNNEngine?
     /// The weights this worker holds (valid when `weightsVersion > 0`) and, when the coordinator lets
     /// workers apply updates themselves, the optimiser's state.
     private var parameters: [Float] = []
@@ -305,8 +305,8 @@ final class WorkerSession {
             weightsVersion = 0
             adam = nil
             if runner?.microBatchSize != settings.microBatchSize {
-                runner = MicroBatchRunner(parameters: initialParameters(seed: settings.seed), threads: identity.threads,
-                                          microBatchSize: settings.microBatchSize)
+                runner = CNNEngine(parameters: initialParameters(seed: settings.seed), threads: identity.threads,
+                                   microBatchSize: settings.microBatchSize)
             }
             log.prefix = "worker \(identity.host):\(identity.pid) rank \(settings.rank)"
             log("joined the coordinator at \(endpoint) as rank \(settings.rank) (run \(hex(settings.runNonce)), "
@@ -378,7 +378,7 @@ final class WorkerSession {
             return
         }
         let start = now()
-        let (gradient, stats) = runner.gradients(mbs, data: data.train, epoch: Int(envelope.epoch), seed: run.seed)
+        let (gradient, stats) = runner.microBatchGradients(mbs, data: data.train, epoch: Int(envelope.epoch), seed: run.seed)
         throughput.add(epoch: Int(envelope.epoch), samples: a.sampleIndices.count, seconds: now() - start, log: log)
         let state = a.options.contains(.reportState)
             ? Weights(version: weightsVersion, adamStep: UInt64(adam!.step), parameters: parameters, adamM: adam!.m,
@@ -412,7 +412,7 @@ final class WorkerSession {
             reportError(.badRequest, "a sample index is outside the \(images.count) \(r.imageSet) images", envelope)
             return
         }
-        let (stats, predictions, hidden) = runner.evaluate(mbs, data: images, hidden: r.includeActivations)
+        let (stats, predictions, hidden) = runner.evaluate(microBatches: mbs, data: images, hidden: r.includeActivations)
         let reply = EvalReply(
             lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
             sampleCounts: stats.map { Int32($0.count) }, predictions: predictions, activations: hidden,

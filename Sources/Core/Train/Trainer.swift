@@ -52,6 +52,14 @@ public final class CNNEngine: @unchecked Sendable {
     /// order, so it is bit-identical for any `threads`.
     public func gradients(microBatches mbs: [ArraySlice<Int>], data: LabeledImages, epoch: Int, seed: UInt64)
         -> (StepGradient, BatchStats) {
+        let (gradient, stats) = microBatchGradients(mbs, data: data, epoch: epoch, seed: seed)
+        return (gradient, stats.reduce(BatchStats(), +))
+    }
+
+    /// `gradients`, with each micro-batch's statistics kept apart (a worker returns them so that the
+    /// coordinator adds them in micro-batch order, as one process does).
+    public func microBatchGradients(_ mbs: [ArraySlice<Int>], data: LabeledImages, epoch: Int, seed: UInt64)
+        -> (StepGradient, [BatchStats]) {
         let parts = SharedArray(repeating: StepGradient.empty, count: mbs.count)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         let w = SharedArray(parameters)
@@ -64,26 +72,36 @@ public final class CNNEngine: @unchecked Sendable {
         }
         var total = StepGradient.empty
         for j in 0..<mbs.count { total.append(parts[j]) }
-        return (total, stats.array.reduce(BatchStats(), +))
+        return (total, stats.array)
     }
 
     /// Inference over `indices`: statistics, predicted classes, and (if `hidden`) the `hidden`
     /// layer's outputs (count x 512, in the order of `indices`).
     public func evaluate(_ indices: [Int], data: LabeledImages, hidden: Bool = false)
         -> (stats: BatchStats, predictions: [UInt8], hidden: [Float]) {
-        let mbs = microBatches(of: indices[...], size: microBatchSize)
-        let preds = SharedArray(repeating: UInt8(0), count: indices.count)
-        let acts = SharedArray(repeating: Float(0), count: hidden ? indices.count * 512 : 0)
+        let r = evaluate(microBatches: microBatches(of: indices[...], size: microBatchSize), data: data, hidden: hidden)
+        return (r.stats.reduce(BatchStats(), +), r.predictions, r.hidden)
+    }
+
+    /// Inference over the micro-batches, in order: each one's statistics, the predicted classes and (if
+    /// `hidden`) the `hidden` layer's outputs of all their samples.
+    public func evaluate(microBatches mbs: [ArraySlice<Int>], data: LabeledImages, hidden: Bool)
+        -> (stats: [BatchStats], predictions: [UInt8], hidden: [Float]) {
+        var starts = [Int](repeating: 0, count: mbs.count + 1)
+        for (j, mb) in mbs.enumerated() { starts[j + 1] = starts[j] + mb.count }
+        let total = starts[mbs.count]
+        let preds = SharedArray(repeating: UInt8(0), count: total)
+        let acts = SharedArray(repeating: Float(0), count: hidden ? total * 512 : 0)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         let w = SharedArray(parameters)
         parallel(mbs.count) { ws, _, j in
             let mb = mbs[j]
             ws.load(data, indices: mb)
             stats[j] = ws.forward(parameters: w.pointer, dropout: nil)
-            for (k, c) in ws.predictions().enumerated() { preds[mb.startIndex + k] = c }
-            if hidden { ws.hiddenOutputs(into: acts.pointer + mb.startIndex * 512) }
+            for (k, c) in ws.predictions().enumerated() { preds[starts[j] + k] = c }
+            if hidden { ws.hiddenOutputs(into: acts.pointer + starts[j] * 512) }
         }
-        return (stats.array.reduce(BatchStats(), +), preds.array, acts.array)
+        return (stats.array, preds.array, acts.array)
     }
 }
 
