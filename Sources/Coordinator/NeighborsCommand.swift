@@ -72,7 +72,7 @@ struct NeighborsCommand: ParsableCommand {
                 fatalError("unreachable: a distributed session makes no local backend")
             }
             session = s
-            try s.backend.setParameters(s.initialState.parameters)  // workers take work once they hold weights
+            try s.backend.load(s.initialState.model)  // workers take work once they hold weights
             stages = ClusterNeighborStages(cluster: s.backend as! ClusterBackend)
         } else {
             session = nil

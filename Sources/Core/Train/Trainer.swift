@@ -87,9 +87,9 @@ public final class CNNEngine: @unchecked Sendable {
     /// `hidden`) the `hidden` layer's outputs of all their samples.
     public func evaluate(microBatches mbs: [ArraySlice<Int>], data: LabeledImages, hidden: Bool)
         -> (stats: [BatchStats], predictions: [UInt8], hidden: [Float]) {
-        var starts = [Int](repeating: 0, count: mbs.count + 1)
-        for (j, mb) in mbs.enumerated() { starts[j + 1] = starts[j] + mb.count }
-        let total = starts[mbs.count]
+        var offsets = [Int](repeating: 0, count: mbs.count + 1)
+        for (j, mb) in mbs.enumerated() { offsets[j + 1] = offsets[j] + mb.count }
+        let starts = offsets, total = offsets[mbs.count]
         let preds = SharedArray(repeating: UInt8(0), count: total)
         let acts = SharedArray(repeating: Float(0), count: hidden ? total * 512 : 0)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
