@@ -353,14 +353,31 @@ public struct PayloadWriter {
         // Room for every value; what is not kept is cut off afterwards.
         storage.append(contentsOf: repeatElement(0, count: valuesOffset - bitmapOffset + 4 * n))
         var kept = 0
-        values.withUnsafeBufferPointer { v in
+        values.withUnsafeBytes { v in
             storage.withUnsafeMutableBytes { out in
-                for i in 0..<n {
-                    let bits = v[i].bitPattern
-                    guard bits != 0 else { continue }
-                    out[bitmapOffset + i >> 3] |= UInt8(1) << UInt8(i & 7)
-                    out.writeLittleEndian(bits, at: valuesOffset + 4 * kept)
-                    kept += 1
+                // Eight elements per bitmap byte: a SIMD compare makes the byte, its set bits pick the
+                // values to keep.
+                let laneBits = SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128)
+                for byte in 0..<(n + 7) / 8 {
+                    let first = 8 * byte
+                    var bits: UInt32
+                    var chunk = SIMD8<UInt32>(repeating: 0)
+                    if first + 8 <= n {
+                        chunk = v.loadUnaligned(fromByteOffset: 4 * first, as: SIMD8<UInt32>.self)
+                        bits = SIMD8<UInt32>(repeating: 0).replacing(with: laneBits, where: chunk .!= 0).wrappedSum()
+                    } else {
+                        bits = 0
+                        for lane in 0..<(n - first) {
+                            chunk[lane] = v.load(fromByteOffset: 4 * (first + lane), as: UInt32.self)
+                            if chunk[lane] != 0 { bits |= 1 << lane }
+                        }
+                    }
+                    out[bitmapOffset + byte] = UInt8(bits)
+                    while bits != 0 {
+                        out.writeLittleEndian(chunk[bits.trailingZeroBitCount], at: valuesOffset + 4 * kept)
+                        kept += 1
+                        bits &= bits - 1
+                    }
                 }
             }
         }
@@ -499,12 +516,14 @@ public struct PayloadReader {
         let values = bytes.withUnsafeBytes { raw in
             [Float](unsafeUninitializedCapacity: count) { out, initialized in
                 var next = valuesStart
-                for i in 0..<count {
-                    if raw[bitmap + i >> 3] & (UInt8(1) << UInt8(i & 7)) != 0 {
-                        out[i] = Float(bitPattern: raw.readLittleEndian(UInt32.self, at: next))
+                for byte in 0..<bitmapBytes {
+                    var bits = raw[bitmap + byte]
+                    let first = 8 * byte
+                    for lane in 0..<min(8, count - first) { out[first + lane] = 0 }
+                    while bits != 0 {
+                        out[first + bits.trailingZeroBitCount] = Float(bitPattern: raw.readLittleEndian(UInt32.self, at: next))
                         next += 4
-                    } else {
-                        out[i] = 0
+                        bits &= bits - 1
                     }
                 }
                 initialized = count
