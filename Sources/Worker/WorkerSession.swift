@@ -354,11 +354,15 @@ final class WorkerSession {
             weightsVersion = 0
             return
         }
-        let gradient = StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
-                                    deltaRows: g.deltaRows, rows: Int(g.rows))
-        applyAdam(gradient, samples: Int(u.samples), parameters: &parameters, adam: &adam!)
+        advance(by: StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows, deltaRows: g.deltaRows,
+                                 rows: Int(g.rows)), samples: Int(u.samples))
+    }
+
+    /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
+    private func advance(by gradient: StepGradient, samples: Int) {
+        applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam!)
         runner?.setParameters(parameters)
-        weightsVersion = u.version
+        weightsVersion += 1
     }
 
     private func compute(_ a: StepAssignment, _ envelope: Envelope, _ run: RunSettings) {
@@ -367,7 +371,7 @@ final class WorkerSession {
                         envelope)
             return
         }
-        if !a.options.isDisjoint(with: [.applyOwnGradient, .reportState]) && adam == nil {
+        if !a.options.isEmpty && adam == nil {  // both options need the optimiser state
             reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion) without optimiser state, which the "
                         + "step needs", envelope)
             weightsVersion = 0
@@ -394,9 +398,7 @@ final class WorkerSession {
         send(.stepResult(result), envelope)
         if a.options.contains(.applyOwnGradient) {
             // The whole step was this worker's: its gradient is the combined one the coordinator would send.
-            applyAdam(gradient, samples: a.sampleIndices.count, parameters: &parameters, adam: &adam!)
-            runner.setParameters(parameters)
-            weightsVersion += 1
+            advance(by: gradient, samples: a.sampleIndices.count)
         }
     }
 

@@ -31,9 +31,9 @@ final class ClusterBackend: ComputeBackend {
     /// kept (about 1 MB each) and the work of replaying them.
     static let stateReportInterval = 32
 
-    /// The replicas' target state, version `version`: `base` (version `baseVersion`) followed by `pending`.
+    /// The replicas' target state, version `version`: `base` (version `version - pending.count`) followed by
+    /// the updates in `pending`.
     private var base = ModelState(parameters: [], adam: AdamState(count: 0))
-    private var baseVersion: UInt64 = 0
     private var pending: [(gradient: StepGradient, samples: Int)] = []
     private var version: UInt64 = 0
     private var checkedVersion: UInt64 = 0
@@ -58,7 +58,6 @@ final class ClusterBackend: ComputeBackend {
         precondition(ahead == nil, "ClusterBackend: load while a step is handed out")
         version += 1
         base = model
-        baseVersion = version
         pending = []
         pool.publish(replicaState())
         if let failure = pool.currentFailure { throw failure }
@@ -69,7 +68,6 @@ final class ClusterBackend: ComputeBackend {
         if !pending.isEmpty {
             for update in pending { base.applyAdam(update.gradient, samples: update.samples) }
             pending = []
-            baseVersion = version
         }
         return base
     }
@@ -126,12 +124,9 @@ final class ClusterBackend: ComputeBackend {
                 deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows)),
                 except: selfApplied)
         case .weights:
-            var state = model()
-            state.applyAdam(gradient, samples: stats.count)
             version += 1
-            base = state
-            baseVersion = version
-            pool.publish(replicaState())
+            pending.append((gradient, stats.count))
+            pool.publish(replicaState())  // applies the update here, then sends the weights
         }
         if let failure = pool.currentFailure { throw failure }
         if let upcoming {
@@ -178,7 +173,6 @@ final class ClusterBackend: ComputeBackend {
         adam.v = state.adamV
         adam.step = Int(state.adamStep)
         base = ModelState(parameters: state.parameters, adam: adam)
-        baseVersion = version
         pending = []
     }
 
