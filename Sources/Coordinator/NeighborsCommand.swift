@@ -69,7 +69,7 @@ struct NeighborsCommand: ParsableCommand {
             let s = try TrainingSession(options: cluster, training: TrainingSettings(), split: split,
                                         trainingImages: split.train.count, workerArguments: ["--data", data, "--log-level", "warning"],
                                         run: try RunDirectory(path: scratch), log: log) {
-                fatalError("unreachable: a distributed session makes no local backend")
+                fatalError("unreachable: the neighbour search trains no steps, so none is recomputed here")
             }
             session = s
             try s.backend.load(s.initialState.model)  // workers take work once they hold weights

@@ -172,14 +172,19 @@ public struct StepOptions: OptionSet, Equatable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    /// The assignment is the whole step: after sending its result the worker applies its own gradient
-    /// with Adam (the update the coordinator would broadcast) and holds `weightsVersion + 1`.
+    /// The assignment is the whole step: the worker applies its own gradient with Adam (the update the
+    /// coordinator would broadcast) and then holds `weightsVersion + 1`.
     public static let applyOwnGradient = StepOptions(rawValue: 1)
-    /// The result carries the worker's weights and Adam state as they were before the step
-    /// (`weightsVersion`), which the coordinator keeps instead of applying every update itself.
+    /// The result carries the worker's weights and Adam state, which the coordinator keeps instead of
+    /// applying every update itself: with `applyOwnGradient` those after the step (`weightsVersion + 1`; the
+    /// worker applies the step before it answers), otherwise those the step was computed from.
     public static let reportState = StepOptions(rawValue: 2)
+    /// The result carries no gradient, only the statistics (and a reported state): nobody else needs the
+    /// gradient, and the coordinator can recompute it from a reported state if the worker is lost. Only
+    /// with `applyOwnGradient`.
+    public static let omitGradient = StepOptions(rawValue: 4)
 
-    public static let known: StepOptions = [.applyOwnGradient, .reportState]
+    public static let known: StepOptions = [.applyOwnGradient, .reportState, .omitGradient]
 }
 
 /// A step gradient in a form whose combination is exact: every parameter except one dense kernel summed
@@ -223,14 +228,14 @@ public struct StepResult: Equatable, Sendable {
     public var correctCounts: [Int32]
     /// Samples in each micro-batch.
     public var sampleCounts: [Int32]
-    /// The gradient of all the assignment's micro-batches together.
-    public var gradient: GradientFactors
-    /// With `StepOptions.reportState`: the weights and Adam state the step was computed from.
+    /// The gradient of all the assignment's micro-batches together (nil with `StepOptions.omitGradient`).
+    public var gradient: GradientFactors?
+    /// With `StepOptions.reportState`: the worker's weights and Adam state (see there for which version).
     public var state: Weights?
 
     /// A result; the four per-micro-batch arrays must have the same length.
     public init(microBatches: [Int32], lossSums: [Double], correctCounts: [Int32], sampleCounts: [Int32],
-                gradient: GradientFactors, state: Weights? = nil) {
+                gradient: GradientFactors?, state: Weights? = nil) {
         self.microBatches = microBatches
         self.lossSums = lossSums
         self.correctCounts = correctCounts
@@ -595,7 +600,8 @@ extension Message {
             w.writeArray(m.lossSums)
             w.writeArray(m.correctCounts)
             w.writeArray(m.sampleCounts)
-            writeGradientFactors(m.gradient, to: &w)
+            w.write(UInt8(m.gradient == nil ? 0 : 1))
+            if let gradient = m.gradient { writeGradientFactors(gradient, to: &w) }
             w.write(UInt8(m.state == nil ? 0 : 1))
             if let state = m.state { writeWeights(state, to: &w) }
         case .stepUpdate(let m):
@@ -677,6 +683,10 @@ extension Message {
                 throw r.invalid("options", "unknown option bits 0x\(String(options.subtracting(.known).rawValue, radix: 16))",
                                 at: optionsOffset)
             }
+            guard !options.contains(.omitGradient) || options.contains(.applyOwnGradient) else {
+                throw r.invalid("options", "omitGradient without applyOwnGradient would lose the step's gradient",
+                                at: optionsOffset)
+            }
             self = .stepAssignment(StepAssignment(weightsVersion: weightsVersion, microBatches: microBatches,
                                                   sampleCounts: sampleCounts, sampleIndices: sampleIndices,
                                                   options: options))
@@ -684,16 +694,20 @@ extension Message {
             let microBatches = try r.readArray(of: Int32.self, "microBatches")
             let lossSums = try readPerMicroBatch(Double.self, "lossSums", count: microBatches.count, &r)
             let correctCounts = try readPerMicroBatch(Int32.self, "correctCounts", count: microBatches.count, &r)
+            let countsOffset = r.offset
             let sampleCounts = try readPerMicroBatch(Int32.self, "sampleCounts", count: microBatches.count, &r)
-            let gradientOffset = r.offset
-            let gradient = try readGradientFactors(&r)
-            try checkSampleCounts(sampleCounts, total: Int(gradient.rows), "gradient.rows", at: gradientOffset, &r)
-            let stateOffset = r.offset
-            let hasState = try r.read(UInt8.self, "hasState")
-            guard hasState <= 1 else { throw r.invalid("hasState", "\(hasState) is not 0 or 1", at: stateOffset) }
-            self = .stepResult(StepResult(
-                microBatches: microBatches, lossSums: lossSums, correctCounts: correctCounts,
-                sampleCounts: sampleCounts, gradient: gradient, state: hasState == 1 ? try readWeights(&r) : nil))
+            var gradient: GradientFactors?
+            if try readFlag("hasGradient", &r) {
+                let gradientOffset = r.offset
+                let factors = try readGradientFactors(&r)
+                try checkSampleCounts(sampleCounts, total: Int(factors.rows), "gradient.rows", at: gradientOffset, &r)
+                gradient = factors
+            } else {
+                try checkSampleCounts(sampleCounts, total: nil, "sampleCounts", at: countsOffset, &r)
+            }
+            let state = try readFlag("hasState", &r) ? try readWeights(&r) : nil
+            self = .stepResult(StepResult(microBatches: microBatches, lossSums: lossSums, correctCounts: correctCounts,
+                                          sampleCounts: sampleCounts, gradient: gradient, state: state))
         case .stepUpdate:
             self = .stepUpdate(StepUpdate(version: try r.read(UInt64.self, "version"),
                                           samples: try r.read(UInt32.self, "samples"),
@@ -984,17 +998,25 @@ private func readGradientFactors(_ r: inout PayloadReader) throws(WireError) -> 
                            flatRows: flatRows, deltaRows: deltaRows)
 }
 
-/// Checks that per-micro-batch sample counts are positive and add up to `total` (the field at `offset`).
-private func checkSampleCounts(_ counts: [Int32], total: Int, _ field: String, at offset: Int,
+/// Checks that per-micro-batch sample counts are positive and add up to `total`, if given (the field at `offset`).
+private func checkSampleCounts(_ counts: [Int32], total: Int?, _ field: String, at offset: Int,
                                _ r: inout PayloadReader) throws(WireError) {
     var sum = 0
     for count in counts {
         guard count > 0 else { throw r.invalid(field, "a micro-batch of \(count) samples", at: offset) }
         sum += Int(count)
     }
-    guard sum == total else {
+    if let total, sum != total {
         throw r.invalid(field, "\(total) samples, but the micro-batches hold \(sum)", at: offset)
     }
+}
+
+/// Reads a presence flag: a byte that must be 0 or 1.
+private func readFlag(_ field: String, _ r: inout PayloadReader) throws(WireError) -> Bool {
+    let offset = r.offset
+    let flag = try r.read(UInt8.self, field)
+    guard flag <= 1 else { throw r.invalid(field, "\(flag) is not 0 or 1", at: offset) }
+    return flag == 1
 }
 
 /// Reads an array that must have one element per micro-batch.

@@ -384,20 +384,24 @@ final class WorkerSession {
         let start = now()
         let (gradient, stats) = runner.microBatchGradients(mbs, data: data.train, epoch: Int(envelope.epoch), seed: run.seed)
         throughput.add(epoch: Int(envelope.epoch), samples: a.sampleIndices.count, seconds: now() - start, log: log)
-        let state = a.options.contains(.reportState)
+        let appliesOwn = a.options.contains(.applyOwnGradient)
+        let reports = a.options.contains(.reportState)
+        // A reported state is the one this worker holds when it answers: after the step if it applies it.
+        if appliesOwn && reports { advance(by: gradient, samples: a.sampleIndices.count) }
+        let state = reports
             ? Weights(version: weightsVersion, adamStep: UInt64(adam!.step), parameters: parameters, adamM: adam!.m,
                       adamV: adam!.v)
             : nil
+        let factors = a.options.contains(.omitGradient) ? nil : GradientFactors(
+            sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
+            deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows)
         let result = StepResult(
             microBatches: a.microBatches, lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
-            sampleCounts: stats.map { Int32($0.count) },
-            gradient: GradientFactors(sums: gradient.sums.values, rows: UInt32(gradient.rows),
-                                      flatWidth: UInt32(SeedCNN.flatWidth), deltaWidth: UInt32(SeedCNN.hiddenWidth),
-                                      flatRows: gradient.flatRows, deltaRows: gradient.deltaRows),
-            state: state)
+            sampleCounts: stats.map { Int32($0.count) }, gradient: factors, state: state)
         send(.stepResult(result), envelope)
-        if a.options.contains(.applyOwnGradient) {
+        if appliesOwn && !reports {
             // The whole step was this worker's: its gradient is the combined one the coordinator would send.
+            // Applied after answering, so that the coordinator's next assignment arrives meanwhile.
             advance(by: gradient, samples: a.sampleIndices.count)
         }
     }

@@ -75,23 +75,45 @@ final class WorkerProtocolTests: XCTestCase {
         let stats = mbs.map { engine.gradients(microBatches: [$0], data: data.train, epoch: 4, seed: seed).1 }
         XCTAssertEqual(result.microBatches, [2, 3])
         XCTAssertEqual(result.lossSums, stats.map(\.lossSum))
-        XCTAssertEqual(result.gradient.sums, gradient.sums.values)
-        XCTAssertEqual(result.gradient.flatRows.map(\.bitPattern), gradient.flatRows.map(\.bitPattern))
-        XCTAssertEqual(result.gradient.deltaRows.map(\.bitPattern), gradient.deltaRows.map(\.bitPattern))
+        let factors = try XCTUnwrap(result.gradient, "a share of a step carries its gradient")
+        XCTAssertNil(result.state, "no state was asked for")
+        XCTAssertEqual(factors.sums, gradient.sums.values)
+        XCTAssertEqual(factors.flatRows.map(\.bitPattern), gradient.flatRows.map(\.bitPattern))
+        XCTAssertEqual(factors.deltaRows.map(\.bitPattern), gradient.deltaRows.map(\.bitPattern))
 
         // The worker applies a broadcast update itself and ends up with this process' weights.
-        try send(.stepUpdate(StepUpdate(version: 2, samples: 35, gradient: result.gradient)), step: 2)
+        try send(.stepUpdate(StepUpdate(version: 2, samples: 35, gradient: factors)), step: 2)
         applyAdam(gradient, samples: 35, parameters: &parameters, adam: &adam)
         let digest = parameters.withUnsafeBytes { sha256Hex($0) }
         try send(.weightsDigest(WeightsDigest(version: 2, sha256: digest)), step: 3)
         guard case .weightsDigest(let held) = try receive("digest").1 else { return XCTFail("expected weightsDigest") }
         XCTAssertEqual(held, WeightsDigest(version: 2, sha256: digest))
 
+        // A whole step that the worker applies itself: it keeps the gradient and reports the state after it.
+        let whole = microBatches(of: indices[0..<50], size: 25)
+        try send(.stepAssignment(StepAssignment(weightsVersion: 2, microBatches: [0, 1], sampleCounts: [25, 25],
+                                                sampleIndices: indices[0..<50].map { Int32($0) },
+                                                options: [.applyOwnGradient, .omitGradient, .reportState])),
+                 epoch: 5, step: 4)
+        guard case .stepResult(let own) = try receive("whole step result").1 else { return XCTFail("expected stepResult") }
+        XCTAssertNil(own.gradient, "the gradient stays on the worker")
+        engine.setParameters(parameters)
+        let (wholeGradient, wholeStats) = engine.gradients(microBatches: whole, data: data.train, epoch: 5, seed: seed)
+        XCTAssertEqual(own.lossSums.reduce(0, +), wholeStats.lossSum, accuracy: 1e-9)
+        XCTAssertEqual(own.correctCounts.reduce(0, +), Int32(wholeStats.correct))
+        applyAdam(wholeGradient, samples: 50, parameters: &parameters, adam: &adam)
+        let state = try XCTUnwrap(own.state, "the state was asked for")
+        XCTAssertEqual(state.version, 3, "the state after the step")
+        XCTAssertEqual(state.adamStep, UInt64(adam.step))
+        XCTAssertEqual(state.parameters.map(\.bitPattern), parameters.map(\.bitPattern))
+        XCTAssertEqual(state.adamM.map(\.bitPattern), adam.m.map(\.bitPattern))
+        XCTAssertEqual(state.adamV.map(\.bitPattern), adam.v.map(\.bitPattern))
+
         // Work for weights it does not hold is refused, naming the versions.
         try send(.stepAssignment(StepAssignment(weightsVersion: 9, microBatches: [0], sampleCounts: [1], sampleIndices: [0])))
         guard case .error(let code, let text) = try receive("error").1 else { return XCTFail("expected an error") }
         XCTAssertEqual(code, ErrorCode.wrongWeightsVersion.rawValue)
-        XCTAssertTrue(text.contains("version 2") && text.contains("needs 9"), text)
+        XCTAssertTrue(text.contains("version 3") && text.contains("needs 9"), text)
 
         try send(.shutdown(reason: "test over"))
         var acknowledged = false

@@ -76,7 +76,7 @@ final class MessagesTests: XCTestCase {
         let result = StepResult(microBatches: [0, 1], lossSums: [1, 2], correctCounts: [1, 2], sampleCounts: [1, 2],
                                 gradient: sampleGradient(rows: 4))
         XCTAssertEqual(decodeError(encode(.stepResult(result)))?.description,
-                       "payload field stepResult.gradient.rows at byte 56: 4 samples, but the micro-batches hold 3")
+                       "payload field stepResult.gradient.rows at byte 57: 4 samples, but the micro-batches hold 3")
     }
 
     func testGradientRowsMustFillTheirShape() {
@@ -107,6 +107,34 @@ final class MessagesTests: XCTestCase {
                                         options: StepOptions(rawValue: 0x11))
         XCTAssertEqual(decodeError(encode(.stepAssignment(assignment))),
                        .invalidField(field: "stepAssignment.options", offset: 36, reason: "unknown option bits 0x10"))
+    }
+
+    func testOmittingTheGradientNeedsTheWorkerToApplyItItself() {
+        let assignment = StepAssignment(weightsVersion: 1, microBatches: [0], sampleCounts: [2], sampleIndices: [1, 2],
+                                        options: [.omitGradient, .reportState])
+        XCTAssertEqual(decodeError(encode(.stepAssignment(assignment))),
+                       .invalidField(field: "stepAssignment.options", offset: 36,
+                                     reason: "omitGradient without applyOwnGradient would lose the step's gradient"))
+        let allowed = StepAssignment(weightsVersion: 1, microBatches: [0], sampleCounts: [2], sampleIndices: [1, 2],
+                                     options: [.omitGradient, .applyOwnGradient])
+        XCTAssertEqual(try decode(encode(.stepAssignment(allowed))).1, .stepAssignment(allowed))
+    }
+
+    func testAResultWithoutGradientStillChecksItsCountsAndFlags() {
+        let empty = StepResult(microBatches: [0, 1], lossSums: [1, 2], correctCounts: [1, 2], sampleCounts: [3, 0],
+                               gradient: nil)
+        XCTAssertEqual(decodeError(encode(.stepResult(empty))),
+                       .invalidField(field: "stepResult.sampleCounts", offset: 44, reason: "a micro-batch of 0 samples"))
+        let ok = StepResult(microBatches: [0, 1], lossSums: [1, 2], correctCounts: [1, 2], sampleCounts: [3, 4],
+                            gradient: nil)
+        let bytes = encode(.stepResult(ok))
+        XCTAssertEqual(try decode(bytes).1, .stepResult(ok))
+        // The presence byte follows the counts; anything but 0 or 1 is refused, not read as "present".
+        var payload = Array(bytes.dropFirst(MessageHeader.size))
+        XCTAssertEqual(payload[56], 0)
+        payload[56] = 2
+        XCTAssertEqual(decodeError(frame(.stepResult, payload: payload)),
+                       .invalidField(field: "stepResult.hasGradient", offset: 56, reason: "2 is not 0 or 1"))
     }
 
     func testReportedStateMomentsAreCheckedLikeWeights() {

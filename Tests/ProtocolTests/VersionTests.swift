@@ -2,8 +2,8 @@ import XCTest
 @testable import Protocol
 
 final class VersionTests: XCTestCase {
-    // 2.0: step assignments carry options (a worker applies its own gradient, reports its state), step
-    // results may carry that state, and the UMAP messages carry the approximate search's stages; a 1.x
-    // peer would misread them, so it must be refused.
-    func testVersionIsTwo() { XCTAssertEqual(ProtocolVersion.major, 2) }
+    // 3.0: a step result's gradient is optional (StepOptions.omitGradient) behind a presence byte, and a
+    // state reported with applyOwnGradient is the one after the step; a 2.x peer would misread results, so
+    // it must be refused. (2.0 added the step options, the reported state and the UMAP stage messages.)
+    func testVersionIsThree() { XCTAssertEqual(ProtocolVersion.major, 3) }
 }

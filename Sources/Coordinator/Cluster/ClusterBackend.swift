@@ -11,14 +11,16 @@ import Protocol
 /// micro-batches and their statistics added in micro-batch order too.
 ///
 /// With `WeightSync.gradient` the workers own the optimiser step: the combined gradient is broadcast and
-/// every worker applies Adam itself; a worker that computed the whole step applies its own gradient
-/// without waiting for the broadcast. The coordinator does not repeat the update every step: it keeps the
-/// state a worker reported (every `stateReportInterval` steps, inside a step result) and the updates
-/// since, and replays them only when it needs the weights (an evaluation's replica check, a checkpoint, a
-/// joining worker, the end). The next step's assignment is sent right behind the update, so a worker
-/// never waits for the coordinator between steps. With `WeightSync.weights` the coordinator applies Adam
-/// and sends the weights. A weights SHA-256 check before each evaluation (so once per epoch) catches a
-/// replica that drifted and resends it the weights.
+/// every worker applies Adam itself. A worker that computed the whole step (the only one) applies its own
+/// gradient and does not even send it: only the statistics travel. The coordinator does not repeat the
+/// update every step: it keeps the state a worker reported (every `stateReportInterval` steps and at the
+/// end of each epoch, inside a step result) and the steps since, and catches up only when it needs the
+/// weights between reports (a joining worker, or the only worker lost mid-epoch): it applies the kept
+/// updates, and recomputes the steps whose gradient stayed on their worker in this process (`LocalBackend`
+/// gives the same bits). The next step's assignment is sent right behind the update, so a worker never
+/// waits for the coordinator between steps. With `WeightSync.weights` the coordinator applies Adam and
+/// sends the weights. A weights SHA-256 check before each evaluation (so once per epoch) catches a replica
+/// that drifted and resends it the weights.
 final class ClusterBackend: ComputeBackend {
     let pool: WorkerPool
     let sync: WeightSync
@@ -28,22 +30,37 @@ final class ClusterBackend: ComputeBackend {
     let log: Log
     private let events: EventLog
     /// Steps between the worker-reported states the coordinator keeps (gradient sync): bounds the updates
-    /// kept (about 1 MB each) and the work of replaying them.
+    /// kept (about 1 MB each) and the work of catching up with them (a few ms per kept update, one step's
+    /// compute per recomputed one).
     static let stateReportInterval = 32
 
+    /// A step since the kept state.
+    private enum PendingStep {
+        /// The combined gradient, applied with Adam over `samples` samples.
+        case update(StepGradient, samples: Int)
+        /// A step whose only worker applied its gradient without sending it: recomputed here if needed.
+        case recompute(microBatches: [ArraySlice<Int>], epoch: Int)
+    }
+
     /// The replicas' target state, version `version`: `base` (version `version - pending.count`) followed by
-    /// the updates in `pending`.
+    /// the steps in `pending`.
     private var base = ModelState(parameters: [], adam: AdamState(count: 0))
-    private var pending: [(gradient: StepGradient, samples: Int)] = []
+    private var pending: [PendingStep] = []
+    /// Makes the in-process backend that recomputes steps (only when the only worker is lost mid-epoch
+    /// or a worker joins between reports).
+    private let makeRecomputer: () -> LocalBackend
+    private var recomputer: LocalBackend?
     private var version: UInt64 = 0
     private var checkedVersion: UInt64 = 0
     /// The step whose assignment was handed out ahead (its results are awaited by the next `step`).
-    private var ahead: (microBatches: [ArraySlice<Int>], epoch: Int)?
+    private var ahead: (microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool)?
     /// Training steps computed so far.
     private(set) var steps = 0
 
-    init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40, log: Log, events: EventLog) {
+    init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40, log: Log, events: EventLog,
+         recomputer: @escaping () -> LocalBackend) {
         self.pool = pool
+        self.makeRecomputer = recomputer
         self.sync = sync
         self.microBatchSize = microBatchSize
         self.evaluationChunk = evaluationChunk
@@ -63,12 +80,36 @@ final class ClusterBackend: ComputeBackend {
         if let failure = pool.currentFailure { throw failure }
     }
 
-    /// The current weights and Adam state: the kept state with the updates since replayed onto it.
+    /// The current weights and Adam state: the kept state with the steps since applied or recomputed.
     func model() -> ModelState {
-        if !pending.isEmpty {
-            for update in pending { base.applyAdam(update.gradient, samples: update.samples) }
-            pending = []
+        guard !pending.isEmpty else { return base }
+        let recomputed = pending.filter { if case .recompute = $0 { true } else { false } }.count
+        let start = now()
+        var local: LocalBackend?  // holds the state while consecutive steps are recomputed
+        for step in pending {
+            switch step {
+            case .update(let gradient, let samples):
+                if let holder = local {
+                    base = holder.model()
+                    local = nil
+                }
+                base.applyAdam(gradient, samples: samples)
+            case .recompute(let microBatches, let epoch):
+                if local == nil {
+                    let holder = recomputer ?? makeRecomputer()
+                    recomputer = holder
+                    holder.load(base)
+                    local = holder
+                }
+                _ = local!.step(microBatches: microBatches, epoch: epoch)
+            }
         }
+        if let local { base = local.model() }
+        if recomputed > 0 {
+            log("recomputed \(recomputed) step\(recomputed == 1 ? "" : "s") since the last reported state in "
+                + "\(fmt(now() - start, 2)) s (their worker kept the gradients)")
+        }
+        pending = []
         return base
     }
 
@@ -79,74 +120,91 @@ final class ClusterBackend: ComputeBackend {
                             adamM: withOptimizer ? state.adam.m : [], adamV: withOptimizer ? state.adam.v : [])
     }
 
-    func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: [ArraySlice<Int>]?) throws -> BatchStats {
+    func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep?) throws -> BatchStats {
         if let ahead {
-            precondition(ahead.epoch == epoch && ahead.microBatches == microBatches,
+            precondition(ahead.epoch == epoch && ahead.microBatches == microBatches && ahead.endsEpoch == (upcoming == nil),
                          "ClusterBackend: the step handed out ahead is not the one asked for")
         } else {
-            try pool.submit(trainingJob(microBatches, epoch: epoch))
+            try pool.submit(trainingJob(microBatches, epoch: epoch, endsEpoch: upcoming == nil))
         }
         ahead = nil
         let results = try pool.wait(provideState: replicaState)
-        var gradient = StepGradient.empty
+        // One worker computed the whole step; with gradient sync it applied the step itself.
+        let selfApplied = sync == .gradient && results.count == 1 ? results[0].worker : nil
+        var gradient: StepGradient? = StepGradient.empty
         var stats = BatchStats()
         var reported: Weights?
         for result in results {
             guard case .stepResult(let r) = result.message else {
                 throw ClusterError("\(result.worker) answered a step with \(result.message.type)")
             }
-            let g = r.gradient
             guard r.microBatches == result.range.map({ Int32($0) }),
-                  r.sampleCounts == microBatches[result.range].map({ Int32($0.count) }),
-                  g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
-                  g.deltaWidth == SeedCNN.hiddenWidth else {
-                throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a result that does not "
-                                   + "fit them (micro-batches \(r.microBatches), \(g.sums.count) sums)")
+                  r.sampleCounts == microBatches[result.range].map({ Int32($0.count) }) else {
+                throw ClusterError("\(result.worker) answered micro-batches \(result.range) with the result of "
+                                   + "micro-batches \(r.microBatches)")
             }
-            gradient.append(StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
-                                         deltaRows: g.deltaRows, rows: Int(g.rows)))
+            if let g = r.gradient {
+                guard g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
+                      g.deltaWidth == SeedCNN.hiddenWidth else {
+                    throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a gradient that "
+                                       + "does not fit the model (\(g.sums.count) sums, widths \(g.flatWidth)/\(g.deltaWidth))")
+                }
+                gradient?.append(StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
+                                              deltaRows: g.deltaRows, rows: Int(g.rows)))
+            } else if selfApplied != nil {
+                gradient = nil
+            } else {
+                throw ClusterError("\(result.worker) answered micro-batches \(result.range) without their gradient")
+            }
             for j in r.lossSums.indices {
                 stats = stats + BatchStats(lossSum: r.lossSums[j], correct: Int(r.correctCounts[j]),
                                            count: Int(r.sampleCounts[j]))
             }
-            if let state = r.state { reported = try checkedReport(state, from: result.worker) }
+            if let state = r.state {
+                // A worker that applied the step reports the state after it.
+                reported = try checkedReport(state, from: result.worker, version: version + (selfApplied != nil ? 1 : 0))
+            }
         }
         steps += 1
+        version += 1
+        let entry: PendingStep = gradient.map { .update($0, samples: stats.count) }
+            ?? .recompute(microBatches: microBatches, epoch: epoch)
+        if let reported, reported.version == version {
+            keep(reported)  // the state after this step: nothing is pending
+        } else {
+            if let reported { keep(reported) }
+            pending.append(entry)
+        }
         switch sync {
         case .gradient:
-            if let reported { keep(reported) }
-            version += 1
-            pending.append((gradient, stats.count))
-            // A worker that computed the whole step applied its own gradient already.
-            let selfApplied = results.count == 1 ? results[0].worker : nil
-            pool.broadcast(update: StepUpdate(version: version, samples: UInt32(stats.count), gradient: GradientFactors(
-                sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
-                deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows)),
-                except: selfApplied)
+            pool.advance(to: version, update: gradient.map { gradient in
+                StepUpdate(version: version, samples: UInt32(stats.count), gradient: GradientFactors(
+                    sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
+                    deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows))
+            }, appliedBy: selfApplied)
         case .weights:
-            version += 1
-            pending.append((gradient, stats.count))
             pool.publish(replicaState())  // applies the update here, then sends the weights
         }
         if let failure = pool.currentFailure { throw failure }
         if let upcoming {
-            try pool.submit(trainingJob(upcoming, epoch: epoch))
-            ahead = (upcoming, epoch)
+            try pool.submit(trainingJob(upcoming.microBatches, epoch: epoch, endsEpoch: upcoming.endsEpoch))
+            ahead = (upcoming.microBatches, epoch, upcoming.endsEpoch)
         }
         return stats
     }
 
     /// The job of one step at the current version. With gradient sync a worker given the whole step applies
-    /// its own gradient, and the first micro-batches' worker reports its state when enough updates are kept.
-    private func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int) -> PoolJob {
+    /// its own gradient and keeps it, and the first micro-batches' worker reports its state at the end of the
+    /// epoch (whose weights are read next) or when enough steps are kept.
+    private func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool) -> PoolJob {
         let version = self.version
         let gradientSync = sync == .gradient
-        let report = gradientSync && pending.count >= Self.stateReportInterval
+        let report = gradientSync && (endsEpoch || pending.count >= Self.stateReportInterval)
         return PoolJob(name: "micro-batches", epoch: UInt32(epoch), unitCount: microBatches.count,
                        split: .acrossWorkers) { range in
             let mbs = microBatches[range]
             var options: StepOptions = []
-            if gradientSync && range.count == microBatches.count { options.insert(.applyOwnGradient) }
+            if gradientSync && range.count == microBatches.count { options.formUnion([.applyOwnGradient, .omitGradient]) }
             if report && range.lowerBound == 0 { options.insert(.reportState) }
             return .stepAssignment(StepAssignment(
                 weightsVersion: version, microBatches: range.map { Int32($0) }, sampleCounts: mbs.map { Int32($0.count) },
@@ -154,19 +212,19 @@ final class ClusterBackend: ComputeBackend {
         }
     }
 
-    /// A reported state that fits the model and the version the step was computed from.
-    private func checkedReport(_ state: Weights, from worker: String) throws -> Weights {
+    /// A reported state that fits the model and has the expected version.
+    private func checkedReport(_ state: Weights, from worker: String, version expected: UInt64) throws -> Weights {
         let count = SeedCNN.layout.count
-        guard state.version == version, state.parameters.count == count, state.adamM.count == count,
+        guard state.version == expected, state.parameters.count == count, state.adamM.count == count,
               state.adamV.count == count else {
             throw ClusterError("\(worker) reported the state of version \(state.version) with \(state.parameters.count) "
-                               + "parameters and \(state.adamM.count) moments; the step was computed from version \(version) "
-                               + "of \(count) parameters")
+                               + "parameters and \(state.adamM.count) moments; expected version \(expected) of \(count) "
+                               + "parameters")
         }
         return state
     }
 
-    /// Keeps a worker's state of the current version in place of the kept state and updates.
+    /// Keeps a worker's state in place of the kept state and steps.
     private func keep(_ state: Weights) {
         var adam = base.adam
         adam.m = state.adamM

@@ -19,9 +19,10 @@ final class TrainingSession {
     private var finished = false
 
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
-    /// log level); `local` makes the in-process backend when no workers are asked for.
+    /// log level); `local` makes the in-process backend when no workers are asked for, and with workers the
+    /// one that recomputes steps whose gradient stayed on a lost worker.
     init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
-         workerArguments: [String], run: RunDirectory, log: Log, local: () -> ComputeBackend) throws {
+         workerArguments: [String], run: RunDirectory, log: Log, local: @escaping () -> LocalBackend) throws {
         self.run = run
         self.log = log
         events = try EventLog(path: run.file("events.jsonl"))
@@ -82,7 +83,7 @@ final class TrainingSession {
         log("replicas kept in step by broadcasting the \(sync == .gradient ? "step gradient" : "weights") (--weight-sync)",
             .debug)
         let cluster = ClusterBackend(pool: pool, sync: sync, microBatchSize: training.microBatchSize, log: log,
-                                     events: events)
+                                     events: events, recomputer: local)
         self.cluster = cluster
         backend = cluster
     }

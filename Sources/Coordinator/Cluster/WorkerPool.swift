@@ -49,7 +49,7 @@ final class WorkerPool: @unchecked Sendable {
     private enum Command {
         case run(PoolJob)
         case publish(ReplicaState)
-        case update(StepUpdate, except: String?)
+        case advance(version: UInt64, update: StepUpdate?, appliedBy: String?)
         case resend(workers: [String])
         case armMinimum
         case shutdown(String)
@@ -198,10 +198,11 @@ final class WorkerPool: @unchecked Sendable {
         post(.publish(state))
     }
 
-    /// Broadcasts an update that takes workers holding `version - 1` to `version`; the worker named
-    /// `except` applied it itself (it computed the whole step) and is only counted as holding `version`.
-    func broadcast(update: StepUpdate, except: String? = nil) {
-        post(.update(update, except: except))
+    /// Makes `version` current: workers holding `version - 1` are sent `update` (if there is none they are
+    /// out of step and will need the state); the worker named `appliedBy` applied the step itself (it
+    /// computed the whole step) and is only counted as holding `version`.
+    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?) {
+        post(.advance(version: version, update: update, appliedBy: appliedBy))
     }
 
     /// Sends the current full state again to the named workers (their weights were found to differ).
@@ -283,14 +284,14 @@ final class WorkerPool: @unchecked Sendable {
             for worker in workers.values.sorted(by: { $0.rank < $1.rank }) where worker.version != state.version {
                 sendState(to: worker)
             }
-        case .update(let update, let except):
-            let version = update.version
+        case .advance(let version, let update, let appliedBy):
             var encoded: [UInt8]?
             for worker in workers.values.sorted(by: { $0.rank < $1.rank }) where worker.version == version - 1 {
-                if worker.name == except {
+                if worker.name == appliedBy {
                     worker.version = version
                     continue
                 }
+                guard let update else { continue }
                 let bytes = encoded ?? encode(.stepUpdate(update), envelope: Envelope(runNonce: runNonce))
                 encoded = bytes
                 if send(bytes, to: worker) { worker.version = version }

@@ -9,15 +9,27 @@ public protocol ComputeBackend: AnyObject {
     /// Makes every replica hold `model` (the start of a run, or a checkpoint to resume).
     func load(_ model: ModelState) throws
     /// One training step on every replica: the gradient of `microBatches` (training mode, dropout keyed by
-    /// epoch), averaged over their samples and applied with Adam. `upcoming` is the next step's
-    /// micro-batches, if the epoch has another step, which a backend may hand out ahead. Returns the
+    /// epoch), averaged over their samples and applied with Adam. `upcoming` is the epoch's next step, if
+    /// it has another, which a backend may hand out ahead; nil means this step ends the epoch. Returns the
     /// step's loss and accuracy statistics.
-    func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: [ArraySlice<Int>]?) throws -> BatchStats
+    func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep?) throws -> BatchStats
     /// The weights and Adam state after the steps so far.
     func model() -> ModelState
     /// Inference over `indices` of a set: statistics, predictions and optionally `hidden` outputs.
     func evaluate(_ set: ImageSetKind, indices: [Int], hidden: Bool) throws
         -> (stats: BatchStats, predictions: [UInt8], hidden: [Float])
+}
+
+/// The step after the current one, so that a backend can prepare it while the current one runs.
+public struct UpcomingStep: Sendable, Equatable {
+    public var microBatches: [ArraySlice<Int>]
+    /// True if it is the epoch's last step (after which the weights are read: validation, checkpoint).
+    public var endsEpoch: Bool
+
+    public init(microBatches: [ArraySlice<Int>], endsEpoch: Bool) {
+        self.microBatches = microBatches
+        self.endsEpoch = endsEpoch
+    }
 }
 
 /// The whole network in this process.
@@ -37,7 +49,7 @@ public final class LocalBackend: ComputeBackend {
         engine.setParameters(model.parameters)
     }
 
-    public func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: [ArraySlice<Int>]?) -> BatchStats {
+    public func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep? = nil) -> BatchStats {
         precondition(current != nil, "LocalBackend: load a model before training")
         let (gradient, stats) = engine.gradients(microBatches: microBatches, data: train, epoch: epoch, seed: seed)
         current!.applyAdam(gradient, samples: stats.count)

@@ -90,10 +90,11 @@ public final class TrainingLoop {
         var lastPrint = start
         var total = BatchStats()
         let batch = { (step: Int) in microBatches(of: self.plan.batch(step, of: order), size: self.settings.microBatchSize) }
-        var upcoming = steps > 0 ? batch(0) : nil
+        var next = steps > 0 ? batch(0) : nil
         for step in 0..<steps {
-            let current = upcoming!
-            upcoming = step + 1 < steps ? batch(step + 1) : nil
+            let current = next!
+            next = step + 1 < steps ? batch(step + 1) : nil
+            let upcoming = next.map { UpcomingStep(microBatches: $0, endsEpoch: step + 2 == steps) }
             let stats = try backend.step(microBatches: current, epoch: epoch, upcoming: upcoming)
             total = total + stats
             let t = now()
