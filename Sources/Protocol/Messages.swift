@@ -552,7 +552,27 @@ public struct UMAPReply: Equatable, Sendable {
 
 /// The bytes of `message` in `envelope`: header, then payload.
 public func encode(_ message: Message, envelope: Envelope = Envelope()) -> [UInt8] {
-    encodeFrame(type: message.type, envelope: envelope) { message.writePayload(to: &$0) }
+    encodeFrame(type: message.type, envelope: envelope, capacity: message.payloadSizeHint) { message.writePayload(to: &$0) }
+}
+
+extension Message {
+    /// About the payload's size, at least that of its large arrays, so that encoding reserves its buffer
+    /// once: growing a 10 MB state report by doubling copies it several times over.
+    var payloadSizeHint: Int {
+        func weights(_ w: Weights) -> Int { 64 + 4 * (w.parameters.count + w.adamM.count + w.adamV.count) }
+        func gradient(_ g: GradientFactors) -> Int {
+            let rows = g.flatRows.count + g.deltaRows.count
+            return 64 + 8 * g.sums.count + 4 * rows + rows / 8  // zero suppression only shrinks the rows
+        }
+        switch self {
+        case .weights(let w): return weights(w)
+        case .stepResult(let r):
+            return 256 + 24 * r.microBatches.count + (r.gradient.map(gradient) ?? 0) + (r.state.map(weights) ?? 0)
+        case .stepUpdate(let u): return 64 + gradient(u.gradient)
+        case .evalReply(let r): return 256 + 17 * r.sampleCounts.count + r.predictions.count + 4 * r.activations.count
+        default: return 256
+        }
+    }
 }
 
 /// The header and message in `bytes`. Never traps: malformed input throws a `WireError` that names what

@@ -261,9 +261,11 @@ public struct MessageHeader: Equatable, Sendable {
     }
 }
 
-/// Builds a header-framed message: `writePayload` appends the payload, then the header is filled in.
-func encodeFrame(type: MessageType, envelope: Envelope, writePayload: (inout PayloadWriter) -> Void) -> [UInt8] {
-    var writer = PayloadWriter(reservingPrefix: MessageHeader.size)
+/// Builds a header-framed message: `writePayload` appends the payload (about `capacity` bytes), then the
+/// header is filled in.
+func encodeFrame(type: MessageType, envelope: Envelope, capacity: Int = 256,
+                 writePayload: (inout PayloadWriter) -> Void) -> [UInt8] {
+    var writer = PayloadWriter(reservingPrefix: MessageHeader.size, capacity: capacity)
     writePayload(&writer)
     var bytes = writer.takeBytes()
     bytes.withUnsafeMutableBytes { raw in
@@ -299,9 +301,10 @@ public struct PayloadWriter {
     }
 
     /// A payload that starts after `prefix` zero bytes, where the header will go.
-    init(reservingPrefix prefix: Int) {
-        storage = [UInt8](repeating: 0, count: prefix)
-        storage.reserveCapacity(prefix + 256)
+    init(reservingPrefix prefix: Int, capacity: Int = 256) {
+        storage = []
+        storage.reserveCapacity(prefix + max(capacity, 0))
+        storage.append(contentsOf: repeatElement(0, count: prefix))
     }
 
     /// Everything written so far.

@@ -13,9 +13,10 @@ import Protocol
 /// With `WeightSync.gradient` the workers own the optimiser step: the combined gradient is broadcast and
 /// every worker applies Adam itself. A worker that computed the whole step (the only one) applies its own
 /// gradient and does not even send it: only the statistics travel. The coordinator does not repeat the
-/// update every step: it keeps the state a worker reported (every `stateReportInterval` steps and at the
-/// end of each epoch, inside a step result) and the steps since, and catches up only when it needs the
-/// weights between reports (a joining worker, or the only worker lost mid-epoch): it applies the kept
+/// update every step: it keeps the state a worker reported (inside a step result, at the end of each
+/// epoch and every so many steps, see `keptUpdatesBeforeReport`) and the steps since, and catches up
+/// only when it needs the weights between reports (a joining worker, or the only worker lost
+/// mid-epoch): it applies the kept
 /// updates, and recomputes the steps whose gradient stayed on their worker in this process (`LocalBackend`
 /// gives the same bits). The next step's assignment is sent right behind the update, so a worker never
 /// waits for the coordinator between steps. With `WeightSync.weights` the coordinator applies Adam and
@@ -29,10 +30,14 @@ final class ClusterBackend: ComputeBackend {
     let evaluationChunk: Int
     let log: Log
     private let events: EventLog
-    /// Steps between the worker-reported states the coordinator keeps (gradient sync): bounds the updates
-    /// kept (about 1 MB each) and the work of catching up with them (a few ms per kept update, one step's
-    /// compute per recomputed one).
-    static let stateReportInterval = 32
+    /// When a worker reports its state (gradient sync), besides each epoch's last step: once this many
+    /// updates are kept (about 1 MB each, a few ms each to catch up with)...
+    static let keptUpdatesBeforeReport = 32
+    /// ...or this many steps of any kind. A report costs the step about 30 ms (10 MB encoded, sent and
+    /// decoded while the worker waits), so a sole worker, whose steps cost the coordinator nothing to
+    /// keep, reports every 128 steps (1 % of the time); catching up with its kept-back steps after losing
+    /// it then means recomputing at most 128 steps here (about 5 s on 2 cores).
+    static let keptStepsBeforeReport = 128
 
     /// A step since the kept state.
     private enum PendingStep {
@@ -83,7 +88,7 @@ final class ClusterBackend: ComputeBackend {
     /// The current weights and Adam state: the kept state with the steps since applied or recomputed.
     func model() -> ModelState {
         guard !pending.isEmpty else { return base }
-        let recomputed = pending.filter { if case .recompute = $0 { true } else { false } }.count
+        let recomputed = pending.count(where: { if case .recompute = $0 { true } else { false } })
         let start = now()
         var local: LocalBackend?  // holds the state while consecutive steps are recomputed
         for step in pending {
@@ -199,7 +204,9 @@ final class ClusterBackend: ComputeBackend {
     private func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool) -> PoolJob {
         let version = self.version
         let gradientSync = sync == .gradient
-        let report = gradientSync && (endsEpoch || pending.count >= Self.stateReportInterval)
+        let updates = pending.count(where: { if case .update = $0 { true } else { false } })
+        let report = gradientSync && (endsEpoch || updates >= Self.keptUpdatesBeforeReport
+                                      || pending.count >= Self.keptStepsBeforeReport)
         return PoolJob(name: "micro-batches", epoch: UInt32(epoch), unitCount: microBatches.count,
                        split: .acrossWorkers) { range in
             let mbs = microBatches[range]
