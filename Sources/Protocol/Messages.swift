@@ -252,14 +252,62 @@ public struct StepUpdate: Equatable, Sendable {
     public var version: UInt64
     /// Samples in the step: the gradient is divided by this.
     public var samples: UInt32
-    /// The step's gradient.
+    /// The step's gradient; without the factor rows in `ownRows`, if any.
     public var gradient: GradientFactors
+    /// Factor rows the receiver computed itself and holds, left out of `gradient`: it puts them back.
+    public var ownRows: OwnRows?
 
     /// An update.
-    public init(version: UInt64, samples: UInt32, gradient: GradientFactors) {
+    public init(version: UInt64, samples: UInt32, gradient: GradientFactors, ownRows: OwnRows? = nil) {
         self.version = version
         self.samples = samples
         self.gradient = gradient
+        self.ownRows = ownRows
+    }
+}
+
+extension StepUpdate {
+    /// This update without the factor rows that `own` names (the receiver's own share, which it holds).
+    /// The rows must lie within the gradient's.
+    public func leavingOut(_ own: OwnRows) -> StepUpdate {
+        let start = Int(own.start), end = start + Int(own.count)
+        precondition(ownRows == nil && end <= Int(gradient.rows), "StepUpdate.leavingOut: rows \(start)..<\(end) of \(gradient.rows)")
+        var update = self
+        let flat = Int(gradient.flatWidth), delta = Int(gradient.deltaWidth)
+        update.gradient.flatRows.removeSubrange(start * flat..<end * flat)
+        update.gradient.deltaRows.removeSubrange(start * delta..<end * delta)
+        update.gradient.rows -= own.count
+        update.ownRows = own
+        return update
+    }
+
+    /// The whole step's gradient: `gradient` with the receiver's own rows (`ownRows.count` rows of each
+    /// width) put back where `ownRows` says; `gradient` itself if no rows were left out.
+    public func restoringOwnRows(flatRows: [Float], deltaRows: [Float]) -> GradientFactors {
+        guard let own = ownRows else { return gradient }
+        precondition(flatRows.count == Int(own.count) * Int(gradient.flatWidth)
+                     && deltaRows.count == Int(own.count) * Int(gradient.deltaWidth),
+                     "StepUpdate.restoringOwnRows: the rows do not fill \(own.count) rows")
+        var whole = gradient
+        whole.flatRows.insert(contentsOf: flatRows, at: Int(own.start) * Int(gradient.flatWidth))
+        whole.deltaRows.insert(contentsOf: deltaRows, at: Int(own.start) * Int(gradient.deltaWidth))
+        whole.rows += own.count
+        return whole
+    }
+}
+
+/// Where the factor rows of the receiver's own share of a step go back into an update's rows.
+public struct OwnRows: Equatable, Sendable {
+    /// The first micro-batch of the share (the receiver's assignment began with it).
+    public var firstMicroBatch: UInt32
+    /// The row (sample) of the whole step at which the share's rows start, and how many there are.
+    public var start: UInt32
+    public var count: UInt32
+
+    public init(firstMicroBatch: UInt32, start: UInt32, count: UInt32) {
+        self.firstMicroBatch = firstMicroBatch
+        self.start = start
+        self.count = count
     }
 }
 
@@ -628,6 +676,12 @@ extension Message {
             w.write(m.version)
             w.write(m.samples)
             writeGradientFactors(m.gradient, to: &w)
+            w.write(UInt8(m.ownRows == nil ? 0 : 1))
+            if let own = m.ownRows {
+                w.write(own.firstMicroBatch)
+                w.write(own.start)
+                w.write(own.count)
+            }
         case .weights(let m):
             writeWeights(m, to: &w)
         case .weightsDigest(let m):
@@ -729,9 +783,22 @@ extension Message {
             self = .stepResult(StepResult(microBatches: microBatches, lossSums: lossSums, correctCounts: correctCounts,
                                           sampleCounts: sampleCounts, gradient: gradient, state: state))
         case .stepUpdate:
-            self = .stepUpdate(StepUpdate(version: try r.read(UInt64.self, "version"),
-                                          samples: try r.read(UInt32.self, "samples"),
-                                          gradient: try readGradientFactors(&r)))
+            let version = try r.read(UInt64.self, "version")
+            let samples = try r.read(UInt32.self, "samples")
+            let gradient = try readGradientFactors(&r)
+            var ownRows: OwnRows?
+            if try readFlag("hasOwnRows", &r) {
+                let firstMicroBatch = try r.read(UInt32.self, "ownRows.firstMicroBatch")
+                let start = try r.read(UInt32.self, "ownRows.start")
+                let countOffset = r.offset
+                let count = try r.read(UInt32.self, "ownRows.count")
+                guard count > 0, UInt64(start) <= UInt64(gradient.rows) else {
+                    throw r.invalid("ownRows.count", "\(count) own rows at row \(start) of an update with \(gradient.rows) "
+                                    + "other rows", at: countOffset)
+                }
+                ownRows = OwnRows(firstMicroBatch: firstMicroBatch, start: start, count: count)
+            }
+            self = .stepUpdate(StepUpdate(version: version, samples: samples, gradient: gradient, ownRows: ownRows))
         case .weights:
             self = .weights(try readWeights(&r))
         case .weightsDigest:

@@ -103,6 +103,9 @@ final class WorkerSession {
     private var parameters: [Float] = []
     private var adam: AdamState?
     private var weightsVersion: UInt64 = 0
+    /// This worker's last share of a step that it did not apply itself: the version it was computed from,
+    /// its first micro-batch and its gradient, whose factor rows the update may leave out (`OwnRows`).
+    private var keptShare: (version: UInt64, firstMicroBatch: UInt32, gradient: StepGradient)?
 
     private var started = now()
     private var lastHeard: Double?
@@ -354,8 +357,20 @@ final class WorkerSession {
             weightsVersion = 0
             return
         }
-        advance(by: StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows, deltaRows: g.deltaRows,
-                                 rows: Int(g.rows)), samples: Int(u.samples))
+        var whole = g
+        if let own = u.ownRows {
+            guard let kept = keptShare, kept.version == u.version - 1, kept.firstMicroBatch == own.firstMicroBatch,
+                  kept.gradient.rows == Int(own.count) else {
+                reportError(.wrongWeightsVersion, "holds no share of \(own.count) rows from micro-batch "
+                            + "\(own.firstMicroBatch) at version \(u.version - 1), which the update leaves out", envelope)
+                weightsVersion = 0
+                return
+            }
+            whole = u.restoringOwnRows(flatRows: kept.gradient.flatRows, deltaRows: kept.gradient.deltaRows)
+        }
+        keptShare = nil
+        advance(by: StepGradient(sums: FixedPointGradient(values: whole.sums), flatRows: whole.flatRows,
+                                 deltaRows: whole.deltaRows, rows: Int(whole.rows)), samples: Int(u.samples))
     }
 
     /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
@@ -386,6 +401,7 @@ final class WorkerSession {
         throughput.add(epoch: Int(envelope.epoch), samples: a.sampleIndices.count, seconds: now() - start, log: log)
         let appliesOwn = a.options.contains(.applyOwnGradient)
         let reports = a.options.contains(.reportState)
+        keptShare = appliesOwn ? nil : (weightsVersion, UInt32(a.microBatches.first ?? 0), gradient)
         // A reported state is the one this worker holds when it answers: after the step if it applies it.
         if appliesOwn && reports { advance(by: gradient, samples: a.sampleIndices.count) }
         let state = reports

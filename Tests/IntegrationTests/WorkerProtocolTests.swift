@@ -81,8 +81,12 @@ final class WorkerProtocolTests: XCTestCase {
         XCTAssertEqual(factors.flatRows.map(\.bitPattern), gradient.flatRows.map(\.bitPattern))
         XCTAssertEqual(factors.deltaRows.map(\.bitPattern), gradient.deltaRows.map(\.bitPattern))
 
-        // The worker applies a broadcast update itself and ends up with this process' weights.
-        try send(.stepUpdate(StepUpdate(version: 2, samples: 35, gradient: factors)), step: 2)
+        // The worker applies a broadcast update itself and ends up with this process' weights. The update
+        // leaves out the rows of the worker's own share, which it puts back from what it computed.
+        let update = StepUpdate(version: 2, samples: 35, gradient: factors)
+            .leavingOut(OwnRows(firstMicroBatch: 2, start: 0, count: 35))
+        XCTAssertEqual(update.gradient.rows, 0)
+        try send(.stepUpdate(update), step: 2)
         applyAdam(gradient, samples: 35, parameters: &parameters, adam: &adam)
         let digest = parameters.withUnsafeBytes { sha256Hex($0) }
         try send(.weightsDigest(WeightsDigest(version: 2, sha256: digest)), step: 3)

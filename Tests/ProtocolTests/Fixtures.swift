@@ -37,6 +37,8 @@ let sampleMessages: [Message] = [
                            sampleCounts: [25, 25, 25, 25], gradient: nil,
                            state: Weights(version: 18, adamStep: 17, parameters: [0.25], adamM: [1], adamV: [2]))),
     .stepUpdate(StepUpdate(version: 18, samples: 100, gradient: sampleGradient(rows: 3))),
+    .stepUpdate(StepUpdate(version: 19, samples: 100, gradient: sampleGradient(rows: 2),
+                           ownRows: OwnRows(firstMicroBatch: 2, start: 1, count: 50))),
     .weights(Weights(version: 17, adamStep: 16, parameters: [1.5, -2.25, .infinity, 0, -.leastNonzeroMagnitude],
                      adamM: [0, 1, 2, 3, 4], adamV: [5, 6, 7, 8, 9])),
     .weightsDigest(WeightsDigest(version: 17, sha256: String(repeating: "ab", count: 32))),

@@ -90,6 +90,37 @@ final class MessagesTests: XCTestCase {
         XCTAssertEqual(reason, "3 values do not fill 2 rows of 2")
     }
 
+    func testOwnRowsMustBeSomeAndStartWithinTheUpdate() {
+        for own in [OwnRows(firstMicroBatch: 0, start: 0, count: 0), OwnRows(firstMicroBatch: 1, start: 3, count: 5)] {
+            let update = StepUpdate(version: 2, samples: 100, gradient: sampleGradient(rows: 2), ownRows: own)
+            guard case .invalidField(let field, _, let reason) = decodeError(encode(.stepUpdate(update))) else {
+                return XCTFail("own rows \(own) were accepted")
+            }
+            XCTAssertEqual(field, "stepUpdate.ownRows.count")
+            XCTAssertEqual(reason, "\(own.count) own rows at row \(own.start) of an update with 2 other rows")
+        }
+        let last = StepUpdate(version: 2, samples: 100, gradient: sampleGradient(rows: 2),
+                              ownRows: OwnRows(firstMicroBatch: 1, start: 2, count: 5))
+        XCTAssertEqual(try decode(encode(.stepUpdate(last))).1, .stepUpdate(last), "own rows may go after all others")
+    }
+
+    func testLeavingOutOwnRowsAndPuttingThemBackGivesTheUpdate() throws {
+        let full = StepUpdate(version: 5, samples: 9, gradient: sampleGradient(rows: 9))
+        for (start, count) in [(0, 4), (4, 5), (2, 3), (0, 9)] {
+            let own = OwnRows(firstMicroBatch: 7, start: UInt32(start), count: UInt32(count))
+            let sent = full.leavingOut(own)
+            XCTAssertEqual(sent.gradient.rows, UInt32(9 - count))
+            guard case .stepUpdate(let received) = try decode(encode(.stepUpdate(sent))).1 else { return XCTFail("not an update") }
+            XCTAssertEqual(received.ownRows, own)
+            let g = full.gradient
+            let restored = received.restoringOwnRows(
+                flatRows: Array(g.flatRows[start * Int(g.flatWidth)..<(start + count) * Int(g.flatWidth)]),
+                deltaRows: Array(g.deltaRows[start * Int(g.deltaWidth)..<(start + count) * Int(g.deltaWidth)]))
+            XCTAssertEqual(restored, g, "rows \(start)..<\(start + count)")
+            XCTAssertLessThan(encode(.stepUpdate(sent)).count, encode(.stepUpdate(full)).count)
+        }
+    }
+
     func testAssignmentSampleCountsMustCoverTheIndices() {
         let assignment = StepAssignment(weightsVersion: 1, microBatches: [0, 1], sampleCounts: [2, 0],
                                         sampleIndices: [1, 2])

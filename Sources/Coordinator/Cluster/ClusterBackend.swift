@@ -186,7 +186,7 @@ final class ClusterBackend: ComputeBackend {
                 StepUpdate(version: version, samples: UInt32(stats.count), gradient: GradientFactors(
                     sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
                     deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows))
-            }, appliedBy: selfApplied)
+            }, appliedBy: selfApplied, ownRows: ownRows(of: results, in: microBatches))
         case .weights:
             pool.publish(replicaState())  // applies the update here, then sends the weights
         }
@@ -196,6 +196,21 @@ final class ClusterBackend: ComputeBackend {
             ahead = (upcoming.microBatches, epoch, upcoming.endsEpoch)
         }
         return stats
+    }
+
+    /// Where each worker's share of the step lies in its rows, for workers with one share (the update
+    /// leaves those rows out: the worker holds them).
+    private func ownRows(of results: [PoolResult], in microBatches: [ArraySlice<Int>]) -> [String: OwnRows] {
+        var own: [String: OwnRows] = [:]
+        var shares: [String: Int] = [:]
+        for result in results {
+            let start = microBatches[..<result.range.lowerBound].reduce(0) { $0 + $1.count }
+            let count = microBatches[result.range].reduce(0) { $0 + $1.count }
+            own[result.worker] = OwnRows(firstMicroBatch: UInt32(result.range.lowerBound), start: UInt32(start),
+                                         count: UInt32(count))
+            shares[result.worker, default: 0] += 1
+        }
+        return own.filter { shares[$0.key] == 1 && $0.value.count > 0 }
     }
 
     /// The job of one step at the current version. With gradient sync a worker given the whole step applies

@@ -49,7 +49,7 @@ final class WorkerPool: @unchecked Sendable {
     private enum Command {
         case run(PoolJob)
         case publish(ReplicaState)
-        case advance(version: UInt64, update: StepUpdate?, appliedBy: String?)
+        case advance(version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows])
         case resend(workers: [String])
         case armMinimum
         case shutdown(String)
@@ -199,10 +199,11 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Makes `version` current: workers holding `version - 1` are sent `update` (if there is none they are
-    /// out of step and will need the state); the worker named `appliedBy` applied the step itself (it
-    /// computed the whole step) and is only counted as holding `version`.
-    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?) {
-        post(.advance(version: version, update: update, appliedBy: appliedBy))
+    /// out of step and will need the state), without the rows `ownRows` names for them (their own share,
+    /// which they hold); the worker named `appliedBy` applied the step itself (it computed the whole step)
+    /// and is only counted as holding `version`.
+    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows] = [:]) {
+        post(.advance(version: version, update: update, appliedBy: appliedBy, ownRows: ownRows))
     }
 
     /// Sends the current full state again to the named workers (their weights were found to differ).
@@ -284,16 +285,21 @@ final class WorkerPool: @unchecked Sendable {
             for worker in workers.values.sorted(by: { $0.rank < $1.rank }) where worker.version != state.version {
                 sendState(to: worker)
             }
-        case .advance(let version, let update, let appliedBy):
-            var encoded: [UInt8]?
+        case .advance(let version, let update, let appliedBy, let ownRows):
+            var encoded: [UInt8]?  // the whole update, for workers without a share of the step
             for worker in workers.values.sorted(by: { $0.rank < $1.rank }) where worker.version == version - 1 {
                 if worker.name == appliedBy {
                     worker.version = version
                     continue
                 }
                 guard let update else { continue }
-                let bytes = encoded ?? encode(.stepUpdate(update), envelope: Envelope(runNonce: runNonce))
-                encoded = bytes
+                let bytes: [UInt8]
+                if let own = ownRows[worker.name] {
+                    bytes = encode(.stepUpdate(update.leavingOut(own)), envelope: Envelope(runNonce: runNonce))
+                } else {
+                    bytes = encoded ?? encode(.stepUpdate(update), envelope: Envelope(runNonce: runNonce))
+                    encoded = bytes
+                }
                 if send(bytes, to: worker) { worker.version = version }
             }
             currentVersion = version
