@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import Protocol
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,6 +84,7 @@ struct TrainCommand: ParsableCommand {
     var cluster: ClusterOptions
 
     func run() throws {
+        MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "coordinator")
         let split = try loadData()
         let train = split.train.prefix(limitTrain)

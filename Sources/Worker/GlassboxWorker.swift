@@ -59,6 +59,7 @@ struct GlassboxWorker: ParsableCommand {
     }
 
     func run() throws {
+        MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let host = ProcessInfo.processInfo.hostName
         let pid = getpid()
         var log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "worker \(host):\(pid)")
