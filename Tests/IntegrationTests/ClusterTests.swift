@@ -130,6 +130,30 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(b.wait(timeout: 30), 0, b.output)
     }
 
+    func testAWorkerJoiningASoleOneMidEpochCatchesUpOnceAndTakesPart() throws {
+        // The sole worker keeps its gradients, so a worker that joins mid-epoch is brought up to date from
+        // the coordinator's recomputation; from then on the sole worker ships its gradient until the
+        // joiner takes a share. Catching up once or twice is right; once a step would mean the joiner
+        // is stuck behind (then it would compute nothing until the epoch ends).
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "joiner")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "1", "--bind", endpoint], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("1 live", timeout: 60), coordinator.output)
+        let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a joining worker changed the weights:\n\(run.output)")
+        XCTAssertTrue(run.output.contains("joined as rank 2"), run.output)
+        let catchUps = run.output.components(separatedBy: "recomputed").count - 1
+        XCTAssertLessThanOrEqual(catchUps, 2, "the joiner caught up again and again:\n\(run.output)")
+        XCTAssertEqual(try run.events("epoch_done").last?["workers"] as? Int, 2, run.output)
+        XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
+        XCTAssertEqual(b.wait(timeout: 30), 0, b.output)
+        XCTAssertTrue(b.output.contains("samples/s while computing"), "the joiner computed steps:\n\(b.output)")
+    }
+
     func testHungWorkerIsDroppedAndRejoinsWithoutChangingTheWeights() throws {
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "hung")

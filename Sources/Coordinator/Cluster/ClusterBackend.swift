@@ -11,8 +11,8 @@ import Protocol
 /// micro-batches and their statistics added in micro-batch order too.
 ///
 /// With `WeightSync.gradient` the workers own the optimiser step: the combined gradient is broadcast and
-/// every worker applies Adam itself. A worker that computed the whole step (the only one) applies its own
-/// gradient and does not even send it: only the statistics travel. The coordinator does not repeat the
+/// every worker applies Adam itself. A worker that computed the whole step applies its own gradient, and if
+/// it is the only live worker it does not even send it: only the statistics travel. The coordinator does not repeat the
 /// update every step: it keeps the state a worker reported (inside a step result, at the end of each
 /// epoch and every so many steps, see `keptUpdatesBeforeReport`) and the steps since, and catches up
 /// only when it needs the weights between reports (a joining worker, or the only worker lost
@@ -223,10 +223,14 @@ final class ClusterBackend: ComputeBackend {
         let report = gradientSync && (endsEpoch || updates >= Self.keptUpdatesBeforeReport
                                       || pending.count >= Self.keptStepsBeforeReport)
         return PoolJob(name: "micro-batches", epoch: UInt32(epoch), unitCount: microBatches.count,
-                       split: .acrossWorkers) { range in
+                       split: .acrossWorkers) { range, sole in
             let mbs = microBatches[range]
             var options: StepOptions = []
-            if gradientSync && range.count == microBatches.count { options.formUnion([.applyOwnGradient, .omitGradient]) }
+            if gradientSync && range.count == microBatches.count {
+                options.insert(.applyOwnGradient)
+                // Another worker (one joining, say) catches up with the update, so only the only one keeps it.
+                if sole { options.insert(.omitGradient) }
+            }
             if report && range.lowerBound == 0 { options.insert(.reportState) }
             return .stepAssignment(StepAssignment(
                 weightsVersion: version, microBatches: range.map { Int32($0) }, sampleCounts: mbs.map { Int32($0.count) },
@@ -265,7 +269,7 @@ final class ClusterBackend: ComputeBackend {
         let size = UInt32(microBatchSize)
         let imageSet: EvalImageSet = set == .train ? .train : .test
         let job = PoolJob(name: "evaluation micro-batches", epoch: 0, unitCount: mbs.count,
-                          split: .chunks(evaluationChunk)) { range in
+                          split: .chunks(evaluationChunk)) { range, _ in
             .evalRequest(EvalRequest(imageSet: imageSet, includeActivations: hidden, microBatchSize: size,
                                      sampleIndices: mbs[range].flatMap { $0.map { Int32($0) } }))
         }
@@ -299,7 +303,7 @@ final class ClusterBackend: ComputeBackend {
     private func checkReplicas() throws {
         let expected = model().parameters.withUnsafeBytes { sha256Hex($0) }
         let version = self.version
-        let job = PoolJob(name: "weights check", epoch: 0, unitCount: 1, split: .perWorker) { _ in
+        let job = PoolJob(name: "weights check", epoch: 0, unitCount: 1, split: .perWorker) { _, _ in
             .weightsDigest(WeightsDigest(version: version, sha256: expected))
         }
         var drifted: [String] = []

@@ -21,7 +21,8 @@ struct PoolSettings: Sendable {
 }
 
 /// A piece of distributed work: `unitCount` units (micro-batches, or one per worker) cut into ranges, each
-/// sent to one worker as the message `request(range)` builds. A range whose worker is lost goes to another.
+/// sent to one worker as the message `request(range, sole)` builds, `sole` telling whether that worker is
+/// the only live one (no other is computing or catching up). A range whose worker is lost goes to another.
 struct PoolJob: Sendable {
     enum Split: Sendable {
         /// One contiguous range per ready worker, sized by its threads, in rank order (a training step).
@@ -36,7 +37,7 @@ struct PoolJob: Sendable {
     var epoch: UInt32
     var unitCount: Int
     var split: Split
-    var request: @Sendable (Range<Int>) -> Message
+    var request: @Sendable (_ range: Range<Int>, _ sole: Bool) -> Message
 }
 
 /// One range's answer.

@@ -111,7 +111,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
     }
 
     private func broadcast(_ request: UMAPRequest) throws {
-        let job = PoolJob(name: "UMAP upload", epoch: 0, unitCount: 1, split: .perWorker) { _ in .umapRequest(request) }
+        let job = PoolJob(name: "UMAP upload", epoch: 0, unitCount: 1, split: .perWorker) { _, _ in .umapRequest(request) }
         for result in try cluster.pool.run(job, provideState: cluster.replicaState) {
             guard case .umapReply(let reply) = result.message, reply.search == search else {
                 throw ClusterError("\(result.worker) answered a UMAP upload with \(result.message.type)")
@@ -136,7 +136,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
         for attempt in 0..<3 where !missing.isEmpty {
             if attempt > 0 { try reupload() }
             let units = missing
-            let job = PoolJob(name: "UMAP \(name)", epoch: 0, unitCount: units.count, split: .chunks(1)) { slots in
+            let job = PoolJob(name: "UMAP \(name)", epoch: 0, unitCount: units.count, split: .chunks(1)) { slots, _ in
                 .umapRequest(.work(work(rows(units[slots.lowerBound]))))
             }
             for result in try cluster.pool.run(job, provideState: cluster.replicaState) {

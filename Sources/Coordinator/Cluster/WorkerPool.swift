@@ -517,7 +517,7 @@ final class WorkerPool: @unchecked Sendable {
                                 chunkIndex: UInt32(range.lowerBound), chunkCount: UInt32(max(job.job.unitCount, 1)))
         worker.task = WorkerRecord.Task(jobID: job.id, range: range, deadline: t + settings.stepDeadline)
         job.inFlight[worker.id] = range
-        if !send(encode(job.job.request(range), envelope: envelope), to: worker) {
+        if !send(encode(job.job.request(range, workers.count == 1), envelope: envelope), to: worker) {
             return  // `drop` put the range back
         }
     }
