@@ -136,40 +136,7 @@ final class ClusterBackend: ComputeBackend {
         let results = try pool.wait(provideState: replicaState)
         // One worker computed the whole step; with gradient sync it applied the step itself.
         let selfApplied = sync == .gradient && results.count == 1 ? results[0].worker : nil
-        var gradient: StepGradient? = StepGradient.empty
-        var stats = BatchStats()
-        var reported: Weights?
-        for result in results {
-            guard case .stepResult(let r) = result.message else {
-                throw ClusterError("\(result.worker) answered a step with \(result.message.type)")
-            }
-            guard r.microBatches == result.range.map({ Int32($0) }),
-                  r.sampleCounts == microBatches[result.range].map({ Int32($0.count) }) else {
-                throw ClusterError("\(result.worker) answered micro-batches \(result.range) with the result of "
-                                   + "micro-batches \(r.microBatches)")
-            }
-            if let g = r.gradient {
-                guard g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
-                      g.deltaWidth == SeedCNN.hiddenWidth else {
-                    throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a gradient that "
-                                       + "does not fit the model (\(g.sums.count) sums, widths \(g.flatWidth)/\(g.deltaWidth))")
-                }
-                gradient?.append(StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
-                                              deltaRows: g.deltaRows, rows: Int(g.rows)))
-            } else if selfApplied != nil {
-                gradient = nil
-            } else {
-                throw ClusterError("\(result.worker) answered micro-batches \(result.range) without their gradient")
-            }
-            for j in r.lossSums.indices {
-                stats = stats + BatchStats(lossSum: r.lossSums[j], correct: Int(r.correctCounts[j]),
-                                           count: Int(r.sampleCounts[j]))
-            }
-            if let state = r.state {
-                // A worker that applied the step reports the state after it.
-                reported = try checkedReport(state, from: result.worker, version: version + (selfApplied != nil ? 1 : 0))
-            }
-        }
+        let (gradient, stats, reported) = try combine(results, of: microBatches, selfApplied: selfApplied != nil)
         steps += 1
         version += 1
         let entry: PendingStep = gradient.map { .update($0, samples: stats.count) }
@@ -196,6 +163,47 @@ final class ClusterBackend: ComputeBackend {
             ahead = (upcoming.microBatches, epoch, upcoming.endsEpoch)
         }
         return stats
+    }
+
+    /// The step's gradient (nil if its only worker kept it), statistics in micro-batch order, and the state
+    /// a worker reported, from the workers' results in range order.
+    private func combine(_ results: [PoolResult], of microBatches: [ArraySlice<Int>], selfApplied: Bool) throws
+        -> (gradient: StepGradient?, stats: BatchStats, reported: Weights?) {
+        var gradient: StepGradient? = StepGradient.empty
+        var stats = BatchStats()
+        var reported: Weights?
+        for result in results {
+            guard case .stepResult(let r) = result.message else {
+                throw ClusterError("\(result.worker) answered a step with \(result.message.type)")
+            }
+            guard r.microBatches == result.range.map({ Int32($0) }),
+                  r.sampleCounts == microBatches[result.range].map({ Int32($0.count) }) else {
+                throw ClusterError("\(result.worker) answered micro-batches \(result.range) with the result of "
+                                   + "micro-batches \(r.microBatches)")
+            }
+            if let g = r.gradient {
+                guard g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
+                      g.deltaWidth == SeedCNN.hiddenWidth else {
+                    throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a gradient that "
+                                       + "does not fit the model (\(g.sums.count) sums, widths \(g.flatWidth)/\(g.deltaWidth))")
+                }
+                gradient?.append(StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
+                                              deltaRows: g.deltaRows, rows: Int(g.rows)))
+            } else if selfApplied {
+                gradient = nil
+            } else {
+                throw ClusterError("\(result.worker) answered micro-batches \(result.range) without their gradient")
+            }
+            for j in r.lossSums.indices {
+                stats = stats + BatchStats(lossSum: r.lossSums[j], correct: Int(r.correctCounts[j]),
+                                           count: Int(r.sampleCounts[j]))
+            }
+            if let state = r.state {
+                // A worker that applied the step reports the state after it.
+                reported = try checkedReport(state, from: result.worker, version: version + (selfApplied ? 1 : 0))
+            }
+        }
+        return (gradient, stats, reported)
     }
 
     /// Where each worker's share of the step lies in its rows, for workers with one share (the update
