@@ -38,9 +38,10 @@ struct ClusterOptions: ParsableArguments {
     var stepDeadline: Double = 60
     @Option(help: ArgumentHelp("Seconds an idle worker may stay silent before it is dropped.", valueName: "seconds"))
     var heartbeatTimeout: Double = 10
-    @Option(help: ArgumentHelp("How replicas stay in step: gradient (broadcast the ~1 MB step gradient; each worker "
-                               + "applies Adam) or weights (the coordinator applies Adam and broadcasts the 3.3 MB "
-                               + "weights; for workers on differing CPUs).", valueName: "mode"))
+    @Option(help: ArgumentHelp("How replicas stay in step: gradient (broadcast the step gradient, 0.3-0.4 MB to "
+                               + "each worker, nothing to a sole worker; each worker applies Adam) or weights (the "
+                               + "coordinator applies Adam and broadcasts the 3.3 MB weights; for workers on "
+                               + "differing CPUs).", valueName: "mode"))
     var weightSync: WeightSync = .gradient
     @Option(help: ArgumentHelp("Directory of CURVE keys from `glassbox-coordinator keygen`: encrypt, and admit only "
                                + "workers whose public key (NAME.pub) is there.", valueName: "dir"))
