@@ -668,15 +668,15 @@ extension Message {
             w.writeArray(m.lossSums)
             w.writeArray(m.correctCounts)
             w.writeArray(m.sampleCounts)
-            w.write(UInt8(m.gradient == nil ? 0 : 1))
+            writeFlag(m.gradient != nil, to: &w)
             if let gradient = m.gradient { writeGradientFactors(gradient, to: &w) }
-            w.write(UInt8(m.state == nil ? 0 : 1))
+            writeFlag(m.state != nil, to: &w)
             if let state = m.state { writeWeights(state, to: &w) }
         case .stepUpdate(let m):
             w.write(m.version)
             w.write(m.samples)
             writeGradientFactors(m.gradient, to: &w)
-            w.write(UInt8(m.ownRows == nil ? 0 : 1))
+            writeFlag(m.ownRows != nil, to: &w)
             if let own = m.ownRows {
                 w.write(own.firstMicroBatch)
                 w.write(own.start)
@@ -689,7 +689,7 @@ extension Message {
             w.write(m.sha256)
         case .evalRequest(let m):
             w.write(m.imageSet.rawValue)
-            w.write(UInt8(m.includeActivations ? 1 : 0))
+            writeFlag(m.includeActivations, to: &w)
             w.write(m.microBatchSize)
             w.writeArray(m.sampleIndices)
         case .evalReply(let m):
@@ -806,13 +806,11 @@ extension Message {
                                                 sha256: try r.readString("sha256")))
         case .evalRequest:
             let imageSet = try readEvalImageSet(&r)
-            let flagOffset = r.offset
-            let flag = try r.read(UInt8.self, "includeActivations")
-            guard flag <= 1 else { throw r.invalid("includeActivations", "\(flag) is not 0 or 1", at: flagOffset) }
+            let includeActivations = try readFlag("includeActivations", &r)
             let sizeOffset = r.offset
             let microBatchSize = try r.read(UInt32.self, "microBatchSize")
             guard microBatchSize >= 1 else { throw r.invalid("microBatchSize", "must be at least 1", at: sizeOffset) }
-            self = .evalRequest(EvalRequest(imageSet: imageSet, includeActivations: flag == 1,
+            self = .evalRequest(EvalRequest(imageSet: imageSet, includeActivations: includeActivations,
                                             microBatchSize: microBatchSize,
                                             sampleIndices: try r.readArray(of: Int32.self, "sampleIndices")))
         case .evalReply:
@@ -1098,7 +1096,10 @@ private func checkSampleCounts(_ counts: [Int32], total: Int?, _ field: String, 
     }
 }
 
-/// Reads a presence flag: a byte that must be 0 or 1.
+/// Writes a flag as one byte, 0 or 1.
+private func writeFlag(_ flag: Bool, to w: inout PayloadWriter) { w.write(UInt8(flag ? 1 : 0)) }
+
+/// Reads a flag: a byte that must be 0 or 1.
 private func readFlag(_ field: String, _ r: inout PayloadReader) throws(WireError) -> Bool {
     let offset = r.offset
     let flag = try r.read(UInt8.self, field)
