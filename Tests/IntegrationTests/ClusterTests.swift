@@ -106,18 +106,25 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
     }
 
+    /// `shortRun()` with gradient sync on one worker (`worker-a`), returned once it has joined.
+    private func startOnOneWorker(in root: String) throws -> (endpoint: String, worker: RunningProcess,
+                                                              coordinator: RunningProcess) {
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let worker = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
+        let coordinator = try startTraining(Self.shortRun() + ["--workers", "1", "--bind", endpoint, "--weight-sync",
+                                                               "gradient"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("1 live", timeout: 60), coordinator.output)
+        return (endpoint, worker, coordinator)
+    }
+
     func testKilledOnlyWorkerIsReplacedWithTheStepsTheCoordinatorRecomputes() throws {
         // One worker computes every step, applies its own gradient and keeps it; the coordinator holds only
         // the last reported state and the steps since. A worker that joins after the only one was killed
         // must be given exactly the weights and Adam state the killed one had, which the coordinator
-        // recomputes (unless the kill landed right after a report, once in about 32 steps).
+        // recomputes (the first report comes at the end of epoch 1, unless the kill missed its last step).
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "only-worker")
-        let endpoint = "tcp://127.0.0.1:\(freePort())"
-        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
-        let coordinator = try startTraining(Self.shortRun() + ["--workers", "1", "--bind", endpoint, "--weight-sync",
-                                                               "gradient"], in: root + "/run")
-        XCTAssertTrue(coordinator.waitForOutput("1 live", timeout: 60), coordinator.output)
+        let (endpoint, a, coordinator) = try startOnOneWorker(in: root)
         Thread.sleep(forTimeInterval: 0.8)
         XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
         kill(a.pid, SIGKILL)
@@ -137,10 +144,7 @@ final class ClusterTests: XCTestCase {
         // is stuck behind (then it would compute nothing until the epoch ends).
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "joiner")
-        let endpoint = "tcp://127.0.0.1:\(freePort())"
-        let a = try startWorker(endpoint, [], logPath: root + "/worker-a.log")
-        let coordinator = try startTraining(Self.shortRun() + ["--workers", "1", "--bind", endpoint], in: root + "/run")
-        XCTAssertTrue(coordinator.waitForOutput("1 live", timeout: 60), coordinator.output)
+        let (endpoint, a, coordinator) = try startOnOneWorker(in: root)
         let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
         XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
         let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")

@@ -11,17 +11,17 @@ import Protocol
 /// micro-batches and their statistics added in micro-batch order too.
 ///
 /// With `WeightSync.gradient` the workers own the optimiser step: the combined gradient is broadcast and
-/// every worker applies Adam itself. A worker that computed the whole step applies its own gradient, and if
-/// it is the only live worker it does not even send it: only the statistics travel. The coordinator does not repeat the
+/// every worker applies Adam itself; each worker's copy leaves out the factor rows of its own share, which
+/// it keeps. A worker that computed the whole step applies its own gradient, and if it is the only live
+/// worker it does not even send it: only the statistics travel. The coordinator does not repeat the
 /// update every step: it keeps the state a worker reported (inside a step result, at the end of each
-/// epoch and every so many steps, see `keptUpdatesBeforeReport`) and the steps since, and catches up
-/// only when it needs the weights between reports (a joining worker, or the only worker lost
-/// mid-epoch): it applies the kept
-/// updates, and recomputes the steps whose gradient stayed on their worker in this process (`LocalBackend`
-/// gives the same bits). The next step's assignment is sent right behind the update, so a worker never
-/// waits for the coordinator between steps. With `WeightSync.weights` the coordinator applies Adam and
-/// sends the weights. A weights SHA-256 check before each evaluation (so once per epoch) catches a replica
-/// that drifted and resends it the weights.
+/// epoch and every so many steps, see `keptUpdatesBeforeReport`) and the steps since, and catches up only
+/// when it needs the weights between reports (a joining worker, or the only worker lost mid-epoch): it
+/// applies the kept updates, and recomputes in this process the steps whose gradient stayed on their
+/// worker (`LocalBackend` gives the same bits). The next step's assignment is sent right behind the
+/// update, so a worker never waits for the coordinator between steps. With `WeightSync.weights` the
+/// coordinator applies Adam and sends the weights. A weights SHA-256 check before each evaluation (so once
+/// per epoch) catches a replica that drifted and resends it the weights.
 final class ClusterBackend: ComputeBackend {
     let pool: WorkerPool
     let sync: WeightSync
@@ -33,10 +33,11 @@ final class ClusterBackend: ComputeBackend {
     /// When a worker reports its state (gradient sync), besides each epoch's last step: once this many
     /// updates are kept (about 1 MB each, a few ms each to catch up with)...
     static let keptUpdatesBeforeReport = 32
-    /// ...or this many steps of any kind. A report costs the step about 30 ms (10 MB encoded, sent and
-    /// decoded while the worker waits), so a sole worker, whose steps cost the coordinator nothing to
-    /// keep, reports every 128 steps (1 % of the time); catching up with its kept-back steps after losing
-    /// it then means recomputing at most 128 steps here (about 5 s on 2 cores).
+    /// ...or this many steps of any kind. A report holds its step up 10-30 ms (10 MB encoded, sent and
+    /// decoded while the worker waits; the first in a process also maps its buffers), so a sole worker,
+    /// whose steps cost the coordinator nothing to keep, reports every 128 steps (under 1 % of the time);
+    /// catching up with its kept-back steps after losing it means recomputing at most 128 steps here
+    /// (about 5 s on 2 cores).
     static let keptStepsBeforeReport = 128
 
     /// A step since the kept state.
