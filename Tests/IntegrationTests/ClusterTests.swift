@@ -91,10 +91,7 @@ final class ClusterTests: XCTestCase {
         let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
         let coordinator = try startTraining(Self.shortRun() + ["--workers", "2", "--bind", endpoint], in: root + "/run")
         XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
-        Thread.sleep(forTimeInterval: 1.0)
-        XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
-        kill(b.pid, SIGKILL)
-        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
+        killInEpochOne(b, of: coordinator, after: 1.0)
         let c = try startWorker(endpoint, [], logPath: root + "/worker-c.log")
         XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
         let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
@@ -104,6 +101,15 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(run.output.contains("joined as rank 3"), "the late worker joined mid-run:\n\(run.output)")
         XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
         XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
+    }
+
+    /// SIGKILLs `worker` `seconds` into the run, checking that epoch 1 is not done yet, and waits until the
+    /// coordinator has dropped it.
+    private func killInEpochOne(_ worker: RunningProcess, of coordinator: RunningProcess, after seconds: Double) {
+        Thread.sleep(forTimeInterval: seconds)
+        XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
+        kill(worker.pid, SIGKILL)
+        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
     }
 
     /// `shortRun()` with gradient sync on one worker (`worker-a`), returned once it has joined.
@@ -125,10 +131,7 @@ final class ClusterTests: XCTestCase {
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "only-worker")
         let (endpoint, a, coordinator) = try startOnOneWorker(in: root)
-        Thread.sleep(forTimeInterval: 0.8)
-        XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
-        kill(a.pid, SIGKILL)
-        XCTAssertTrue(coordinator.waitForOutput("left:", timeout: 30), coordinator.output)
+        killInEpochOne(a, of: coordinator, after: 0.8)
         let b = try startWorker(endpoint, [], logPath: root + "/worker-b.log")
         XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
         let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
