@@ -6,8 +6,11 @@ RUN_DIR ?= runs/default
 EPOCHS ?= 3
 SEED ?= 1
 WORKERS ?= 2
+PREFIX ?= /usr/local
 DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev libcairo2-dev libgif-dev \
-                fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time chromium
+                fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time
+# Only the tests need these (the report is checked in headless Chromium).
+DEB_TEST_PACKAGES := chromium
 
 # AVX2 + FMA code paths need the compiler told the CPU (haswell also has SSE 4.2, whose crc32 instruction
 # checks the wire messages); only where the CPU has all three.
@@ -16,18 +19,26 @@ RELEASE := $(SWIFT) build -c release $(CPU_FLAGS)
 BIN = $(shell $(RELEASE) --show-bin-path)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps data build run test bench clean help
+.PHONY: all deps test-deps install-packages data build run test bench install clean help
 all: build
 
 help:
 	@echo "make run    - install missing packages, fetch MNIST, build release, train + draw (runs/default)"
 	@echo "make test   - install missing packages, fetch MNIST, run the whole test suite"
+	@echo "make install PREFIX=/usr/local - copy glassbox-coordinator and glassbox-worker into PREFIX/bin"
 	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_TEST_PACKAGES)"
+
+# Installs those of $(PACKAGES) that dpkg does not list as installed (one apt-get call, none if all are there).
+install-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -46,7 +57,7 @@ run: build data
 # Tests run on a release build (with -enable-testing for @testable): the numerical and multi-process
 # tests need real speed.
 TEST_BUILD := $(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(CPU_FLAGS)
-test: deps data
+test: test-deps data
 	$(TEST_BUILD)
 	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) test -c release --skip-build
 
@@ -58,6 +69,11 @@ bench: build data
 	@# network namespaces need root; about 2 minutes (docs/DISTRIBUTED.md, Measurements)
 	@if [ "$$(id -u)" = 0 ] || sudo -n true 2> /dev/null; then $(SUDO) bash scripts/dist_netns.sh $(BIN) $(DATA_DIR); \
 	else echo "make bench: skipped scripts/dist_netns.sh (needs root: sudo scripts/dist_netns.sh $(BIN) $(DATA_DIR))"; fi
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/glassbox-coordinator $(BIN)/glassbox-worker $(DESTDIR)$(PREFIX)/bin/
+	@echo "installed glassbox-coordinator and glassbox-worker in $(DESTDIR)$(PREFIX)/bin"
 
 clean:
 	rm -rf .build

