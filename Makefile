@@ -9,8 +9,8 @@ WORKERS ?= 2
 PREFIX ?= /usr/local
 DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev libcairo2-dev libgif-dev \
                 fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time
-# Only the tests need these (the report is checked in headless Chromium).
-DEB_TEST_PACKAGES := chromium
+# Only the tests need these (the report is checked in headless Chromium, the systemd units by systemd-analyze).
+DEB_TEST_PACKAGES := chromium systemd
 
 # AVX2 + FMA code paths need the compiler told the CPU (haswell also has SSE 4.2, whose crc32 instruction
 # checks the wire messages); only where the CPU has all three.
