@@ -2,38 +2,6 @@ import XCTest
 @testable import Protocol
 
 final class MessagesTests: XCTestCase {
-    func testSamplesCoverEveryMessageType() {
-        XCTAssertEqual(Set(sampleMessages.map(\.type)), Set(MessageType.allCases))
-    }
-
-    func testEveryMessageTypeRoundTripsWithItsEnvelope() throws {
-        for (i, message) in sampleMessages.enumerated() {
-            let envelope = Envelope(runNonce: 0x0123_4567_89AB_CDEF, epoch: UInt32(i), step: 600 + UInt32(i),
-                                    chunkIndex: 1, chunkCount: 3, flags: 0x8001)
-            let (header, decoded) = try decode(encode(message, envelope: envelope))
-            XCTAssertEqual(decoded, message)
-            XCTAssertEqual(header.envelope, envelope)
-            XCTAssertEqual(header.type, message.type)
-            XCTAssertEqual(header.majorVersion, ProtocolVersion.major)
-            XCTAssertEqual(header.minorVersion, ProtocolVersion.minor)
-        }
-    }
-
-    func testEmptyArraysAndStringsRoundTrip() throws {
-        let messages: [Message] = [
-            .refused(reason: ""),
-            .welcome(Welcome(rank: 0, runNonce: 0, seed: 0, settings: [:])),
-            .stepResult(StepResult(microBatches: [], lossSums: [], correctCounts: [], sampleCounts: [],
-                                   gradient: GradientFactors(sums: [], rows: 0, flatWidth: 0, deltaWidth: 0,
-                                                             flatRows: [], deltaRows: []))),
-            .evalReply(EvalReply(lossSums: [], correctCounts: [], sampleCounts: [], predictions: [])),
-            .weights(Weights(version: 1, adamStep: 0, parameters: [1, 2])),
-        ]
-        for message in messages {
-            XCTAssertEqual(try decode(encode(message)).1, message)
-        }
-    }
-
     func testFullSizeWeightsRoundTripBitExactly() throws {
         var rng = TestRandom(seed: 4)
         let parameters = (0..<821_002).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
