@@ -1,4 +1,5 @@
-// A thin wrapper over libzmq. Every C pointer of the package lives in this file.
+// A thin wrapper over libzmq: context, sockets, options, polling and connection events. Every C pointer
+// of libzmq lives here; CURVE keys (Curve.swift) call libzmq with plain arrays.
 import CZMQ
 #if canImport(Glibc)
 import Glibc
@@ -44,19 +45,6 @@ public struct ZMQError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// A ZeroMQ context: owns the I/O threads. Thread-safe. Terminated when the last reference (including the
 /// one each socket keeps) goes away.
-/// How this process allocates message buffers.
-public enum MessageBuffers {
-    /// Lets the allocator keep and reuse large blocks instead of mapping fresh pages for each one: a 10 MB
-    /// message (weights, a state report) built, copied into a ZeroMQ message and received every few steps
-    /// otherwise costs thousands of page faults, several milliseconds, each time. Call once at start-up.
-    public static func keepLargeBlocks() {
-        #if canImport(Glibc)
-        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)  // blocks up to 32 MB come from the heap, not from mmap
-        _ = mallopt(M_TRIM_THRESHOLD, 256 << 20)  // and freed heap memory stays mapped for reuse
-        #endif
-    }
-}
-
 public final class ZMQContext: @unchecked Sendable {
     fileprivate let handle: UnsafeMutableRawPointer
 
@@ -90,51 +78,6 @@ public enum ZMQSocketType: Sendable {
         case .router: ZMQ_ROUTER
         }
     }
-}
-
-/// A socket option and its value. Times are in milliseconds.
-public enum ZMQSocketOption: Sendable {
-    /// How long unsent messages are kept after close; sockets start at 0.
-    case linger(milliseconds: Int32)
-    /// Messages queued for sending per peer before sends block or drop.
-    case sendHighWaterMark(Int32)
-    /// Messages queued on receipt per peer.
-    case receiveHighWaterMark(Int32)
-    /// Peers sending a larger message are disconnected; -1 for no limit.
-    case maxMessageSize(Int64)
-    /// How long a blocking send waits before failing with `isWouldBlock`; -1 forever.
-    case sendTimeout(milliseconds: Int32)
-    /// ROUTER: sending to an unknown peer fails with `isHostUnreachable` instead of dropping the message.
-    case routerMandatory(Bool)
-    /// ROUTER: a new connection with a routing id already in use takes it over.
-    case routerHandover(Bool)
-    /// The routing id this socket presents to a ROUTER peer (1 to 255 bytes, not starting with 0).
-    case routingID([UInt8])
-    /// Interval between ZMTP heartbeats.
-    case heartbeatInterval(milliseconds: Int32)
-    /// How long to wait for a heartbeat reply before dropping the connection.
-    case heartbeatTimeout(milliseconds: Int32)
-    /// How long the remote peer should wait for traffic before dropping the connection.
-    case heartbeatTTL(milliseconds: Int32)
-    /// First delay before reconnecting.
-    case reconnectInterval(milliseconds: Int32)
-    /// Upper bound of the exponentially growing reconnect delay; 0 keeps it at `reconnectInterval`.
-    case reconnectIntervalMax(milliseconds: Int32)
-    /// This socket is the CURVE server.
-    case curveServer(Bool)
-    /// This socket's CURVE public key, Z85 (40 characters).
-    case curvePublicKey(String)
-    /// This socket's CURVE secret key, Z85 (40 characters).
-    case curveSecretKey(String)
-    /// The server's CURVE public key, Z85 (40 characters); makes this socket a CURVE client.
-    case curveServerKey(String)
-    /// The ZAP domain passed to the authentication handler.
-    case zapDomain(String)
-    /// Consult the ZAP handler only for sockets with a ZAP domain, and fail closed when it is missing.
-    case zapEnforceDomain(Bool)
-    /// Queue messages only to completed connections: with no peer, a non-blocking send fails with
-    /// `isWouldBlock` instead of queueing (so a client knows it is not connected).
-    case immediate(Bool)
 }
 
 /// A ZeroMQ socket. Not thread-safe: one thread owns it at a time. Created with LINGER 0 so that closing
@@ -186,57 +129,66 @@ public final class ZMQSocket: @unchecked Sendable {
 
     /// The endpoint last bound or connected, with a wildcard port resolved (e.g. `tcp://127.0.0.1:41234`).
     public func lastEndpoint() throws(ZMQError) -> String {
-        let socket = try open("zmq_getsockopt(ZMQ_LAST_ENDPOINT)")
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        var length = buffer.count
-        guard zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &length) == 0 else {
-            throw ZMQError("zmq_getsockopt(ZMQ_LAST_ENDPOINT)")
-        }
-        return String(decoding: buffer.prefix(while: { $0 != 0 }), as: UTF8.self)
+        text(try getBytes(ZMQ_LAST_ENDPOINT, "ZMQ_LAST_ENDPOINT", capacity: 1024))
     }
 
     /// Sets an option; most take effect only for later `bind`/`connect` calls.
     public func setOption(_ option: ZMQSocketOption) throws(ZMQError) {
+        let name = option.name
+        let value: [UInt8]
         switch option {
-        case .linger(let ms): try setInt32(ZMQ_LINGER, ms, "ZMQ_LINGER")
-        case .sendHighWaterMark(let n): try setInt32(ZMQ_SNDHWM, n, "ZMQ_SNDHWM")
-        case .receiveHighWaterMark(let n): try setInt32(ZMQ_RCVHWM, n, "ZMQ_RCVHWM")
-        case .maxMessageSize(let bytes): try setBytes(ZMQ_MAXMSGSIZE, withUnsafeBytes(of: bytes) { Array($0) },
-                                                      "ZMQ_MAXMSGSIZE")
-        case .sendTimeout(let ms): try setInt32(ZMQ_SNDTIMEO, ms, "ZMQ_SNDTIMEO")
-        case .routerMandatory(let on): try setInt32(ZMQ_ROUTER_MANDATORY, on ? 1 : 0, "ZMQ_ROUTER_MANDATORY")
-        case .routerHandover(let on): try setInt32(ZMQ_ROUTER_HANDOVER, on ? 1 : 0, "ZMQ_ROUTER_HANDOVER")
-        case .routingID(let id): try setBytes(ZMQ_ROUTING_ID, id, "ZMQ_ROUTING_ID")
-        case .heartbeatInterval(let ms): try setInt32(ZMQ_HEARTBEAT_IVL, ms, "ZMQ_HEARTBEAT_IVL")
-        case .heartbeatTimeout(let ms): try setInt32(ZMQ_HEARTBEAT_TIMEOUT, ms, "ZMQ_HEARTBEAT_TIMEOUT")
-        case .heartbeatTTL(let ms): try setInt32(ZMQ_HEARTBEAT_TTL, ms, "ZMQ_HEARTBEAT_TTL")
-        case .reconnectInterval(let ms): try setInt32(ZMQ_RECONNECT_IVL, ms, "ZMQ_RECONNECT_IVL")
-        case .reconnectIntervalMax(let ms): try setInt32(ZMQ_RECONNECT_IVL_MAX, ms, "ZMQ_RECONNECT_IVL_MAX")
-        case .curveServer(let on): try setInt32(ZMQ_CURVE_SERVER, on ? 1 : 0, "ZMQ_CURVE_SERVER")
-        case .curvePublicKey(let key): try setCurveKey(ZMQ_CURVE_PUBLICKEY, key, "ZMQ_CURVE_PUBLICKEY")
-        case .curveSecretKey(let key): try setCurveKey(ZMQ_CURVE_SECRETKEY, key, "ZMQ_CURVE_SECRETKEY")
-        case .curveServerKey(let key): try setCurveKey(ZMQ_CURVE_SERVERKEY, key, "ZMQ_CURVE_SERVERKEY")
-        case .zapDomain(let domain): try setBytes(ZMQ_ZAP_DOMAIN, Array(domain.utf8), "ZMQ_ZAP_DOMAIN")
-        case .zapEnforceDomain(let on):
-            try setInt32(GB_ZMQ_ZAP_ENFORCE_DOMAIN, on ? 1 : 0, "ZMQ_ZAP_ENFORCE_DOMAIN")
-        case .immediate(let on): try setInt32(ZMQ_IMMEDIATE, on ? 1 : 0, "ZMQ_IMMEDIATE")
+        case .linger(let n), .sendHighWaterMark(let n), .receiveHighWaterMark(let n), .sendTimeout(let n),
+             .heartbeatInterval(let n), .heartbeatTimeout(let n), .heartbeatTTL(let n), .reconnectInterval(let n),
+             .reconnectIntervalMax(let n):
+            value = withUnsafeBytes(of: n) { Array($0) }
+        case .maxMessageSize(let n):
+            value = withUnsafeBytes(of: n) { Array($0) }
+        case .routerMandatory(let on), .routerHandover(let on), .curveServer(let on), .zapEnforceDomain(let on),
+             .immediate(let on):
+            value = withUnsafeBytes(of: Int32(on ? 1 : 0)) { Array($0) }
+        case .routingID(let id):
+            value = id
+        case .curvePublicKey(let key), .curveSecretKey(let key), .curveServerKey(let key):
+            guard Curve.isValidKey(key) else {
+                throw ZMQError("zmq_setsockopt(\(name.label))", code: EINVAL,
+                               reason: "a CURVE key must be 40 Z85 characters, got \(key.utf8.count)")
+            }
+            value = Array(key.utf8)
+        case .zapDomain(let domain):
+            value = Array(domain.utf8)
         }
+        let socket = try open("zmq_setsockopt(\(name.label))")
+        let rc = value.withUnsafeBytes { zmq_setsockopt(socket, name.code, $0.baseAddress, $0.count) }
+        guard rc == 0 else { throw ZMQError("zmq_setsockopt(\(name.label))") }
     }
 
-    /// Makes this socket a CURVE server whose clients are checked by the `ZAPHandler` of `zapDomain`.
-    /// Call before `bind`.
-    public func configureCurveServer(secretKey: String, zapDomain: String) throws(ZMQError) {
-        try setOption(.curveServer(true))
-        try setOption(.curveSecretKey(secretKey))
-        try setOption(.zapDomain(zapDomain))
-        try setOption(.zapEnforceDomain(true))
-    }
-
-    /// Makes this socket a CURVE client of the server with public key `serverKey`. Call before `connect`.
-    public func configureCurveClient(serverKey: String, keyPair: CurveKeyPair) throws(ZMQError) {
-        try setOption(.curveServerKey(serverKey))
-        try setOption(.curvePublicKey(keyPair.publicKey))
-        try setOption(.curveSecretKey(keyPair.secretKey))
+    /// The value libzmq holds for option `name` (`zmq_getsockopt`); CURVE keys come back as Z85.
+    /// `routerMandatory` and `routerHandover` are write-only in libzmq: reading them throws (EINVAL).
+    public func option(_ name: ZMQSocketOption.Name) throws(ZMQError) -> ZMQSocketOption {
+        switch name {
+        case .linger: .linger(milliseconds: try int32(name))
+        case .sendHighWaterMark: .sendHighWaterMark(try int32(name))
+        case .receiveHighWaterMark: .receiveHighWaterMark(try int32(name))
+        case .maxMessageSize:
+            .maxMessageSize(try getBytes(name.code, name.label, capacity: 8).withUnsafeBytes { $0.load(as: Int64.self) })
+        case .sendTimeout: .sendTimeout(milliseconds: try int32(name))
+        case .routerMandatory: .routerMandatory(try int32(name) != 0)
+        case .routerHandover: .routerHandover(try int32(name) != 0)
+        case .routingID: .routingID(try getBytes(name.code, name.label, capacity: 255))
+        case .heartbeatInterval: .heartbeatInterval(milliseconds: try int32(name))
+        case .heartbeatTimeout: .heartbeatTimeout(milliseconds: try int32(name))
+        case .heartbeatTTL: .heartbeatTTL(milliseconds: try int32(name))
+        case .reconnectInterval: .reconnectInterval(milliseconds: try int32(name))
+        case .reconnectIntervalMax: .reconnectIntervalMax(milliseconds: try int32(name))
+        case .curveServer: .curveServer(try int32(name) != 0)
+        // A 41-byte buffer asks libzmq for the Z85 text (and its terminating zero) rather than the 32 bytes.
+        case .curvePublicKey: .curvePublicKey(text(try getBytes(name.code, name.label, capacity: 41)))
+        case .curveSecretKey: .curveSecretKey(text(try getBytes(name.code, name.label, capacity: 41)))
+        case .curveServerKey: .curveServerKey(text(try getBytes(name.code, name.label, capacity: 41)))
+        case .zapDomain: .zapDomain(text(try getBytes(name.code, name.label, capacity: 256)))
+        case .zapEnforceDomain: .zapEnforceDomain(try int32(name) != 0)
+        case .immediate: .immediate(try int32(name) != 0)
+        }
     }
 
     /// Publishes this socket's connection events on the PAIR endpoint `endpoint` (`inproc://...`); read them
@@ -318,22 +270,22 @@ public final class ZMQSocket: @unchecked Sendable {
         return handle
     }
 
-    private func setInt32(_ option: Int32, _ value: Int32, _ name: String) throws(ZMQError) {
-        try setBytes(option, withUnsafeBytes(of: value) { Array($0) }, name)
+    private func int32(_ name: ZMQSocketOption.Name) throws(ZMQError) -> Int32 {
+        try getBytes(name.code, name.label, capacity: 4).withUnsafeBytes { $0.load(as: Int32.self) }
     }
 
-    private func setCurveKey(_ option: Int32, _ key: String, _ name: String) throws(ZMQError) {
-        guard Curve.isValidKey(key) else {
-            throw ZMQError("zmq_setsockopt(\(name))", code: EINVAL,
-                           reason: "a CURVE key must be 40 Z85 characters, got \(key.utf8.count)")
-        }
-        try setBytes(option, Array(key.utf8), name)
+    /// The option's bytes, as many as libzmq wrote (at most `capacity`).
+    private func getBytes(_ code: Int32, _ label: String, capacity: Int) throws(ZMQError) -> [UInt8] {
+        let socket = try open("zmq_getsockopt(\(label))")
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        var length = capacity
+        guard zmq_getsockopt(socket, code, &buffer, &length) == 0 else { throw ZMQError("zmq_getsockopt(\(label))") }
+        return Array(buffer.prefix(length))
     }
 
-    private func setBytes(_ option: Int32, _ value: [UInt8], _ name: String) throws(ZMQError) {
-        let socket = try open("zmq_setsockopt(\(name))")
-        let rc = value.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
-        guard rc == 0 else { throw ZMQError("zmq_setsockopt(\(name))") }
+    /// A string option's text, without the terminating zero.
+    private func text(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 }
 
@@ -387,189 +339,5 @@ public final class ZMQMonitor: @unchecked Sendable {
     public func next(timeoutMs: Int) throws(ZMQError) -> ZMQSocketEvent? {
         guard let frames = try socket.receive(timeoutMs: timeoutMs) else { return nil }
         return ZMQSocketEvent(frames: frames)
-    }
-}
-
-/// A CURVE key pair, each key Z85-encoded (40 characters).
-public struct CurveKeyPair: Equatable, Sendable {
-    /// The key peers use to recognise this side; safe to share.
-    public let publicKey: String
-    /// The key that proves it; keep private.
-    public let secretKey: String
-
-    /// A key pair from its two keys.
-    public init(publicKey: String, secretKey: String) {
-        self.publicKey = publicKey
-        self.secretKey = secretKey
-    }
-}
-
-/// CURVE (Curve25519) keys for encrypted, authenticated connections.
-public enum Curve {
-    /// True when libzmq was built with CURVE support.
-    public static var isAvailable: Bool { zmq_has("curve") == 1 }
-
-    /// A new random key pair.
-    public static func generateKeyPair() throws(ZMQError) -> CurveKeyPair {
-        var publicKey = [CChar](repeating: 0, count: 41)
-        var secretKey = [CChar](repeating: 0, count: 41)
-        guard zmq_curve_keypair(&publicKey, &secretKey) == 0 else { throw ZMQError("zmq_curve_keypair") }
-        return CurveKeyPair(publicKey: string(publicKey), secretKey: string(secretKey))
-    }
-
-    /// The public key that belongs to `secretKey` (both Z85).
-    public static func publicKey(forSecretKey secretKey: String) throws(ZMQError) -> String {
-        guard isValidKey(secretKey) else {
-            throw ZMQError("zmq_curve_public", code: EINVAL, reason: "a CURVE key must be 40 Z85 characters")
-        }
-        var publicKey = [CChar](repeating: 0, count: 41)
-        guard zmq_curve_public(&publicKey, secretKey) == 0 else { throw ZMQError("zmq_curve_public") }
-        return string(publicKey)
-    }
-
-    /// True when `key` is 40 characters of valid Z85.
-    public static func isValidKey(_ key: String) -> Bool {
-        guard key.utf8.count == 40 else { return false }
-        var decoded = [UInt8](repeating: 0, count: 32)
-        return zmq_z85_decode(&decoded, key) != nil
-    }
-
-    /// The Z85 text of a 32-byte binary key.
-    static func z85(_ key: [UInt8]) -> String? {
-        guard key.count == 32 else { return nil }
-        var text = [CChar](repeating: 0, count: 41)
-        return zmq_z85_encode(&text, key, key.count) == nil ? nil : string(text)
-    }
-
-    private static func string(_ text: [CChar]) -> String {
-        String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
-/// One authentication decision of a `ZAPHandler`.
-public struct ZAPDecision: Equatable, Sendable {
-    /// True when the client was let in.
-    public let accepted: Bool
-    /// Why, in words: "allowed key", "unknown key", ...
-    public let reason: String
-    /// The ZAP domain of the server socket.
-    public let domain: String
-    /// The client's IP address.
-    public let address: String
-    /// The security mechanism ("CURVE", "NULL", ...).
-    public let mechanism: String
-    /// The client's public key (Z85), for CURVE.
-    public let clientKey: String?
-}
-
-/// Answers ZAP 1.0 requests of every CURVE server socket in a context that sets `zapDomain` (see
-/// `ZMQSocket.configureCurveServer`): a client gets in only if its public key is in the allow-list and
-/// the domain matches. Runs on its own thread from `init` until `stop()` (or release); one per context.
-public final class ZAPHandler: @unchecked Sendable {
-    private let control: ZMQSocket
-    private var thread: pthread_t?
-
-    /// Starts answering for `domain`. `onDecision` is called on the handler's thread for every request.
-    public init(context: ZMQContext, domain: String, allowedClientKeys: Set<String>,
-                onDecision: @escaping @Sendable (ZAPDecision) -> Void = { _ in }) throws(ZMQError) {
-        // Bound here, before init returns, so that no handshake can find the endpoint missing.
-        let requests = try ZMQSocket(context: context, type: .reply)
-        try requests.bind("inproc://zeromq.zap.01")
-        let controlEndpoint = "inproc://glassbox.zap-control.\(UInt(bitPattern: ObjectIdentifier(requests).hashValue))"
-        control = try ZMQSocket(context: context, type: .pair)
-        try control.bind(controlEndpoint)
-        let stopSignal = try ZMQSocket(context: context, type: .pair)
-        try stopSignal.connect(controlEndpoint)
-
-        let loop = ZAPLoop(requests: requests, stopSignal: stopSignal, domain: domain,
-                           allowedClientKeys: allowedClientKeys, onDecision: onDecision)
-        var thread = pthread_t()
-        let argument = Unmanaged.passRetained(loop).toOpaque()
-        let rc = pthread_create(&thread, nil, { argument in
-            Unmanaged<ZAPLoop>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, argument)
-        guard rc == 0 else {
-            Unmanaged<ZAPLoop>.fromOpaque(argument).release()
-            throw ZMQError("pthread_create", code: rc, reason: String(cString: strerror(rc)))
-        }
-        self.thread = thread
-    }
-
-    deinit { stop() }
-
-    /// Stops answering and waits for the handler's thread to end. Idempotent.
-    public func stop() {
-        guard let thread else { return }
-        try? control.send(frames: [[]], dontWait: true)
-        pthread_join(thread, nil)
-        self.thread = nil
-        control.close()
-    }
-}
-
-/// The handler thread's state; its sockets are used only on that thread.
-private final class ZAPLoop: @unchecked Sendable {
-    let requests: ZMQSocket
-    let stopSignal: ZMQSocket
-    let domain: String
-    let allowedClientKeys: Set<String>
-    let onDecision: @Sendable (ZAPDecision) -> Void
-
-    init(requests: ZMQSocket, stopSignal: ZMQSocket, domain: String, allowedClientKeys: Set<String>,
-         onDecision: @escaping @Sendable (ZAPDecision) -> Void) {
-        self.requests = requests
-        self.stopSignal = stopSignal
-        self.domain = domain
-        self.allowedClientKeys = allowedClientKeys
-        self.onDecision = onDecision
-    }
-
-    func run() {
-        defer {
-            requests.close()
-            stopSignal.close()
-        }
-        while let ready = try? ZMQSocket.poll([requests, stopSignal], timeoutMs: -1), !ready.contains(1) {
-            guard let request = try? requests.receive(timeoutMs: 0) else { continue }
-            do {
-                try requests.send(frames: answer(request))
-            } catch {
-                return  // a REP socket that failed to reply cannot take another request
-            }
-        }
-    }
-
-    /// The reply frames to a ZAP request: version, request id, domain, address, routing id, mechanism,
-    /// credentials.
-    private func answer(_ request: [[UInt8]]) -> [[UInt8]] {
-        func text(_ index: Int) -> String {
-            index < request.count ? String(decoding: request[index], as: UTF8.self) : ""
-        }
-        let requestID = request.count > 1 ? request[1] : []
-        guard request.count >= 6, text(0) == "1.0" else {
-            return reply(requestID, status: "500", text: "malformed ZAP request", userID: "")
-        }
-        let mechanism = text(5)
-        let clientKey = mechanism == "CURVE" && request.count == 7 ? Curve.z85(request[6]) : nil
-        let reason: String
-        if text(2) != domain {
-            reason = "domain \"\(text(2))\" is not \"\(domain)\""
-        } else if mechanism != "CURVE" {
-            reason = "mechanism \(mechanism) is not CURVE"
-        } else if let clientKey, allowedClientKeys.contains(clientKey) {
-            reason = "allowed key"
-        } else {
-            reason = "unknown key"
-        }
-        let accepted = reason == "allowed key"
-        onDecision(ZAPDecision(accepted: accepted, reason: reason, domain: text(2), address: text(3),
-                               mechanism: mechanism, clientKey: clientKey))
-        return reply(requestID, status: accepted ? "200" : "400", text: accepted ? "OK" : reason,
-                     userID: accepted ? clientKey ?? "" : "")
-    }
-
-    private func reply(_ requestID: [UInt8], status: String, text: String, userID: String) -> [[UInt8]] {
-        [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(userID.utf8), []]
     }
 }

@@ -1,39 +1,7 @@
 import XCTest
 @testable import Protocol
 
-final class MessagesTests: XCTestCase {
-    func testSamplesCoverEveryMessageType() {
-        XCTAssertEqual(Set(sampleMessages.map(\.type)), Set(MessageType.allCases))
-    }
-
-    func testEveryMessageTypeRoundTripsWithItsEnvelope() throws {
-        for (i, message) in sampleMessages.enumerated() {
-            let envelope = Envelope(runNonce: 0x0123_4567_89AB_CDEF, epoch: UInt32(i), step: 600 + UInt32(i),
-                                    chunkIndex: 1, chunkCount: 3, flags: 0x8001)
-            let (header, decoded) = try decode(encode(message, envelope: envelope))
-            XCTAssertEqual(decoded, message)
-            XCTAssertEqual(header.envelope, envelope)
-            XCTAssertEqual(header.type, message.type)
-            XCTAssertEqual(header.majorVersion, ProtocolVersion.major)
-            XCTAssertEqual(header.minorVersion, ProtocolVersion.minor)
-        }
-    }
-
-    func testEmptyArraysAndStringsRoundTrip() throws {
-        let messages: [Message] = [
-            .refused(reason: ""),
-            .welcome(Welcome(rank: 0, runNonce: 0, seed: 0, settings: [:])),
-            .stepResult(StepResult(microBatches: [], lossSums: [], correctCounts: [], sampleCounts: [],
-                                   gradient: GradientFactors(sums: [], rows: 0, flatWidth: 0, deltaWidth: 0,
-                                                             flatRows: [], deltaRows: []))),
-            .evalReply(EvalReply(lossSums: [], correctCounts: [], sampleCounts: [], predictions: [])),
-            .weights(Weights(version: 1, adamStep: 0, parameters: [1, 2])),
-        ]
-        for message in messages {
-            XCTAssertEqual(try decode(encode(message)).1, message)
-        }
-    }
-
+final class TrainingMessagesTests: XCTestCase {
     func testFullSizeWeightsRoundTripBitExactly() throws {
         var rng = TestRandom(seed: 4)
         let parameters = (0..<821_002).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
@@ -41,28 +9,6 @@ final class MessagesTests: XCTestCase {
         XCTAssertEqual(bytes.count, MessageHeader.size + 8 + 8 + 4 + 4 * 821_002 + 4 + 4)
         guard case .weights(let decoded) = try decode(bytes).1 else { return XCTFail("not weights") }
         XCTAssertEqual(decoded.parameters.map(\.bitPattern), parameters.map(\.bitPattern))
-    }
-
-    func testSettingsAreEncodedInKeyOrder() {
-        let a = Welcome(rank: 1, runNonce: 2, seed: 3, settings: ["b": "2", "a": "1", "c": "3"])
-        var b = a
-        b.settings = [:]
-        for key in ["c", "a", "b"] { b.settings[key] = a.settings[key] }
-        XCTAssertEqual(encode(.welcome(a)), encode(.welcome(b)))
-    }
-
-    func testDuplicateSettingIsInvalid() {
-        var w = PayloadWriter()
-        w.write(UInt32(1))
-        w.write(UInt64(2))
-        w.write(UInt64(3))
-        w.write(UInt32(2))
-        for _ in 0..<2 {
-            w.write("lr")
-            w.write("0.1")
-        }
-        XCTAssertEqual(decodeError(frame(.welcome, payload: w.bytes)),
-                       .invalidField(field: "welcome.settings.key", offset: 37, reason: "duplicate setting \"lr\""))
     }
 
     func testPerMicroBatchArraysOfAnotherLengthAreInvalid() {
@@ -102,23 +48,6 @@ final class MessagesTests: XCTestCase {
         let last = StepUpdate(version: 2, samples: 100, gradient: sampleGradient(rows: 2),
                               ownRows: OwnRows(firstMicroBatch: 1, start: 2, count: 5))
         XCTAssertEqual(try decode(encode(.stepUpdate(last))).1, .stepUpdate(last), "own rows may go after all others")
-    }
-
-    func testLeavingOutOwnRowsAndPuttingThemBackGivesTheUpdate() throws {
-        let full = StepUpdate(version: 5, samples: 9, gradient: sampleGradient(rows: 9))
-        for (start, count) in [(0, 4), (4, 5), (2, 3), (0, 9)] {
-            let own = OwnRows(firstMicroBatch: 7, start: UInt32(start), count: UInt32(count))
-            let sent = full.leavingOut(own)
-            XCTAssertEqual(sent.gradient.rows, UInt32(9 - count))
-            guard case .stepUpdate(let received) = try decode(encode(.stepUpdate(sent))).1 else { return XCTFail("not an update") }
-            XCTAssertEqual(received.ownRows, own)
-            let g = full.gradient
-            let restored = received.restoringOwnRows(
-                flatRows: Array(g.flatRows[start * Int(g.flatWidth)..<(start + count) * Int(g.flatWidth)]),
-                deltaRows: Array(g.deltaRows[start * Int(g.deltaWidth)..<(start + count) * Int(g.deltaWidth)]))
-            XCTAssertEqual(restored, g, "rows \(start)..<\(start + count)")
-            XCTAssertLessThan(encode(.stepUpdate(sent)).count, encode(.stepUpdate(full)).count)
-        }
     }
 
     func testAssignmentSampleCountsMustCoverTheIndices() {
@@ -208,46 +137,5 @@ final class MessagesTests: XCTestCase {
         w.writeArray([Int32]())
         XCTAssertEqual(decodeError(frame(.evalRequest, payload: w.bytes)),
                        .invalidField(field: "evalRequest.imageSet", offset: 0, reason: "unknown image set 9"))
-    }
-
-    func testUMAPReplyNeedsADistancePerNeighbour() {
-        var rows = sampleGraphRows
-        rows.distances.removeLast()
-        let reply = UMAPReply(search: 1, status: .done, rows: rows)
-        guard case .invalidField(let field, _, _) = decodeError(encode(.umapReply(reply))) else {
-            return XCTFail("expected invalidField")
-        }
-        XCTAssertEqual(field, "umapReply.rows.distances")
-    }
-
-    func testUMAPGraphRowsNeedFlagsOfZeroOrOne() {
-        var rows = sampleGraphRows
-        rows.isNew[2] = 2
-        guard case .invalidField(let field, _, _) = decodeError(encode(.umapRequest(.graph(
-            NeighbourGraphChunk(search: 1, pass: 1, totalRows: 2000, rows: rows))))) else {
-            return XCTFail("expected invalidField")
-        }
-        XCTAssertEqual(field, "umapRequest.rows.isNew")
-    }
-
-    func testUMAPMatrixRowsMustFitTheMatrix() {
-        let chunk = NeighbourMatrixRows(search: 1, totalRows: 3, dimension: 2, firstRow: 2, half: [1, 2, 3, 4], single: [],
-                                        projectionDimension: 0, projection: [])
-        XCTAssertEqual(decodeError(encode(.umapRequest(.matrix(chunk))))?.description,
-                       "payload field umapRequest.firstRow at byte 21: rows 2 + 2 exceed the 3 rows")
-        let both = NeighbourMatrixRows(search: 1, totalRows: 3, dimension: 1, firstRow: 0, half: [1], single: [1],
-                                       projectionDimension: 0, projection: [])
-        guard case .invalidField(let field, _, _) = decodeError(encode(.umapRequest(.matrix(both)))) else {
-            return XCTFail("expected invalidField")
-        }
-        XCTAssertEqual(field, "umapRequest.half")
-    }
-
-    func testUnknownUMAPStageIsInvalid() {
-        var w = PayloadWriter()
-        w.write(UInt8(4))
-        w.write(UInt8(9))
-        XCTAssertEqual(decodeError(frame(.umapRequest, payload: w.bytes)),
-                       .invalidField(field: "umapRequest.stage", offset: 1, reason: "unknown stage 9"))
     }
 }
