@@ -6,6 +6,7 @@ struct GlassboxCoordinator: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glassbox-coordinator",
         abstract: "Train the Glassbox CNN and watch its hidden representation organise itself.",
-        subcommands: [TrainCommand.self, EmbedCommand.self, NeighborsCommand.self, BenchCommand.self, KeygenCommand.self],
+        subcommands: [TrainCommand.self, LaunchCommand.self, EmbedCommand.self, NeighborsCommand.self, BenchCommand.self,
+                      KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
 }

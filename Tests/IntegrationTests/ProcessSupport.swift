@@ -62,12 +62,17 @@ final class RunningProcess {
     let outputPath: String
 
     /// Starts `executable` from the build directory; its output goes to `outputPath`.
-    init(_ executable: String, _ arguments: [String], outputPath: String) throws {
+    convenience init(_ executable: String, _ arguments: [String], outputPath: String) throws {
+        try self.init(path: buildDirectory.appendingPathComponent(executable).path, arguments, outputPath: outputPath)
+    }
+
+    /// Starts the program at `path`; its output goes to `outputPath`.
+    init(path: String, _ arguments: [String], outputPath: String) throws {
         name = (outputPath as NSString).lastPathComponent
         self.outputPath = outputPath
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = buildDirectory.appendingPathComponent(executable)
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = output

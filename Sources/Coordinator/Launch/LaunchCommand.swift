@@ -1,0 +1,118 @@
+import ArgumentParser
+import Core
+import Foundation
+
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Train on several hosts in one command: the coordinator here, the workers through a remote shell.",
+        discussion: """
+            HOSTS lists one host[:workers[:threads]] per line (`#` comments), like Horovod's host:slots. The \
+            coordinator runs `train` on this host with --workers set to the total and --bind tcp://0.0.0.0:PORT; \
+            every worker is started through the remote-shell template with {host} replaced, e.g. \
+            `ssh -o BatchMode=yes {host}` (the default), `ip netns exec {host}` or `docker exec {host}`, and \
+            told to connect to --advertise:PORT. Each worker's lines are printed with its host in front and \
+            kept in RUN/logs/HOST-N.log; Ctrl-C or SIGTERM is passed on to every process. A worker that exits \
+            before the run ends is named with its last log lines. The exit status is the coordinator's.
+
+            Every option after the launch options goes to `train` (e.g. --epochs 10 --out runs/big --data DIR). \
+            The workers get the same --data (or --dataset) and the same CURVE key folder (--curve-keys, with \
+            --curve-key-name set to the host) as the coordinator, so both must exist at the same path on \
+            every host, as must the worker program (--worker-program; default: glassbox-worker beside this \
+            program).
+
+            Example:
+              printf 'node1:2\\nnode2:2\\n' > hosts
+              glassbox-coordinator launch --hosts hosts --advertise 10.0.0.1 --epochs 10 --out runs/ten
+            """)
+
+    @Option(help: ArgumentHelp("File listing host[:workers[:threads]], one per line.", valueName: "file"))
+    var hosts: String
+    @Option(help: ArgumentHelp("Remote-shell command template; {host} becomes each host of --hosts.",
+                               valueName: "template"))
+    var rsh: String = "ssh -o BatchMode=yes {host}"
+    @Option(help: ArgumentHelp("Address the workers connect to (default: this host's name).", valueName: "host"))
+    var advertise: String?
+    @Option(help: ArgumentHelp("TCP port the coordinator listens on, on every interface.", valueName: "port"))
+    var port: Int = 5555
+    @Option(help: ArgumentHelp("Path of glassbox-worker on the hosts (default: beside this program).",
+                               valueName: "path"))
+    var workerProgram: String?
+    @Argument(parsing: .captureForPassthrough,
+              help: ArgumentHelp("Options for `train` (see `glassbox-coordinator train --help`).", valueName: "train options"))
+    var trainOptions: [String] = []
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535, got \(port)") }
+        guard rsh.contains("{host}") else {
+            throw ValidationError("--rsh must contain {host} (e.g. \"ssh -o BatchMode=yes {host}\"), got \"\(rsh)\"")
+        }
+        for reserved in ["--workers", "--spawn-workers", "--bind"] where trainOptions.contains(reserved) {
+            throw ValidationError("\(reserved) is set by launch from --hosts and --port; leave it out")
+        }
+    }
+
+    func run() throws {
+        let log = Log(level: .info, prefix: "launch")
+        let hostList: HostList
+        do {
+            let text = try String(contentsOfFile: hosts, encoding: .utf8)
+            hostList = try HostList(parsing: text, source: hosts)
+        } catch let error as LaunchError {
+            log("\(error)", .error)
+            throw ExitCode(2)
+        } catch {
+            log("cannot read --hosts \(hosts): \(error.localizedDescription)", .error)
+            throw ExitCode(2)
+        }
+        let plan = LaunchPlan(hosts: hostList, trainOptions: trainOptions, port: port,
+                              advertise: advertise ?? ProcessInfo.processInfo.hostName,
+                              workerProgram: workerProgram ?? LocalWorkers.workerExecutable().path, rsh: rsh)
+        let status = try Launcher(plan: plan, log: log).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// What `launch` starts: the coordinator's arguments and each worker's shell command.
+struct LaunchPlan {
+    struct WorkerLaunch {
+        var host: String
+        var index: Int
+        var command: String
+        var name: String { "\(host)-\(index)" }
+    }
+
+    var coordinatorArguments: [String]
+    var workers: [WorkerLaunch]
+    var runDirectory: String
+
+    init(hosts: HostList, trainOptions: [String], port: Int, advertise: String, workerProgram: String, rsh: String) {
+        coordinatorArguments = ["train", "--workers", "\(hosts.totalWorkers)", "--bind", "tcp://0.0.0.0:\(port)"]
+            + trainOptions
+        func value(of option: String) -> String? {
+            for (i, word) in trainOptions.enumerated() {
+                if word == option, i + 1 < trainOptions.count { return trainOptions[i + 1] }
+                if word.hasPrefix(option + "=") { return String(word.dropFirst(option.count + 1)) }
+            }
+            return nil
+        }
+        runDirectory = value(of: "--resume") ?? value(of: "--out") ?? "runs/default"
+        // The worker finds its images where the coordinator does, by the same option.
+        var shared: [String] = []
+        if let data = value(of: "--data") {
+            shared += ["--data", URL(fileURLWithPath: data).standardizedFileURL.path]
+        } else if let dataset = value(of: "--dataset") {
+            shared += ["--dataset", dataset]
+        }
+        let keys = value(of: "--curve-keys").map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        workers = hosts.entries.flatMap { entry in
+            (1...entry.workers).map { index in
+                var arguments = [workerProgram, "--connect", "tcp://\(advertise):\(port)"] + shared
+                if let threads = entry.threads { arguments += ["--threads", "\(threads)"] }
+                if let keys { arguments += ["--curve-keys", keys, "--curve-key-name", entry.host] }
+                return WorkerLaunch(host: entry.host, index: index,
+                                    command: remoteCommand(template: rsh, host: entry.host, arguments: arguments))
+            }
+        }
+    }
+}
