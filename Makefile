@@ -9,8 +9,9 @@ WORKERS ?= 2
 PREFIX ?= /usr/local
 DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev libcairo2-dev libgif-dev \
                 fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time
-# Only the tests need these (the report is checked in headless Chromium, the systemd units by systemd-analyze).
-DEB_TEST_PACKAGES := chromium systemd
+# Only the tests need these: headless Chromium (the report), systemd-analyze (the units), a single-node
+# Slurm cluster (the sbatch script), ip netns (emulated hosts).
+DEB_TEST_PACKAGES := chromium systemd slurm-wlm munge iproute2
 
 # AVX2 + FMA code paths need the compiler told the CPU (haswell also has SSE 4.2, whose crc32 instruction
 # checks the wire messages); only where the CPU has all three.
@@ -19,12 +20,18 @@ RELEASE := $(SWIFT) build -c release $(CPU_FLAGS)
 BIN = $(shell $(RELEASE) --show-bin-path)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps install-packages data build run test bench install clean help
+# The release tarball: both programs with the Swift runtime linked in (no toolchain needed to run them).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+DIST_NAME := glassbox-$(VERSION)-linux-x86_64
+DIST_TARBALL := dist/$(DIST_NAME).tar.gz
+
+.PHONY: all deps test-deps install-packages data build run test bench install dist clean help
 all: build
 
 help:
 	@echo "make run    - install missing packages, fetch MNIST, build release, train + draw (runs/default)"
 	@echo "make test   - install missing packages, fetch MNIST, run the whole test suite"
+	@echo "make dist   - $(DIST_TARBALL): both programs, static Swift runtime, deploy files"
 	@echo "make install PREFIX=/usr/local - copy glassbox-coordinator and glassbox-worker into PREFIX/bin"
 	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
@@ -57,9 +64,9 @@ run: build data
 # Tests run on a release build (with -enable-testing for @testable): the numerical and multi-process
 # tests need real speed.
 TEST_BUILD := $(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(CPU_FLAGS)
-test: test-deps data
+test: test-deps data dist
 	$(TEST_BUILD)
-	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) $(SWIFT) test -c release --skip-build
+	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) GLASSBOX_DIST=$(CURDIR)/$(DIST_TARBALL) $(SWIFT) test -c release --skip-build
 
 bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)
@@ -75,5 +82,18 @@ install: build
 	install -m 0755 $(BIN)/glassbox-coordinator $(BIN)/glassbox-worker $(DESTDIR)$(PREFIX)/bin/
 	@echo "installed glassbox-coordinator and glassbox-worker in $(DESTDIR)$(PREFIX)/bin"
 
+# Runtime needs on the target: the Debian packages in deploy/README.md. A separate scratch path, so that
+# the static link does not replace the test build's products.
+dist: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-dist $(CPU_FLAGS)
+	rm -rf dist/$(DIST_NAME) && mkdir -p dist/$(DIST_NAME)/bin
+	cp .build-dist/release/glassbox-coordinator .build-dist/release/glassbox-worker dist/$(DIST_NAME)/bin/
+	cp -r deploy dist/$(DIST_NAME)/deploy
+	cp deploy/README.md dist/$(DIST_NAME)/README-deploy.md
+	cp data-checksums/MNIST-SHA256 dist/$(DIST_NAME)/
+	echo "$(VERSION)" > dist/$(DIST_NAME)/VERSION
+	tar -C dist -czf $(DIST_TARBALL) $(DIST_NAME)
+	@echo "wrote $(DIST_TARBALL) ($$(du -h $(DIST_TARBALL) | cut -f1))"
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-dist dist
