@@ -129,7 +129,7 @@ public final class WorkerPool: @unchecked Sendable {
     // MARK: training-thread interface
 
     /// The endpoint for workers to connect to: a wildcard host replaced by this host's name.
-    public var advertisedEndpoint: String { replacingWildcardHost(of: endpoint, with: ProcessInfo.processInfo.hostName) }
+    var advertisedEndpoint: String { replacingWildcardHost(of: endpoint, with: ProcessInfo.processInfo.hostName) }
 
     /// Live workers now.
     public var liveCount: Int { lock.withLock { sharedLiveCount } }
@@ -213,7 +213,7 @@ public final class WorkerPool: @unchecked Sendable {
     public var traffic: [MessageType: Traffic] { lock.withLock { sharedTraffic } }
 
     /// The run's failure, if the pool has given up (e.g. too few workers for too long).
-    public var currentFailure: ClusterError? { lock.withLock { failure } }
+    var currentFailure: ClusterError? { lock.withLock { failure } }
 
     private func post(_ command: Command) {
         lock.withLock { commands.append(command) }

@@ -3,7 +3,7 @@ import Protocol
 
 /// Reads a Z85 CURVE key file as `glassbox-coordinator keygen` writes it (40 characters; surrounding
 /// whitespace ignored). Both sides read their keys through this one function.
-public func readCurveKey(_ path: String) throws -> String {
+func readCurveKey(_ path: String) throws -> String {
     let text: String
     do {
         text = try String(contentsOfFile: path, encoding: .utf8)

@@ -38,8 +38,11 @@ public struct WorkerCurve {
 
 /// How a worker's session with its coordinator ended.
 public enum SessionOutcome {
+    /// The coordinator ended the run, for this reason.
     case finished(String)
+    /// The coordinator refused this worker (data set, protocol version or CURVE key), or its welcome was unusable.
     case refused(String)
+    /// No coordinator was heard for too long, or the one that started this worker is gone.
     case noCoordinator(String)
 }
 
