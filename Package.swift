@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "glassbox-worker", targets: ["Worker"]),
         .library(name: "Core", targets: ["Core"]),
         .library(name: "Protocol", targets: ["Protocol"]),
+        .library(name: "Cluster", targets: ["Cluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,14 +31,16 @@ let package = Package(
                        providers: [.apt(["libgif-dev"])]),
         .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
+        .target(name: "Cluster", dependencies: ["Core", "Protocol"]),
         .executableTarget(name: "Coordinator", dependencies: [
-            "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Core", "Protocol", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
-            "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Core", "Protocol", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core", "Protocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol"]),
     ]
 )

@@ -1,3 +1,4 @@
+import Cluster
 import Core
 
 /// The per-epoch UMAP stage of a run: embeds the `hidden` activations of all training images,

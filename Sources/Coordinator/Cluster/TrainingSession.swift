@@ -1,3 +1,4 @@
+import Cluster
 import Core
 import Foundation
 import Protocol
@@ -155,3 +156,6 @@ final class TrainingSession {
                                   })])
     }
 }
+
+/// The engine records worker events into the run's `events.jsonl`.
+extension EventLog: EventRecording {}

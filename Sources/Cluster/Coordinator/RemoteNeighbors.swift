@@ -10,8 +10,8 @@ import Protocol
 /// blocks' rows. Each row is computed by the same Core function from the same inputs as in-process, so the
 /// merged graph is the in-process one bit for bit. Units the workers answer `missingState` (a worker that
 /// joined after an upload) are asked again after a fresh upload, up to 3 times.
-final class ClusterNeighborStages: NeighborSearchStages {
-    typealias Failure = any Error
+public final class ClusterNeighborStages: NeighborSearchStages {
+    public typealias Failure = any Error
     /// Rows per upload message (16 MiB of Float16 at 512 wide).
     static let uploadRows = 16_384
     /// Query rows per unit of work: a multiple of `cellSearchBlockRows`, so cell starts match in-process bits.
@@ -24,13 +24,14 @@ final class ClusterNeighborStages: NeighborSearchStages {
     private var pass: UInt32 = 0
     private var passGraph: RefinementGraph?
     /// CPU seconds each worker reported for its UMAP requests, all searches together.
-    private(set) var cpuSecondsByWorker: [String: Double] = [:]
+    public private(set) var cpuSecondsByWorker: [String: Double] = [:]
     /// CPU seconds of all workers together.
     var workerCPUSeconds: Double { cpuSecondsByWorker.values.reduce(0, +) }
 
-    init(cluster: ClusterBackend) { self.cluster = cluster }
+    /// Runs the per-row stages on `cluster`'s workers.
+    public init(cluster: ClusterBackend) { self.cluster = cluster }
 
-    func load(_ rows: LocalityOrderedRows) throws {
+    public func load(_ rows: LocalityOrderedRows) throws {
         search += 1
         data = rows
         cells = nil
@@ -40,7 +41,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
         cluster.log("UMAP neighbours on the workers: \(rows.rows) x \(rows.dim) rows sent in \(fmt(now() - t0, 2)) s", .debug)
     }
 
-    func cellStart(_ cells: CellIndex, probes: Int, candidates: Int, keep k: Int) throws -> RefinementGraph {
+    public func cellStart(_ cells: CellIndex, probes: Int, candidates: Int, keep k: Int) throws -> RefinementGraph {
         self.cells = cells
         try uploadCells()
         let search = self.search
@@ -50,7 +51,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
         }.graph
     }
 
-    func graphStart(_ graph: KNNGraph, keep k: Int) throws -> RefinementGraph {
+    public func graphStart(_ graph: KNNGraph, keep k: Int) throws -> RefinementGraph {
         let search = self.search
         return try runUnits("graph start", k: k, reupload: uploadRows) { rows in
             NeighbourWork(stage: .graphStart, search: search, firstRow: UInt32(rows.lowerBound), rowCount: UInt32(rows.count),
@@ -58,7 +59,7 @@ final class ClusterNeighborStages: NeighborSearchStages {
         }.graph
     }
 
-    func refinementPass(_ current: RefinementGraph, expansion: Int) throws -> (next: RefinementGraph, changes: Int) {
+    public func refinementPass(_ current: RefinementGraph, expansion: Int) throws -> (next: RefinementGraph, changes: Int) {
         pass += 1
         passGraph = current
         let t0 = now()

@@ -3,50 +3,46 @@ import Foundation
 import Protocol
 
 /// What a worker tells the coordinator about itself.
-struct WorkerIdentity {
+public struct WorkerIdentity: Sendable {
     let host: String
     let pid: Int32
     let threads: Int
+    /// The fingerprint of the data set the worker loaded (the coordinator refuses a different one).
     let fingerprint: String
+    /// Equal build IDs mean the same code, so floating-point results that agree to the bit.
     let buildID: String
+
+    public init(host: String, pid: Int32, threads: Int, fingerprint: String, buildID: String) {
+        self.host = host
+        self.pid = pid
+        self.threads = threads
+        self.fingerprint = fingerprint
+        self.buildID = buildID
+    }
 }
 
 /// This worker's CURVE credentials: its key pair and the coordinator's public key.
-struct WorkerCurve {
+public struct WorkerCurve {
     let keyPair: CurveKeyPair
     let serverKey: String
 
-    init(directory: String, keyName: String, serverKeyFile: String?) throws {
+    /// Reads `keyName`.key from `directory`, and the coordinator's public key from `serverKeyFile` or
+    /// else `coordinator.pub` in `directory`.
+    public init(directory: String, keyName: String, serverKeyFile: String?) throws {
         let dir = URL(fileURLWithPath: directory)
-        let secret = try readKey(dir.appendingPathComponent("\(keyName).key").path)
+        let secret = try readCurveKey(dir.appendingPathComponent("\(keyName).key").path)
         keyPair = CurveKeyPair(publicKey: try Curve.publicKey(forSecretKey: secret), secretKey: secret)
-        serverKey = try readKey(serverKeyFile ?? dir.appendingPathComponent("coordinator.pub").path)
+        serverKey = try readCurveKey(serverKeyFile ?? dir.appendingPathComponent("coordinator.pub").path)
     }
-}
-
-/// Reads a Z85 CURVE key written by `glassbox-coordinator keygen` (40 characters, surrounding whitespace ignored).
-func readKey(_ path: String) throws -> String {
-    let text: String
-    do {
-        text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        throw WorkerError("cannot read CURVE key \(path): \(error.localizedDescription) "
-                          + "(write keys with `glassbox-coordinator keygen --out DIR`)")
-    }
-    let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
-    guard Curve.isValidKey(key) else { throw WorkerError("\(path) does not hold a 40-character Z85 CURVE key") }
-    return key
-}
-
-struct WorkerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// How a worker's session with its coordinator ended.
-enum SessionOutcome {
+public enum SessionOutcome {
+    /// The coordinator ended the run, for this reason.
     case finished(String)
+    /// The coordinator refused this worker (data set, protocol version or CURVE key), or its welcome was unusable.
     case refused(String)
+    /// No coordinator was heard for too long, or the one that started this worker is gone.
     case noCoordinator(String)
 }
 
@@ -65,7 +61,7 @@ private struct RunSettings {
         seed = w.seed
         func value<T: LosslessStringConvertible>(_ key: String, _: T.Type) throws -> T {
             guard let text = w.settings[key], let v = T(text) else {
-                throw WorkerError("the coordinator's welcome lacks a valid setting \"\(key)\" (got \(w.settings[key] ?? "none"))")
+                throw ClusterError("the coordinator's welcome lacks a valid setting \"\(key)\" (got \(w.settings[key] ?? "none"))")
             }
             return v
         }
@@ -78,14 +74,14 @@ private struct RunSettings {
         adam.epsilon = try value("epsilon", Float.self)
         self.adam = adam
         guard microBatchSize >= 1, heartbeatInterval > 0 else {
-            throw WorkerError("the coordinator's welcome has microBatch \(microBatchSize), heartbeat \(heartbeatInterval) s")
+            throw ClusterError("the coordinator's welcome has microBatch \(microBatchSize), heartbeat \(heartbeatInterval) s")
         }
     }
 }
 
 /// One worker's conversation with a coordinator over a DEALER socket: hello until welcomed, then the
 /// coordinator's requests in order. Everything runs on the calling thread, which owns the socket.
-final class WorkerSession {
+public final class WorkerSession {
     private let endpoint: String
     private let identity: WorkerIdentity
     private let data: DatasetSplit
@@ -116,9 +112,12 @@ final class WorkerSession {
     private var throughput = EpochThroughput()
     private lazy var umapRows = UMAPRowWorker(threads: identity.threads)
 
-    var logPrefix: String { log.prefix }
+    /// The log prefix, naming this worker's rank once it has joined.
+    public var logPrefix: String { log.prefix }
 
-    init(endpoint: String, identity: WorkerIdentity, data: DatasetSplit, curve: WorkerCurve?,
+    /// Connects (without waiting) a DEALER socket to the coordinator at `endpoint`; `parentPid`, if given,
+    /// is the coordinator process that started this worker: the session ends when it is gone.
+    public init(endpoint: String, identity: WorkerIdentity, data: DatasetSplit, curve: WorkerCurve?,
          coordinatorTimeout: Double, parentPid: Int32?, log: Log) throws {
         self.endpoint = endpoint
         self.parentPid = parentPid
@@ -157,7 +156,7 @@ final class WorkerSession {
     }
 
     /// Serves coordinators until one ends the run, refuses this worker, or none is heard for too long.
-    func run() -> SessionOutcome {
+    public func run() -> SessionOutcome {
         started = now()
         while true {
             let t = now()
@@ -267,7 +266,7 @@ final class WorkerSession {
             return nil
         }
         if envelope.runNonce != run.runNonce {
-            log("ignored \(message.type) of another run (nonce \(hex(envelope.runNonce)))", .debug)
+            log("ignored \(message.type) of another run (nonce \(String(envelope.runNonce, radix: 16)))", .debug)
             return nil
         }
         switch message {
@@ -312,7 +311,7 @@ final class WorkerSession {
                                    microBatchSize: settings.microBatchSize)
             }
             log.prefix = "worker \(identity.host):\(identity.pid) rank \(settings.rank)"
-            log("joined the coordinator at \(endpoint) as rank \(settings.rank) (run \(hex(settings.runNonce)), "
+            log("joined the coordinator at \(endpoint) as rank \(settings.rank) (run \(String(settings.runNonce, radix: 16)), "
                 + "\(identity.threads) threads, build \(identity.buildID))")
             return nil
         } catch {
@@ -350,8 +349,7 @@ final class WorkerSession {
             weightsVersion = 0
             return
         }
-        guard g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
-              g.deltaWidth == SeedCNN.hiddenWidth, u.samples > 0 else {
+        guard g.fitsModel, u.samples > 0 else {
             reportError(.badRequest, "an update of \(g.sums.count) sums and widths \(g.flatWidth)/\(g.deltaWidth) "
                         + "does not fit the model", envelope)
             weightsVersion = 0
@@ -369,8 +367,7 @@ final class WorkerSession {
             whole = u.restoringOwnRows(flatRows: kept.gradient.flatRows, deltaRows: kept.gradient.deltaRows)
         }
         keptShare = nil
-        advance(by: StepGradient(sums: FixedPointGradient(values: whole.sums), flatRows: whole.flatRows,
-                                 deltaRows: whole.deltaRows, rows: Int(whole.rows)), samples: Int(u.samples))
+        advance(by: StepGradient(whole), samples: Int(u.samples))
     }
 
     /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
@@ -408,9 +405,7 @@ final class WorkerSession {
             ? Weights(version: weightsVersion, adamStep: UInt64(adam!.step), parameters: parameters, adamM: adam!.m,
                       adamV: adam!.v)
             : nil
-        let factors = a.options.contains(.omitGradient) ? nil : GradientFactors(
-            sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
-            deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows)
+        let factors = a.options.contains(.omitGradient) ? nil : GradientFactors(gradient)
         let result = StepResult(
             microBatches: a.microBatches, lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
             sampleCounts: stats.map { Int32($0.count) }, gradient: factors, state: state)
@@ -468,8 +463,6 @@ private func microBatches(_ indices: [Int32], counts: [Int], limit: Int) -> [Arr
         return all[start..<(start + count)]
     }
 }
-
-private func hex(_ v: UInt64) -> String { String(v, radix: 16) }
 
 /// Samples computed per epoch, for one log line per epoch.
 private struct EpochThroughput {

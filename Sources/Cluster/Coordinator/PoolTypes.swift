@@ -2,22 +2,44 @@ import Foundation
 import Protocol
 
 /// Settings of a `WorkerPool`.
-struct PoolSettings: Sendable {
-    var bind: String
-    var curveKeysDirectory: String?
+public struct PoolSettings: Sendable {
+    /// The endpoint to bind (`--bind`).
+    public var bind: String
+    /// CURVE keys from `keygen` (`--curve-keys`); nil: no encryption.
+    public var curveKeysDirectory: String?
     /// Seconds between heartbeats each way.
-    var heartbeatInterval = 1.0
-    var heartbeatTimeout: Double
-    var stepDeadline: Double
-    var minWorkers: Int
-    var workerTimeout: Double
+    public var heartbeatInterval = 1.0
+    /// Seconds an idle worker may stay silent before it is dropped.
+    public var heartbeatTimeout: Double
+    /// Seconds a worker may take for one range before it is dropped and the range given to another.
+    public var stepDeadline: Double
+    /// Fewest live workers to go on with (after `waitForWorkers`)...
+    public var minWorkers: Int
+    /// ...for longer than this many seconds; also the longest wait for the first workers.
+    public var workerTimeout: Double
     /// Workers must hold the data set with this fingerprint.
-    var datasetFingerprint: String
+    public var datasetFingerprint: String
     /// The build ID of the glassbox-worker next to the coordinator, if any: others get a warning.
-    var expectedBuildID: String?
+    public var expectedBuildID: String?
     /// What the welcome tells every worker.
-    var seed: UInt64
-    var welcomeSettings: [String: String]
+    public var seed: UInt64
+    public var welcomeSettings: [String: String]
+
+    public init(bind: String, curveKeysDirectory: String?, heartbeatInterval: Double = 1.0, heartbeatTimeout: Double,
+                stepDeadline: Double, minWorkers: Int, workerTimeout: Double, datasetFingerprint: String,
+                expectedBuildID: String?, seed: UInt64, welcomeSettings: [String: String]) {
+        self.bind = bind
+        self.curveKeysDirectory = curveKeysDirectory
+        self.heartbeatInterval = heartbeatInterval
+        self.heartbeatTimeout = heartbeatTimeout
+        self.stepDeadline = stepDeadline
+        self.minWorkers = minWorkers
+        self.workerTimeout = workerTimeout
+        self.datasetFingerprint = datasetFingerprint
+        self.expectedBuildID = expectedBuildID
+        self.seed = seed
+        self.welcomeSettings = welcomeSettings
+    }
 }
 
 /// A piece of distributed work: `unitCount` units (micro-batches, or one per worker) cut into ranges, each
@@ -56,18 +78,14 @@ struct ReplicaState: Sendable {
     var adamV: [Float]
 }
 
-/// Why a distributed run cannot go on.
-struct ClusterError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Bytes and messages of one message type each way.
-struct Traffic: Sendable {
-    var sentBytes = 0
-    var sentMessages = 0
-    var receivedBytes = 0
-    var receivedMessages = 0
+public struct Traffic: Sendable {
+    public var sentBytes = 0
+    public var sentMessages = 0
+    public var receivedBytes = 0
+    public var receivedMessages = 0
+
+    public init() {}
 }
 
 /// `count` units cut into contiguous ranges sized in proportion to `weights` (empty ranges left out).

@@ -22,14 +22,14 @@ import Protocol
 /// update, so a worker never waits for the coordinator between steps. With `WeightSync.weights` the
 /// coordinator applies Adam and sends the weights. A weights SHA-256 check before each evaluation (so once
 /// per epoch) catches a replica that drifted and resends it the weights.
-final class ClusterBackend: ComputeBackend {
+public final class ClusterBackend: ComputeBackend {
     let pool: WorkerPool
     let sync: WeightSync
     let microBatchSize: Int
     /// Micro-batches per evaluation chunk.
     let evaluationChunk: Int
     let log: Log
-    private let events: EventLog
+    private let events: any EventRecording
     /// When a worker reports its state (gradient sync), besides each epoch's last step: once this many
     /// updates are kept (about 1 MB each, a few ms each to catch up with)...
     static let keptUpdatesBeforeReport = 32
@@ -61,10 +61,13 @@ final class ClusterBackend: ComputeBackend {
     /// The step whose assignment was handed out ahead (its results are awaited by the next `step`).
     private var ahead: (microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool)?
     /// Training steps computed so far.
-    private(set) var steps = 0
+    public private(set) var steps = 0
 
-    init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40, log: Log, events: EventLog,
-         recomputer: @escaping () -> LocalBackend) {
+    /// Trains on `pool`'s workers; `recomputer` makes the in-process backend that recomputes steps whose
+    /// gradient stayed on their worker (needed only when the only worker is lost between reports, or a
+    /// worker joins then).
+    public init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40, log: Log,
+                events: any EventRecording, recomputer: @escaping () -> LocalBackend) {
         self.pool = pool
         self.makeRecomputer = recomputer
         self.sync = sync
@@ -77,7 +80,7 @@ final class ClusterBackend: ComputeBackend {
         BLAS.setThreads(1)
     }
 
-    func load(_ model: ModelState) throws {
+    public func load(_ model: ModelState) throws {
         precondition(ahead == nil, "ClusterBackend: load while a step is handed out")
         version += 1
         base = model
@@ -87,7 +90,7 @@ final class ClusterBackend: ComputeBackend {
     }
 
     /// The current weights and Adam state: the kept state with the steps since applied or recomputed.
-    func model() -> ModelState {
+    public func model() -> ModelState {
         guard !pending.isEmpty else { return base }
         let recomputed = pending.count(where: { if case .recompute = $0 { true } else { false } })
         let start = now()
@@ -126,7 +129,7 @@ final class ClusterBackend: ComputeBackend {
                             adamM: withOptimizer ? state.adam.m : [], adamV: withOptimizer ? state.adam.v : [])
     }
 
-    func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep?) throws -> BatchStats {
+    public func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep?) throws -> BatchStats {
         if let ahead {
             precondition(ahead.epoch == epoch && ahead.microBatches == microBatches && ahead.endsEpoch == (upcoming == nil),
                          "ClusterBackend: the step handed out ahead is not the one asked for")
@@ -150,10 +153,8 @@ final class ClusterBackend: ComputeBackend {
         }
         switch sync {
         case .gradient:
-            pool.advance(to: version, update: gradient.map { gradient in
-                StepUpdate(version: version, samples: UInt32(stats.count), gradient: GradientFactors(
-                    sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
-                    deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows))
+            pool.advance(to: version, update: gradient.map {
+                StepUpdate(version: version, samples: UInt32(stats.count), gradient: GradientFactors($0))
             }, appliedBy: selfApplied, ownRows: ownRows(of: results, in: microBatches))
         case .weights:
             pool.publish(replicaState())  // applies the update here, then sends the weights
@@ -183,13 +184,11 @@ final class ClusterBackend: ComputeBackend {
                                    + "micro-batches \(r.microBatches)")
             }
             if let g = r.gradient {
-                guard g.sums.count == StepGradient.packedCount, g.flatWidth == SeedCNN.flatWidth,
-                      g.deltaWidth == SeedCNN.hiddenWidth else {
+                guard g.fitsModel else {
                     throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a gradient that "
                                        + "does not fit the model (\(g.sums.count) sums, widths \(g.flatWidth)/\(g.deltaWidth))")
                 }
-                gradient?.append(StepGradient(sums: FixedPointGradient(values: g.sums), flatRows: g.flatRows,
-                                              deltaRows: g.deltaRows, rows: Int(g.rows)))
+                gradient?.append(StepGradient(g))
             } else if selfApplied {
                 gradient = nil
             } else {
@@ -222,17 +221,28 @@ final class ClusterBackend: ComputeBackend {
         return own.filter { shares[$0.key] == 1 && $0.value.count > 0 }
     }
 
-    /// The job of one step at the current version. With gradient sync a worker given the whole step applies
-    /// its own gradient and keeps it, and the first micro-batches' worker reports its state at the end of the
-    /// epoch (whose weights are read next) or when enough steps are kept.
+    /// The job of one step at the current version (see `trainingJob(_:epoch:version:gradientSync:reportState:)`).
     private func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool) -> PoolJob {
-        let version = self.version
-        let gradientSync = sync == .gradient
         let updates = pending.count(where: { if case .update = $0 { true } else { false } })
-        let report = gradientSync && (endsEpoch || updates >= Self.keptUpdatesBeforeReport
-                                      || pending.count >= Self.keptStepsBeforeReport)
-        return PoolJob(name: "micro-batches", epoch: UInt32(epoch), unitCount: microBatches.count,
-                       split: .acrossWorkers) { range, sole in
+        return Self.trainingJob(microBatches, epoch: epoch, version: version, gradientSync: sync == .gradient,
+                                reportState: sync == .gradient && Self.reportsState(endsEpoch: endsEpoch,
+                                                                                     keptUpdates: updates,
+                                                                                     keptSteps: pending.count))
+    }
+
+    /// Whether a step's first worker reports its state (gradient sync): at the end of the epoch (whose
+    /// weights are read next), or when the coordinator keeps enough updates or steps since the last report.
+    static func reportsState(endsEpoch: Bool, keptUpdates: Int, keptSteps: Int) -> Bool {
+        endsEpoch || keptUpdates >= keptUpdatesBeforeReport || keptSteps >= keptStepsBeforeReport
+    }
+
+    /// The job of one step from weights `version`. With gradient sync a worker given the whole step applies
+    /// its own gradient, and keeps it (`omitGradient`) if it is the only live worker; with `reportState`
+    /// the worker of the first micro-batches reports its state.
+    static func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, version: UInt64, gradientSync: Bool,
+                            reportState: Bool) -> PoolJob {
+        PoolJob(name: "micro-batches", epoch: UInt32(epoch), unitCount: microBatches.count,
+                split: .acrossWorkers) { range, sole in
             let mbs = microBatches[range]
             var options: StepOptions = []
             if gradientSync && range.count == microBatches.count {
@@ -240,7 +250,7 @@ final class ClusterBackend: ComputeBackend {
                 // Another worker (one joining, say) catches up with the update, so only the only one keeps it.
                 if sole { options.insert(.omitGradient) }
             }
-            if report && range.lowerBound == 0 { options.insert(.reportState) }
+            if reportState && range.lowerBound == 0 { options.insert(.reportState) }
             return .stepAssignment(StepAssignment(
                 weightsVersion: version, microBatches: range.map { Int32($0) }, sampleCounts: mbs.map { Int32($0.count) },
                 sampleIndices: mbs.flatMap { $0.map { Int32($0) } }, options: options))
@@ -269,7 +279,7 @@ final class ClusterBackend: ComputeBackend {
         pending = []
     }
 
-    func evaluate(_ set: ImageSetKind, indices: [Int], hidden: Bool) throws
+    public func evaluate(_ set: ImageSetKind, indices: [Int], hidden: Bool) throws
         -> (stats: BatchStats, predictions: [UInt8], hidden: [Float]) {
         precondition(ahead == nil, "ClusterBackend: evaluation while a training step is handed out")
         if sync == .gradient && checkedVersion != version { try checkReplicas() }

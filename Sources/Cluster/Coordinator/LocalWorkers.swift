@@ -3,12 +3,12 @@ import Foundation
 
 /// Worker processes started on this host by `--spawn-workers`, stopped at the end of the run. Each is
 /// told the coordinator's pid, so that it exits if the coordinator dies first.
-final class LocalWorkers {
+public final class LocalWorkers {
     private var processes: [Process] = []
     private let log: Log
 
     /// Starts `count` `glassbox-worker` processes from this executable's directory, connecting to `endpoint`.
-    init(count: Int, threads: Int, endpoint: String, arguments: [String], log: Log) throws {
+    public init(count: Int, threads: Int, endpoint: String, arguments: [String], log: Log) throws {
         self.log = log
         let executable = LocalWorkers.workerExecutable()
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -34,14 +34,14 @@ final class LocalWorkers {
     }
 
     /// An error if a worker process has already exited (e.g. it could not load the data).
-    func exitedEarly() -> ClusterError? {
+    public func exitedEarly() -> ClusterError? {
         guard let gone = processes.first(where: { !$0.isRunning }) else { return nil }
         return ClusterError("local worker \(gone.processIdentifier) exited with status \(gone.terminationStatus) before "
                             + "the run could start (its log is above)")
     }
 
     /// Waits up to `grace` seconds for the workers to exit (they were told to), then terminates the rest.
-    func stop(grace: Double = 5) {
+    public func stop(grace: Double = 5) {
         let deadline = now() + grace
         while processes.contains(where: \.isRunning) && now() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         for process in processes where process.isRunning {
@@ -60,7 +60,7 @@ final class LocalWorkers {
     }
 
     /// The build ID (see `glassbox-worker`) of the worker executable next to this one, if there is one.
-    static func siblingBuildID() -> String? {
+    public static func siblingBuildID() -> String? {
         guard let bytes = try? FileBytes.read(workerExecutable().path) else { return nil }
         return String(sha256Hex(bytes).prefix(16))
     }

@@ -1,0 +1,26 @@
+import Core
+import Protocol
+
+// A step's gradient crosses the wire as `GradientFactors` (Protocol knows no training types); these are
+// the only conversions between the two, used by the coordinator and the worker alike.
+
+extension GradientFactors {
+    /// `gradient` as it travels: the packed fixed-point sums and the dense kernel's factor rows.
+    init(_ gradient: StepGradient) {
+        self.init(sums: gradient.sums.values, rows: UInt32(gradient.rows), flatWidth: UInt32(SeedCNN.flatWidth),
+                  deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: gradient.flatRows, deltaRows: gradient.deltaRows)
+    }
+
+    /// True when the sums and row widths are those of `SeedCNN` (checked before `StepGradient(self)`).
+    var fitsModel: Bool {
+        sums.count == StepGradient.packedCount && flatWidth == SeedCNN.flatWidth && deltaWidth == SeedCNN.hiddenWidth
+    }
+}
+
+extension StepGradient {
+    /// The gradient `factors` carry; their shape must fit the model (`GradientFactors.fitsModel`).
+    init(_ factors: GradientFactors) {
+        self.init(sums: FixedPointGradient(values: factors.sums), flatRows: factors.flatRows,
+                  deltaRows: factors.deltaRows, rows: Int(factors.rows))
+    }
+}
