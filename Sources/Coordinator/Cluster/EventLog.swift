@@ -48,6 +48,8 @@ final class EventLog: @unchecked Sendable {
 enum EventValue: Encodable, Equatable {
     case string(String)
     case integer(Int)
+    /// An integer above `Int.max`.
+    case unsigned(UInt64)
     case number(Double)
     case bool(Bool)
     case array([EventValue])
@@ -60,8 +62,13 @@ enum EventValue: Encodable, Equatable {
         case let v as Bool: self = .bool(v)
         case let v as Int: self = .integer(v)
         case let v as any BinaryInteger:
-            guard let i = Int(exactly: v) else { return nil }
-            self = .integer(i)
+            if let i = Int(exactly: v) {
+                self = .integer(i)
+            } else if let u = UInt64(exactly: v) {
+                self = .unsigned(u)
+            } else {
+                return nil
+            }
         case let v as Double: self = .number(v)
         case let v as [Any]:
             let elements = v.compactMap(EventValue.init)
@@ -80,6 +87,7 @@ enum EventValue: Encodable, Equatable {
         switch self {
         case .string(let v): try c.encode(v)
         case .integer(let v): try c.encode(v)
+        case .unsigned(let v): try c.encode(v)
         case .number(let v): try c.encode(v)
         case .bool(let v): try c.encode(v)
         case .array(let v): try c.encode(v)
