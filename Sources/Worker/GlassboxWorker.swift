@@ -16,8 +16,8 @@ struct GlassboxWorker: ParsableCommand {
             off by a network blip, keeps retrying with backoff; after --coordinator-timeout seconds without \
             hearing from a coordinator it exits with status 4.
 
-            Exit status: 0 the coordinator ended the run, 2 bad arguments or data, 3 refused (data set, version \
-            or CURVE key), 4 no coordinator.
+            Exit status: 0 the coordinator ended the run, 2 unreadable data set or CURVE keys, 3 refused (data \
+            set, version or CURVE key), 4 no coordinator, 64 bad arguments.
 
             Example: glassbox-worker --connect tcp://10.0.0.1:5555 --data data/mnist --threads 2
             """)

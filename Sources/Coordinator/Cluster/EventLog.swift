@@ -45,7 +45,7 @@ final class EventLog: @unchecked Sendable {
 }
 
 /// One JSON value of an event, so that `record`'s loosely typed fields are written by `JSONEncoder`.
-enum EventValue: Encodable, Equatable {
+enum EventValue: Encodable {
     case string(String)
     case integer(Int)
     /// An integer above `Int.max`.
