@@ -32,15 +32,26 @@ let package = Package(
         .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
         .target(name: "Cluster", dependencies: ["Core", "Protocol"]),
+        // The options and argument types both executables parse (they never import each other).
+        .target(name: "CommandLineOptions", dependencies: [
+            "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "Coordinator", dependencies: [
-            "Core", "Protocol", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Core", "Protocol", "Cluster", "CommandLineOptions",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
-            "Core", "Protocol", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Core", "Protocol", "Cluster", "CommandLineOptions",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core", "Protocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol"]),
+        .testTarget(name: "CommandLineOptionsTests", dependencies: [
+            "CommandLineOptions", "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The coordinator's own files (metrics, checkpoint and event JSON), through `@testable import`.
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Core"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import CommandLineOptions
 import Core
 import Foundation
 
@@ -42,11 +43,12 @@ struct NeighborsCommand: ParsableCommand {
     @Option(help: "Directory to write each search's graph to (<name>_indices.npy, <name>_distances.npy).")
     var out: String?
 
-    @Option(help: "Directory of the IDX files the workers load (they join only with a data set).")
-    var data: String?
+    @OptionGroup(title: "Data set the workers load (they join only with one; this process searches only the .npy files)")
+    var dataSource: DataSourceOptions
 
-    @Option(help: "Log level: debug (per-stage timings on the workers), info, warning or error.")
-    var logLevel: String = "info"
+    @Option(help: ArgumentHelp("Lowest level of the lines logged here; debug also prints the timing of each stage the workers run.",
+                               valueName: "level"))
+    var logLevel = LogLevelArgument(.info)
 
     @OptionGroup(title: "Workers (the per-row stages run on them)")
     var cluster: ClusterOptions
@@ -54,21 +56,20 @@ struct NeighborsCommand: ParsableCommand {
     func validate() throws {
         if nNeighbors < 2 { throw ValidationError("--n-neighbors must be at least 2 (it counts the point itself).") }
         if threads < 1 { throw ValidationError("--threads must be positive.") }
-        if cluster.isDistributed && data == nil { throw ValidationError("workers need --data (the IDX directory they load).") }
         if cluster.resume != nil { throw ValidationError("--resume is for train.") }
     }
 
     func run() throws {
         BLAS.setThreads(1)  // the search runs its own threads
-        let log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "neighbors")
+        let log = Log(level: logLevel.level, prefix: "neighbors")
         let session: TrainingSession?
         var stages: ClusterNeighborStages?
         let scratch = NSTemporaryDirectory() + "glassbox-neighbors-\(getpid())"  // the session's event log
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        if cluster.isDistributed, let data {
-            let split = try DatasetSource.load(.directory(data))
+        if cluster.isDistributed {
+            let split = try dataSource.load()
             let s = try TrainingSession(options: cluster, training: TrainingSettings(), split: split,
-                                        trainingImages: split.train.count, workerArguments: ["--data", data, "--log-level", "warning"],
+                                        trainingImages: split.train.count, workerArguments: dataSource.arguments + ["--log-level", "warning"],
                                         run: try RunDirectory(path: scratch), log: log) {
                 fatalError("unreachable: the neighbour search trains no steps, so none is recomputed here")
             }

@@ -36,12 +36,12 @@ struct RunDirectory {
     }
 
     /// `metrics.jsonl`: one JSON object per epoch with every per-epoch figure (training metrics
-    /// and whatever extra measurements the epoch produced, e.g. UMAP quality and timings).
+    /// and whatever extra measurements the epoch produced, e.g. UMAP quality and timings), keys in
+    /// code-point order, integral values without a fraction (`"epoch":1`).
     func writeMetricsJSONL(_ rows: [[String: Double]]) throws {
-        let lines = try rows.map { row -> String in
-            let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
-            return String(decoding: data, as: UTF8.self)
-        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let lines = try rows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         try writeAtomically("metrics.jsonl", lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"))
     }
 

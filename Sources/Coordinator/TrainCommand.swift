@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import CommandLineOptions
 import Core
 import Foundation
 import Protocol
@@ -9,11 +10,6 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train the reference CNN and write metrics, weights and figures to a run directory.",
         discussion: """
-            Data: --dataset mnist (default; `make data` fetches it into data/mnist), --dataset fashion-mnist \
-            (Debian's dataset-fashion-mnist), or --data DIR with the four IDX files \
-            (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, \
-            raw or .gz).
-
             The run directory receives: metrics.csv and metrics.jsonl (per epoch: loss, acc, val_loss, \
             val_acc, timings, and the map's trustworthiness, 2-D 10-NN test accuracy and frame displacement), \
             weights.safetensors (Keras tensor names and layouts), checkpoint files (for --resume), MNIST.png, \
@@ -30,10 +26,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Epochs to train.")
     var epochs: Int = 10
-    @Option(help: "Directory holding the four IDX files (overrides --dataset).")
-    var data: String?
-    @Option(help: "mnist or fashion-mnist.")
-    var dataset: String = "mnist"
+    @OptionGroup(title: "Data")
+    var dataSource: DataSourceOptions
     @Option(help: "Random seed: weights, shuffles and dropout all derive from it.")
     var seed: UInt64 = 1
     @Option(help: "Run directory for metrics, weights and figures.")
@@ -44,10 +38,10 @@ struct TrainCommand: ParsableCommand {
     var microBatch: Int = 25
     @Option(help: "Use only the first N training images (quick runs).")
     var limitTrain: Int?
-    @Option(help: "Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).")
-    var umapMode: String = "warm"
-    @Option(help: "Where the UMAP neighbour search's per-row stages run: local (the coordinator's threads) or workers (blocks of rows on the workers of a distributed run; the same neighbours; pays with workers on other hosts, slower than local on one small host).")
-    var umapNeighbors: String = "local"
+    @Option(help: ArgumentHelp("Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).", valueName: "mode"))
+    var umapMode: MapStage.Mode = .warm
+    @Option(help: ArgumentHelp("Where the UMAP neighbour search's per-row stages run: local (the coordinator's threads) or workers (blocks of rows on the workers of a distributed run, which needs --spawn-workers or --workers; the same neighbours; pays with workers on other hosts, slower than local on one small host).", valueName: "place"))
+    var umapNeighbors: NeighborSearchPlace = .local
     @Option(help: "UMAP neighbours per point (the reference run used 40).")
     var nNeighbors: Int = 40
     @Flag(help: "Skip the UMAP maps, the animation and the train/test map (train and score only).")
@@ -62,32 +56,20 @@ struct TrainCommand: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if saveUmapModel && noMaps { throw ValidationError("--save-umap-model needs the maps; drop --no-maps") }
         guard (1...100).contains(microBatch) else { throw ValidationError("--micro-batch must be in 1...100, got \(microBatch)") }
-        guard ["mnist", "fashion-mnist"].contains(dataset) else {
-            throw ValidationError("--dataset must be mnist or fashion-mnist, got \(dataset)")
-        }
-        guard LogLevel(name: logLevel) != nil else {
-            throw ValidationError("--log-level must be debug, info, warning or error, got \(logLevel)")
-        }
-        guard MapStage.Mode(rawValue: umapMode) != nil else {
-            throw ValidationError("--umap-mode must be warm or fresh, got \(umapMode)")
-        }
-        guard ["local", "workers"].contains(umapNeighbors) else {
-            throw ValidationError("--umap-neighbors must be local or workers, got \(umapNeighbors)")
-        }
         guard nNeighbors >= 2 else { throw ValidationError("--n-neighbors must be >= 2, got \(nNeighbors)") }
         if let n = limitTrain, n < 200 { throw ValidationError("--limit-train must be at least 200, got \(n)") }
     }
 
-    @Option(help: "Log level: debug, info, warning or error.")
-    var logLevel: String = "info"
+    @Option(help: ArgumentHelp("Lowest level of the lines logged here and by spawned workers.", valueName: "level"))
+    var logLevel = LogLevelArgument(.info)
 
     @OptionGroup(title: "Distributed training, checkpoints and resuming")
     var cluster: ClusterOptions
 
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
-        let log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "coordinator")
-        let split = try loadData()
+        let log = Log(level: logLevel.level, prefix: "coordinator")
+        let split = try dataSource.load()
         let train = split.train.prefix(limitTrain)
         let run = try RunDirectory(path: cluster.resume ?? out)
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
@@ -98,7 +80,7 @@ struct TrainCommand: ParsableCommand {
         settings.microBatchSize = microBatch
         let session = try TrainingSession(
             options: cluster, training: settings, split: split, trainingImages: train.count,
-            workerArguments: (data.map { ["--data", $0] } ?? ["--dataset", dataset]) + ["--log-level", logLevel],
+            workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)"],
             run: run, log: log) {
             LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
                                            microBatchSize: microBatch), train: train, test: split.test, seed: seed)
@@ -113,9 +95,9 @@ struct TrainCommand: ParsableCommand {
         umapOptions.nNeighbors = nNeighbors
         umapOptions.seed = seed
         umapOptions.threads = threads
-        let maps = noMaps ? nil : MapStage(options: umapOptions, mode: MapStage.Mode(rawValue: umapMode)!,
+        let maps = noMaps ? nil : MapStage(options: umapOptions, mode: umapMode,
                                            labels: train.labels, testLabels: split.test.labels, log: log)
-        if umapNeighbors == "workers" {
+        if umapNeighbors == .workers {
             guard let cluster = backend as? ClusterBackend else {
                 throw ValidationError("--umap-neighbors workers needs a distributed run (--spawn-workers or --workers)")
             }
@@ -209,12 +191,7 @@ struct TrainCommand: ParsableCommand {
                                     images: split.test.pixels)
         try writeReport(inputs, to: run.file("report.html"))
     }
-
-    func loadData() throws -> DatasetSplit {
-        let source: DatasetSource
-        if let data { source = .directory(data) } else if dataset == "fashion-mnist" { source = .fashionMNIST } else {
-            source = .mnist()
-        }
-        return try DatasetSource.load(source)
-    }
 }
+
+/// `--umap-mode warm|fresh`: the raw values are the spellings.
+extension MapStage.Mode: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import CommandLineOptions
 import Core
 import Foundation
 import Protocol
@@ -16,24 +17,22 @@ struct GlassboxWorker: ParsableCommand {
             off by a network blip, keeps retrying with backoff; after --coordinator-timeout seconds without \
             hearing from a coordinator it exits with status 4.
 
-            Exit status: 0 the coordinator ended the run, 2 bad arguments or data, 3 refused (data set, version \
-            or CURVE key), 4 no coordinator.
+            Exit status: 0 the coordinator ended the run, 2 unreadable data set or CURVE keys, 3 refused (data \
+            set, version or CURVE key), 4 no coordinator, 64 bad arguments.
 
             Example: glassbox-worker --connect tcp://10.0.0.1:5555 --data data/mnist --threads 2
             """)
 
     @Option(help: "The coordinator's endpoint.")
     var connect: String = "tcp://127.0.0.1:5555"
-    @Option(help: "Directory holding the four IDX files (overrides --dataset); must be the coordinator's data set.")
-    var data: String?
-    @Option(help: "mnist or fashion-mnist.")
-    var dataset: String = "mnist"
+    @OptionGroup(title: "Data (must be the coordinator's data set)")
+    var dataSource: DataSourceOptions
     @Option(help: "Compute threads (micro-batches run in parallel, one per thread).")
     var threads: Int = defaultThreadCount()
     @Option(help: "Seconds without any message from a coordinator before giving up.")
     var coordinatorTimeout: Double = 60
-    @Option(help: "Log level: debug, info, warning or error.")
-    var logLevel: String = "info"
+    @Option(help: ArgumentHelp("Lowest level of the lines logged; debug adds connection attempts, ignored messages and each weights version received.", valueName: "level"))
+    var logLevel = LogLevelArgument(.info)
     @Option(help: "File holding the coordinator's CURVE public key (default: coordinator.pub in --curve-keys).")
     var curveServerKey: String?
     @Option(help: "Directory of CURVE keys from `glassbox-coordinator keygen`: turns on encryption and authentication.")
@@ -48,12 +47,6 @@ struct GlassboxWorker: ParsableCommand {
         guard coordinatorTimeout > 0 else {
             throw ValidationError("--coordinator-timeout must be > 0, got \(coordinatorTimeout)")
         }
-        guard ["mnist", "fashion-mnist"].contains(dataset) else {
-            throw ValidationError("--dataset must be mnist or fashion-mnist, got \(dataset)")
-        }
-        guard LogLevel(name: logLevel) != nil else {
-            throw ValidationError("--log-level must be debug, info, warning or error, got \(logLevel)")
-        }
         if curveServerKey != nil && curveKeys == nil {
             throw ValidationError("--curve-server-key needs --curve-keys (the directory with this worker's key pair)")
         }
@@ -63,11 +56,10 @@ struct GlassboxWorker: ParsableCommand {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let host = ProcessInfo.processInfo.hostName
         let pid = getpid()
-        var log = Log(level: LogLevel(name: logLevel) ?? .info, prefix: "worker \(host):\(pid)")
-        let source: DatasetSource = data.map { .directory($0) } ?? (dataset == "fashion-mnist" ? .fashionMNIST : .mnist())
+        var log = Log(level: logLevel.level, prefix: "worker \(host):\(pid)")
         let split: DatasetSplit
         do {
-            split = try DatasetSource.load(source)
+            split = try dataSource.load()
         } catch {
             log("cannot load the data set: \(error)", .error)
             throw ExitCode(2)

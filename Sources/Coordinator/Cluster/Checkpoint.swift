@@ -43,10 +43,11 @@ enum Checkpoint {
         } catch {
             throw RunError("cannot write checkpoint \(run.file(fileName)): \(error)")
         }
-        let summary = try JSONSerialization.data(withJSONObject: metadata.mapValues { value -> Any in
-            (try? JSONSerialization.jsonObject(with: Data(value.utf8), options: [.fragmentsAllowed])) ?? value
-        }, options: [.prettyPrinted, .sortedKeys])
-        try run.writeAtomically(summaryName, String(decoding: summary, as: UTF8.self) + "\n")
+        let summary = Summary(format: format, epochsDone: state.epochsDone, adam: state.adam, settings: settings,
+                              history: state.history)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try run.writeAtomically(summaryName, String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n")
     }
 
     /// The state and settings saved in `directory`.
@@ -105,6 +106,35 @@ enum Checkpoint {
              "\(current.dataset) \(current.datasetFingerprint.prefix(12))"),
         ]
         return pairs.first { $0.1 != $0.2 }.map { "\($0.0) was \($0.1) in the checkpoint, is \($0.2) now" }
+    }
+
+    /// `checkpoint.json`: the safetensors metadata under the same keys, with numbers, settings and
+    /// history as JSON values instead of strings.
+    private struct Summary: Encodable {
+        let format: String
+        let epochsDone: Int
+        let adam: AdamState
+        let settings: CheckpointSettings
+        let history: [EpochMetrics]
+
+        enum CodingKeys: String, CodingKey {
+            case format, settings, history
+            case epochsDone = "epochs_done", adamStep = "adam_step", adamLearningRate = "adam_learning_rate"
+            case adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", adamEpsilon = "adam_epsilon"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(format, forKey: .format)
+            try c.encode(epochsDone, forKey: .epochsDone)
+            try c.encode(adam.step, forKey: .adamStep)
+            try c.encode(adam.learningRate, forKey: .adamLearningRate)
+            try c.encode(adam.beta1, forKey: .adamBeta1)
+            try c.encode(adam.beta2, forKey: .adamBeta2)
+            try c.encode(adam.epsilon, forKey: .adamEpsilon)
+            try c.encode(settings, forKey: .settings)
+            try c.encode(history, forKey: .history)
+        }
     }
 
     private static func json<T: Encodable>(_ value: T) throws -> String {
