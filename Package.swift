@@ -29,7 +29,9 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CGif", path: "Sources/CGif",
                        providers: [.apt(["libgif-dev"])]),
-        .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"]),
+        .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
+                // report.html's style sheet and script, compiled in as byte arrays (`PackageResources`).
+                resources: [.embedInCode("Render/Resources/report.css"), .embedInCode("Render/Resources/report.js")]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
         .target(name: "Cluster", dependencies: ["Core", "Protocol"]),
         // The options and argument types both executables parse (they never import each other).

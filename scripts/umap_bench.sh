@@ -13,13 +13,12 @@
 # it when the machine is otherwise idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=1; reference=0; rows=""
+args=(); reference=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --recall) mode="$mode,recall" ;;
-    --fresh) mode="$mode,fresh" ;;
+    --recall|--fresh) args+=("$1") ;;
     --reference) reference=1 ;;
-    --rows) rows="$2"; shift ;;
+    --rows) args+=(--rows "$2"); shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -28,13 +27,17 @@ export GLASSBOX_DATA="${GLASSBOX_DATA:-$PWD/data/mnist}"
 CPU_FLAGS=""
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw sse4_2 /proc/cpuinfo; then CPU_FLAGS="-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DGLASSBOX_SSE42"; fi
 # shellcheck disable=SC2086
-swift build -c release --build-tests -Xswiftc -enable-testing $CPU_FLAGS
-dump=""
-if [ "$reference" = 1 ]; then dump="$(mktemp -d)"; fi
+swift build -c release $CPU_FLAGS
 # shellcheck disable=SC2086
-GLASSBOX_UMAP_BENCH="$mode" GLASSBOX_UMAP_BENCH_ROWS="$rows" GLASSBOX_UMAP_BENCH_DUMP="$dump" \
-  swift test -c release --skip-build -Xswiftc -enable-testing $CPU_FLAGS --filter CoreTests.UMAPBenchmarkTests 2>&1 \
-  | grep -E '^(UMAP bench|fit|transform|trustworthiness|exact|warm|recall|fresh|wrote)' || true
+bin="$(swift build -c release $CPU_FLAGS --show-bin-path)"
+dump=""
+if [ "$reference" = 1 ]; then dump="$(mktemp -d)"; args+=(--dump "$dump"); fi
+# Warm-fit knobs for experiments: WARM_EPOCHS, WARM_LR, WARM_PASSES, GLASSBOX_UMAP_BENCH_DRIFT.
+[ -n "${WARM_EPOCHS:-}" ] && args+=(--warm-epochs "$WARM_EPOCHS")
+[ -n "${WARM_LR:-}" ] && args+=(--warm-learning-rate "$WARM_LR")
+[ -n "${WARM_PASSES:-}" ] && args+=(--warm-passes "$WARM_PASSES")
+[ -n "${GLASSBOX_UMAP_BENCH_DRIFT:-}" ] && args+=(--drift "$GLASSBOX_UMAP_BENCH_DRIFT")
+"$bin/glassbox-coordinator" bench umap --data "$GLASSBOX_DATA" "${args[@]}"
 if [ "$reference" = 1 ]; then
   python="${UMAP_PYTHON:-}"
   if [ -z "$python" ]; then

@@ -4,6 +4,15 @@ import Core
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Measure this process' speed: the CNN (default) or the UMAP stage.",
+        subcommands: [CNNBench.self, UMAPBench.self],
+        defaultSubcommand: CNNBench.self)
+}
+
+/// `bench` / `bench cnn`: sgemm peak, training and forward throughput (scripts/bench.sh).
+struct CNNBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnn",
         abstract: "Measure sgemm peak, training and forward (hidden outputs) throughput in this process.")
 
     @Option(help: "Compute threads (micro-batches run in parallel; BLAS uses one thread each).")
@@ -24,5 +33,49 @@ struct BenchCommand: ParsableCommand {
         let f = Benchmark.forward(engine: engine, samples: forwardSamples)
         print(String(format: "glassbox forward (hidden): %.0f samples/s (%.1f GFLOP/s)", f.samplesPerSecond, f.gflops))
         print(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1_048_576))
+    }
+}
+
+/// `bench umap`: the UMAP stage on MNIST stand-in activations (scripts/umap_bench.sh).
+struct UMAPBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "umap",
+        abstract: "Time fit, transform and warm fit of UMAP on stand-in activations of MNIST, with their quality.",
+        discussion: """
+            The activations are the ReLU of a fixed random 784 -> 512 projection of the training images \
+            (the test images for transform); the warm fit's data drifts that projection. Uses every core.
+            """)
+
+    @Option(help: "Directory holding the four MNIST IDX files.")
+    var data: String = "data/mnist"
+    @Option(help: "Use the first N training rows (default: all).")
+    var rows: Int?
+    @Flag(help: "Also the exact kNN graphs (slow: ~25 s each) and the recall of the approximate ones.")
+    var recall = false
+    @Flag(help: "Also a fresh fit of the drifted data, for the warm fit's steadiness ratio.")
+    var fresh = false
+    @Option(help: "Write x.npy, y.npy, xt.npy, yt.npy here for scripts/umap_reference.py.")
+    var dump: String?
+    @Option(help: "How far the warm fit's projection drifts towards another random one.")
+    var drift: Float = 0.15
+    @Option(help: "Warm fit SGD epochs (default: UMAPOptions').")
+    var warmEpochs: Int?
+    @Option(help: "Warm fit initial learning rate (default: UMAPOptions').")
+    var warmLearningRate: Float?
+    @Option(help: "Warm fit refinement passes (default: UMAPOptions').")
+    var warmPasses: Int?
+
+    func run() throws {
+        let split = try DatasetSource.load(.directory(data))
+        var bench = UMAPBenchmark()
+        bench.rows = rows
+        bench.recall = recall
+        bench.fresh = fresh
+        bench.dumpDirectory = dump
+        bench.drift = drift
+        bench.warmEpochs = warmEpochs
+        bench.warmLearningRate = warmLearningRate
+        bench.warmPasses = warmPasses
+        try bench.run(train: split.train, test: split.test) { print($0) }
     }
 }

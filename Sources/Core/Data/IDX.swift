@@ -80,7 +80,7 @@ public enum IDX {
             let found = bigEndianUInt32(bytes, at: 0)
             guard found == magic else {
                 var message =
-                    "bad magic \(hex32(found)) at byte 0, expected \(hex32(magic)) (\(describeMagic(magic)!))"
+                    "bad magic 0x\(hexString(found)) at byte 0, expected 0x\(hexString(magic)) (\(describeMagic(magic)!))"
                 if let meaning = describeMagic(found) {
                     message += "; found means \(meaning)"
                 }
@@ -135,11 +135,6 @@ public enum IDX {
 
 private func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
     bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
-}
-
-private func hex32(_ value: UInt32) -> String {
-    let digits = String(value, radix: 16)
-    return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
 }
 
 /// "unsigned byte, 3 dimensions" for 0x00000803; nil for numbers that are not IDX magic numbers.

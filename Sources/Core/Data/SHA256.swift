@@ -155,17 +155,6 @@ private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 {
     (x &>> n) | (x &<< (32 &- n))
 }
 
-/// Lowercase hexadecimal digits of `bytes`, two per byte.
-public func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: text, as: UTF8.self)
-}
-
 /// The SHA-256 of `bytes` as 64 lowercase hexadecimal digits (the form `sha256sum` prints).
 public func sha256Hex(_ bytes: some Collection<UInt8>) -> String {
     var hasher = SHA256()

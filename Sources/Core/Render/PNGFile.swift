@@ -2,6 +2,7 @@
 // (the classic API needs setjmp, which Swift cannot use).
 
 import CPNG
+import Foundation
 
 /// An 8-bit RGBA image, rows top to bottom, 4 bytes per pixel, straight (not premultiplied) alpha.
 public struct RGBAImage: Sendable, Equatable {
@@ -100,4 +101,33 @@ private func pngMessage(_ png: png_image) -> String {
         let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         return text.isEmpty ? "unknown libpng error" : text
     }
+}
+
+/// An 8-bit grey PNG of `pixels` (rows top to bottom) in memory, or nil if libpng fails.
+func greyPNG(_ pixels: [UInt8], width: Int, height: Int) -> Data? {
+    var png = png_image()
+    png.version = UInt32(GB_PNG_IMAGE_VERSION)
+    png.width = UInt32(width)
+    png.height = UInt32(height)
+    png.format = UInt32(GB_PNG_FORMAT_GRAY)
+    // PNG_IMAGE_FLAG_FAST (0x02, a macro Swift does not import): for MNIST sheets about 3x
+    // faster (1.2 s against 3.5 s for 70,000 images) for about 4 % more bytes.
+    png.flags = 0x02
+    // Deflate never grows data by more than a few bytes per 16 KiB block; rows add a filter byte.
+    var capacity = png_alloc_size_t(width * height + height + width * height / 1000 + 4096)
+    for _ in 0..<2 {
+        var buffer = [UInt8](repeating: 0, count: Int(capacity))
+        var written = capacity
+        let ok = buffer.withUnsafeMutableBytes { out in
+            pixels.withUnsafeBytes { src in
+                png_image_write_to_memory(&png, out.baseAddress, &written, 0, src.baseAddress, Int32(width), nil)
+            }
+        }
+        png_image_free(&png)
+        if ok != 0 { return Data(buffer[0..<Int(written)]) }
+        // On a short buffer libpng reports the size it needs in `written`.
+        guard written > capacity else { return nil }
+        capacity = written
+    }
+    return nil
 }

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Throughput measurements printed by `glassbox-coordinator bench`.
 public enum Benchmark {
     public struct Result: Sendable {
@@ -9,9 +7,9 @@ public enum Benchmark {
 
     /// Wall-clock seconds of `body`.
     public static func seconds(_ body: () -> Void) -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = now()
         body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return now() - t0
     }
 
     /// Peak sgemm GFLOP/s for square n x n matrices with BLAS at `threads` threads.

@@ -121,9 +121,6 @@ public final class TrainingLoop {
     }
 }
 
-/// Seconds since an arbitrary origin (monotonic).
-public func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-
 public func formatDuration(_ s: Double) -> String {
     let t = Int(s.rounded())
     return t >= 3600 ? "\(t / 3600):\(pad2((t / 60) % 60)):\(pad2(t % 60))" : "\(t / 60):\(pad2(t % 60))"

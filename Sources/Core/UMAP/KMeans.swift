@@ -56,22 +56,14 @@ func nearestCentroids(data: [Float], rows: Int, dim: Int, centroids: [Float], co
         norms[c] = s
     }
     var assignment = [Int32](repeating: 0, count: rows)
-    let blockRows = 512
-    let blocks = (rows + blockRows - 1) / blockRows
     data.withUnsafeBufferPointer { x in
         centroids.withUnsafeBufferPointer { cp in
-            assignment.withUnsafeMutableBufferPointer { ap in
-                let p = UncheckedSendable(value: (x.baseAddress!, cp.baseAddress!, ap.baseAddress!))
-                forEachBlock(blocks, threads: threads) { b, _ in
-                    let (x, cp, out) = p.value
-                    let r0 = b * blockRows, r1 = min(rows, r0 + blockRows)
-                    let dots = UnsafeMutablePointer<Float>.allocate(capacity: (r1 - r0) * count)
-                    defer { dots.deallocate() }
-                    BLAS.sgemm(transB: true, m: r1 - r0, n: count, k: dim, a: x + r0 * dim, lda: dim, b: cp,
-                               ldb: dim, c: dots, ldc: count)
-                    for r in r0..<r1 {
+            assignment.withUnsafeMutableBufferPointer { out in
+                forEachRowBlockProduct(x.baseAddress!, rows: rows, cp.baseAddress!, yRows: count, dim: dim,
+                                       blockRows: 512, threads: threads) { _, block, dots in
+                    for r in block {
                         var best = Float.infinity, bestC = 0
-                        let row = dots + (r - r0) * count
+                        let row = dots + (r - block.lowerBound) * count
                         for c in 0..<count {
                             let v = norms[c] - 2 * row[c]
                             if v < best { best = v; bestC = c }

@@ -28,23 +28,16 @@ public func trustworthiness(
     let mapNeighbors = exactNearestNeighbors(data: y, rows: n, dim: embeddingDim, k: k + 1, threads: threads)
     let norms = x.withUnsafeBufferPointer { squaredRowNorms($0.baseAddress!, rows: n, dim: dim) }
     let blockRows = 128
-    let blocks = (n + blockRows - 1) / blockRows
-    var penalties = [Double](repeating: 0, count: blocks)
+    var penalties = [Double](repeating: 0, count: rowBlockCount(n, blockRows: blockRows))
     x.withUnsafeBufferPointer { xp in
-        norms.withUnsafeBufferPointer { np in
-            penalties.withUnsafeMutableBufferPointer { pp in
-                let p = UncheckedSendable(value: (xp.baseAddress!, np.baseAddress!, pp.baseAddress!))
-                forEachBlock(blocks, threads: threads) { b, _ in
-                    let (x, norms, out) = p.value
-                    let r0 = b * blockRows, r1 = min(n, r0 + blockRows)
-                    let dots = UnsafeMutablePointer<Float>.allocate(capacity: (r1 - r0) * n)
-                    defer { dots.deallocate() }
-                    BLAS.sgemm(transB: true, m: r1 - r0, n: n, k: dim, a: x + r0 * dim, lda: dim, b: x, ldb: dim,
-                               c: dots, ldc: n)
+        norms.withUnsafeBufferPointer { norms in
+            penalties.withUnsafeMutableBufferPointer { out in
+                forEachRowBlockProduct(xp.baseAddress!, rows: n, xp.baseAddress!, yRows: n, dim: dim,
+                                       blockRows: blockRows, threads: threads) { b, block, dots in
                     var penalty = 0.0
-                    for i in r0..<r1 {
+                    for i in block {
                         // Squared distances up to the constant |x_i|² (irrelevant for ranks).
-                        let row = dots + (i - r0) * n
+                        let row = dots + (i - block.lowerBound) * n
                         for l in 0..<n { row[l] = norms[l] - 2 * row[l] }
                         for s in 1...k {
                             let j = Int(mapNeighbors.indices[i * (k + 1) + s])

@@ -59,7 +59,7 @@ public struct UMAPOptions: Sendable, Equatable, Codable {
     public init() {}
 
     /// Every core of the machine.
-    public static var defaultThreads: Int { onlineCoreCount() }
+    public static var defaultThreads: Int { defaultThreadCount() }
 
     /// umap-learn's default epoch count for `rows` points.
     public func epochs(forRows rows: Int) -> Int {

@@ -1,7 +1,7 @@
 import XCTest
 @testable import Core
 
-final class TrainerTests: XCTestCase {
+final class CNNEngineTests: XCTestCase {
     private func syntheticSet(_ n: Int, seed: UInt64) -> LabeledImages {
         var g = SplitMix64(seed: seed, stream: .sampling)
         return LabeledImages(rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) },

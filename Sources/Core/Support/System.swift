@@ -3,7 +3,8 @@ import Glibc
 #endif
 import Foundation
 
-/// Cores available to this process.
+/// Cores available to this process: the default thread count of training, the neighbour search and
+/// UMAP (every stage gives the same bits on any number of threads, so this only sets speed).
 public func defaultThreadCount() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
 /// Peak resident set size of this process in bytes (VmHWM).

@@ -1,5 +1,3 @@
-import Dispatch
-
 extension LabeledImages {
     /// The first `n` images (all of them when `n` is nil or larger than the set).
     public func prefix(_ n: Int?) -> LabeledImages {
@@ -36,16 +34,10 @@ public final class CNNEngine: @unchecked Sendable {
         parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
     }
 
-    /// Runs `body(workspace, job)` for jobs 0..<count, job j on thread j % threads.
-    private func parallel(_ count: Int, _ body: @Sendable (CNNWorkspace, Int, Int) -> Void) {
-        let t = min(threads, count)
-        if t <= 1 {
-            for j in 0..<count { body(workspaces[0], 0, j) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: t) { ti in
-            for j in stride(from: ti, to: count, by: t) { body(workspaces[ti], ti, j) }
-        }
+    /// Runs `body(workspace, job)` for jobs 0..<count, job j on thread j % threads with that thread's
+    /// workspace (`forEachBlock`'s fixed assignment).
+    private func parallel(_ count: Int, _ body: (CNNWorkspace, Int) -> Void) {
+        forEachBlock(count, threads: threads) { job, thread in body(workspaces[thread], job) }
     }
 
     /// The step gradient of the given micro-batches in training mode, combined in micro-batch
@@ -63,7 +55,7 @@ public final class CNNEngine: @unchecked Sendable {
         let parts = SharedArray(repeating: StepGradient.empty, count: mbs.count)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         let w = SharedArray(parameters)
-        parallel(mbs.count) { ws, _, j in
+        parallel(mbs.count) { ws, j in
             let mb = mbs[j]
             ws.load(data, indices: mb)
             stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)))
@@ -94,7 +86,7 @@ public final class CNNEngine: @unchecked Sendable {
         let acts = SharedArray(repeating: Float(0), count: hidden ? total * 512 : 0)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         let w = SharedArray(parameters)
-        parallel(mbs.count) { ws, _, j in
+        parallel(mbs.count) { ws, j in
             let mb = mbs[j]
             ws.load(data, indices: mb)
             stats[j] = ws.forward(parameters: w.pointer, dropout: nil)
@@ -103,25 +95,4 @@ public final class CNNEngine: @unchecked Sendable {
         }
         return (stats.array, preds.array, acts.array)
     }
-}
-
-/// A fixed-size array that threads write to at disjoint indices (each index by one job only).
-final class SharedArray<Element>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Element>
-    let count: Int
-    init(repeating value: Element, count: Int) {
-        self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: value, count: count)
-    }
-    convenience init(_ values: [Element]) {
-        self.init(repeating: values[0], count: values.count)
-        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
-    }
-    deinit { pointer.deinitialize(count: count); pointer.deallocate() }
-    subscript(i: Int) -> Element {
-        get { pointer[i] }
-        set { pointer[i] = newValue }
-    }
-    var array: [Element] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }

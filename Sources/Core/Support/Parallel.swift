@@ -1,12 +1,6 @@
 import Dispatch
 import Foundation
 
-/// A value handed to another thread without the compiler's Sendable check: the caller promises that
-/// threads touch disjoint parts of what it points to (or, for Hogwild SGD, that racing is intended).
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-}
-
 /// Runs `body(block, thread)` for every block in 0..<blockCount on at most `threads` threads.
 ///
 /// Thread t takes blocks t, t + threads, t + 2·threads, ...: a fixed assignment, so per-thread
@@ -66,20 +60,3 @@ func blockRange(_ block: Int, of blocks: Int, count: Int) -> Range<Int> {
     let hi = count * (block + 1) / blocks
     return lo..<hi
 }
-
-/// The number of online cores.
-func onlineCoreCount() -> Int {
-    max(1, ProcessInfoCores.active)
-}
-
-#if canImport(Glibc)
-import Glibc
-enum ProcessInfoCores {
-    static var active: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
-}
-#else
-import Foundation
-enum ProcessInfoCores {
-    static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
-}
-#endif

@@ -20,24 +20,40 @@ final class RenderChartsTests: XCTestCase {
         XCTAssertEqual(countPixels(near: .gold, in: decoded), 0)
     }
 
-    /// Prints timings (not asserted: the machine is shared); the issue asks for < 0.5 s a frame.
-    func testDrawingSixtyThousandPointsTiming() throws {
+    /// Sixty thousand points (the full training set) still show every class and the test stars, and the
+    /// three frames make a GIF. Prints the timings too (not asserted: the machine is shared; the target
+    /// is < 0.5 s a frame).
+    func testSixtyThousandPointsShowEveryClassAndTheGIFHoldsTheFrames() throws {
         let (points, labels) = clusteredPoints(perClass: 6000, spread: 2.5)
         let (test, _) = clusteredPoints(perClass: 1000, seed: 2, spread: 2.5)
         let limits = AxisLimits.fitting(allFrames: [points])
         let dir = try renderOutputDirectory("charts")
-        var start = Date()
-        let frame = drawScatter(points: points, labels: labels, title: "Epoch 0", limits: limits)
-        print(String(format: "drawScatter, 60,000 points: %.3f s", Date().timeIntervalSince(start)))
-        start = Date()
+        var start = now()
+        let frame = drawScatter(points: points, labels: labels, title: "Epoch 0", limits: limits, colorBar: false)
+        print(String(format: "drawScatter, 60,000 points: %.3f s", now() - start))
+        start = now()
         let map = drawTrainTestMap(train: points, trainLabels: labels, test: test, limits: limits,
                                    title: "train and test data")
-        print(String(format: "drawTrainTestMap, 60,000 + 10,000 points: %.3f s", Date().timeIntervalSince(start)))
-        start = Date()
-        try writeAnimatedGIF(frames: [frame, map, frame], to: dir + "/three-frames.gif")
-        print(String(format: "writeAnimatedGIF, 3 frames of 800x600: %.3f s", Date().timeIntervalSince(start)))
+        print(String(format: "drawTrainTestMap, 60,000 + 10,000 points: %.3f s", now() - start))
+        start = now()
+        let gifPath = dir + "/three-frames.gif"
+        try writeAnimatedGIF(frames: [frame, map, frame], to: gifPath)
+        print(String(format: "writeAnimatedGIF, 3 frames of 800x600: %.3f s", now() - start))
         try writePNG(frame, to: dir + "/epoch_000.png")
         try writePNG(map, to: dir + "/train_test_60k.png")
+
+        XCTAssertEqual([frame.width, frame.height], [800, 600])
+        for (label, color) in Palette.tab10.enumerated() {
+            let n = countPixels(near: color, in: frame, tolerance: 4)
+            XCTAssertGreaterThan(n, 2000, "class \(label) has only \(n) pixels of its colour among 60,000 points")
+        }
+        let legendGold = countPixels(near: .gold, in: drawTrainTestMap(
+            train: points, trainLabels: labels, test: [], limits: limits, title: "train data"))
+        let gold = countPixels(near: .gold, in: map)
+        XCTAssertGreaterThan(gold, legendGold + 1000, "only \(gold) gold pixels for 10,000 test stars")
+        let info = try readGIFInfo(gifPath)
+        XCTAssertEqual(info.frameCount, 3)
+        XCTAssertEqual([info.width, info.height], [800, 600])
     }
 
     func testTrainTestMapDrawsGoldStars() throws {

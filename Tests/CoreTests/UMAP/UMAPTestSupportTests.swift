@@ -10,8 +10,8 @@ func quickUMAPOptions(nEpochs: Int, seed: UInt64) -> UMAPOptions {
     return o
 }
 
-/// Real MNIST from the raw IDX files at $GLASSBOX_DATA (default /work/main/data/mnist): images have a
-/// 16-byte header then rows x 784 bytes, labels an 8-byte header then one byte per row.
+/// Real MNIST from the raw IDX files in $GLASSBOX_DATA (`make test` sets it): images have a 16-byte
+/// header then rows x 784 bytes, labels an 8-byte header then one byte per row. Tests skip without it.
 struct MNISTSample {
     enum Split { case train, test }
     let rows: Int
@@ -19,11 +19,14 @@ struct MNISTSample {
     let pixels: [Float]
     let labels: [Int32]
 
+    /// Where the files are looked for, for skip messages.
     static var directory: String {
-        ProcessInfo.processInfo.environment["GLASSBOX_DATA"] ?? "/work/main/data/mnist"
+        ProcessInfo.processInfo.environment["GLASSBOX_DATA"] ?? "$GLASSBOX_DATA (not set)"
     }
 
+    /// The first `limit` rows of the split, or nil when GLASSBOX_DATA is not set or lacks the files.
     static func load(split: Split, limit: Int? = nil) -> MNISTSample? {
+        guard let directory = ProcessInfo.processInfo.environment["GLASSBOX_DATA"] else { return nil }
         let prefix = split == .train ? "train" : "t10k"
         guard let images = FileManager.default.contents(atPath: "\(directory)/\(prefix)-images-idx3-ubyte"),
               let labels = FileManager.default.contents(atPath: "\(directory)/\(prefix)-labels-idx1-ubyte"),
@@ -55,8 +58,22 @@ func gaussianBlobs(clusters: Int, perCluster: Int, dim: Int, separation: Double 
 
 final class UMAPTestSupportTests: XCTestCase {
     func testBlobGeneratorMakesSeparatedClusters() {
-        let (data, labels) = gaussianBlobs(clusters: 3, perCluster: 20, dim: 10)
-        XCTAssertEqual(data.count, 600)
-        XCTAssertEqual(labels[4], 1)
+        let dim = 10
+        let (data, labels) = gaussianBlobs(clusters: 3, perCluster: 20, dim: dim)
+        XCTAssertEqual(data.count, 3 * 20 * dim)
+        XCTAssertEqual(labels[4], 1, "rows are interleaved: row i is in cluster i % 3")
+        func distance(_ i: Int, _ j: Int) -> Float {
+            (0..<dim).reduce(0) { $0 + (data[i * dim + $1] - data[j * dim + $1]) * (data[i * dim + $1] - data[j * dim + $1]) }
+                .squareRoot()
+        }
+        // Separated: every point is nearer to every point of its own cluster than to any of another.
+        var maxWithin: Float = 0, minBetween = Float.infinity
+        for i in 0..<labels.count {
+            for j in (i + 1)..<labels.count {
+                if labels[i] == labels[j] { maxWithin = max(maxWithin, distance(i, j)) }
+                else { minBetween = min(minBetween, distance(i, j)) }
+            }
+        }
+        XCTAssertLessThan(maxWithin, minBetween, "largest within-cluster distance \(maxWithin), smallest between \(minBetween)")
     }
 }
