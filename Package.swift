@@ -28,13 +28,15 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CGif", path: "Sources/CGif",
                        providers: [.apt(["libgif-dev"])]),
-        .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"]),
+        // Glassbox's own C (CPU features, flush-to-zero, exec): compiled for baseline x86-64, never -mavx2.
+        .target(name: "CKernels"),
+        .target(name: "Core", dependencies: ["CKernels", "CBLAS", "CZlib", "CPNG", "CCairo", "CGif"]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
         .executableTarget(name: "Coordinator", dependencies: [
-            "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CKernels", "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
-            "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CKernels", "Core", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),

@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
     var steps: Int = 30
     @Option(help: "Samples for the forward timing.")
     var forwardSamples: Int = 5000
+    @OptionGroup var lateEpoch: StateBenchOptions
 
     func run() throws {
         let peak = Benchmark.sgemmPeak(threads: threads)
@@ -23,6 +24,7 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "glassbox training: %.0f samples/s (%.1f GFLOP/s)", t.samplesPerSecond, t.gflops))
         let f = Benchmark.forward(engine: engine, samples: forwardSamples)
         print(String(format: "glassbox forward (hidden): %.0f samples/s (%.1f GFLOP/s)", f.samplesPerSecond, f.gflops))
+        try lateEpoch.run(threads: threads, microBatch: microBatch, steps: steps)
         print(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1_048_576))
     }
 }

@@ -8,4 +8,9 @@ struct GlassboxCoordinator: ParsableCommand {
         abstract: "Train the Glassbox CNN and watch its hidden representation organise itself.",
         subcommands: [TrainCommand.self, EmbedCommand.self, NeighborsCommand.self, BenchCommand.self, KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
+
+    static func main() {
+        FlushToZero.enable()
+        main(nil)
+    }
 }

@@ -42,6 +42,11 @@ struct GlassboxWorker: ParsableCommand {
     @Option(help: .hidden)
     var parentPid: Int32?
 
+    static func main() {
+        FlushToZero.enable()
+        main(nil)
+    }
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
         guard coordinatorTimeout > 0 else {

@@ -38,12 +38,14 @@ public final class CNNEngine: @unchecked Sendable {
 
     /// Runs `body(workspace, job)` for jobs 0..<count, job j on thread j % threads.
     private func parallel(_ count: Int, _ body: @Sendable (CNNWorkspace, Int, Int) -> Void) {
+        FlushToZero.enable()
         let t = min(threads, count)
         if t <= 1 {
             for j in 0..<count { body(workspaces[0], 0, j) }
             return
         }
         DispatchQueue.concurrentPerform(iterations: t) { ti in
+            FlushToZero.enable()
             for j in stride(from: ti, to: count, by: t) { body(workspaces[ti], ti, j) }
         }
     }
