@@ -17,6 +17,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var lateEpoch: StateBenchOptions
 
     func run() throws {
+        printBenchMachine()
         let peak = Benchmark.sgemmPeak(threads: threads)
         print(String(format: "sgemm 2048^3 peak: %.1f GFLOP/s (%d threads)", peak, threads))
         let engine = CNNEngine(parameters: initialParameters(seed: 1), threads: threads, microBatchSize: microBatch)

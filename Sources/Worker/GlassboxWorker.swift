@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import Core
 import Foundation
 import Protocol
@@ -43,6 +44,10 @@ struct GlassboxWorker: ParsableCommand {
     var parentPid: Int32?
 
     static func main() {
+        #if GLASSBOX_SSE42  // the Makefile passes it with -target-cpu haswell: stop here rather than at SIGILL
+        glassbox_exit_unless_avx2_fma("glassbox-worker")
+        #endif
+        BLASCore.prepareProcess(program: "glassbox-worker")
         FlushToZero.enable()
         main(nil)
     }
