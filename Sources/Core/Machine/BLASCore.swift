@@ -96,16 +96,16 @@ public enum BLASCore {
         case .reexec(let core, let was):
             setenv(environmentKey, core, 1)
             setenv(replacedKey, was, 1)
-            execSelf()
+            let failure = execSelf()
             // Still here: the exec failed; run on with the weaker core rather than not at all.
             unsetenv(environmentKey)
             unsetenv(replacedKey)
-            log("BLAS: could not restart with \(environmentKey)=\(core) (errno \(errno)); running on OpenBLAS's "
-                + "\(was) kernels", .warning)
+            log("BLAS: could not restart with \(environmentKey)=\(core) (\(String(cString: strerror(failure)))); "
+                + "running on OpenBLAS's \(was) kernels", .warning)
         }
     }
 
-    /// This process' values of the two variables above (absent ones left out).
+    /// This process' OPENBLAS_CORETYPE and GLASSBOX_BLAS_REPLACED (absent ones left out).
     public static var environment: [String: String] {
         var result: [String: String] = [:]
         for key in [environmentKey, replacedKey] {
@@ -114,9 +114,12 @@ public enum BLASCore {
         return result
     }
 
-    private static func execSelf() {
+    /// Replaces this process by itself with the same arguments; returns only on failure, with its errno.
+    private static func execSelf() -> Int32 {
         let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
         _ = arguments.withUnsafeBufferPointer { glassbox_exec_self($0.baseAddress!) }
+        let failure = errno
         arguments.forEach { free($0) }
+        return failure
     }
 }
