@@ -29,7 +29,9 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CGif", path: "Sources/CGif",
                        providers: [.apt(["libgif-dev"])]),
-        .target(name: "Core", dependencies: ["CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
+        // Glassbox's own C (CPU features, flush-to-zero, exec): compiled for baseline x86-64, never -mavx2.
+        .target(name: "CKernels"),
+        .target(name: "Core", dependencies: ["CKernels", "CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
                 // report.html's style sheet and script, compiled in as byte arrays (`PackageResources`).
                 resources: [.embedInCode("Render/Resources/report.css"), .embedInCode("Render/Resources/report.js")]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
@@ -39,11 +41,11 @@ let package = Package(
             "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Coordinator", dependencies: [
-            "Core", "Protocol", "Cluster", "CommandLineOptions",
+            "CKernels", "Core", "Protocol", "Cluster", "CommandLineOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
-            "Core", "Protocol", "Cluster", "CommandLineOptions",
+            "CKernels", "Core", "Protocol", "Cluster", "CommandLineOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),

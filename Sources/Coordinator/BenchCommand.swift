@@ -23,8 +23,10 @@ struct CNNBench: ParsableCommand {
     var steps: Int = 30
     @Option(help: "Samples for the forward timing.")
     var forwardSamples: Int = 5000
+    @OptionGroup var lateEpoch: StateBenchOptions
 
     func run() throws {
+        printBenchMachine()
         let peak = Benchmark.sgemmPeak(threads: threads)
         print(String(format: "sgemm 2048^3 peak: %.1f GFLOP/s (%d threads)", peak, threads))
         let engine = CNNEngine(parameters: initialParameters(seed: 1), threads: threads, microBatchSize: microBatch)
@@ -32,6 +34,7 @@ struct CNNBench: ParsableCommand {
         print(String(format: "glassbox training: %.0f samples/s (%.1f GFLOP/s)", t.samplesPerSecond, t.gflops))
         let f = Benchmark.forward(engine: engine, samples: forwardSamples)
         print(String(format: "glassbox forward (hidden): %.0f samples/s (%.1f GFLOP/s)", f.samplesPerSecond, f.gflops))
+        try lateEpoch.run(threads: threads, microBatch: microBatch, steps: steps)
         print(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1_048_576))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import Core
 
 @main
@@ -9,4 +10,13 @@ struct GlassboxCoordinator: ParsableCommand {
         subcommands: [TrainCommand.self, LaunchCommand.self, EmbedCommand.self, NeighborsCommand.self, BenchCommand.self,
                       KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
+
+    static func main() {
+        #if GLASSBOX_SSE42  // the Makefile passes it with -target-cpu haswell: stop here rather than at SIGILL
+        glassbox_exit_unless_avx2_fma("glassbox-coordinator")
+        #endif
+        BLASCore.prepareProcess(program: "glassbox-coordinator")
+        FlushToZero.enable()
+        main(nil)
+    }
 }

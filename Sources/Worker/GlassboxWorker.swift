@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import Cluster
 import CommandLineOptions
 import Core
@@ -41,6 +42,15 @@ struct GlassboxWorker: ParsableCommand {
     var curveKeyName: String = "worker"
     @Option(help: .hidden)
     var parentPid: Int32?
+
+    static func main() {
+        #if GLASSBOX_SSE42  // the Makefile passes it with -target-cpu haswell: stop here rather than at SIGILL
+        glassbox_exit_unless_avx2_fma("glassbox-worker")
+        #endif
+        BLASCore.prepareProcess(program: "glassbox-worker")
+        FlushToZero.enable()
+        main(nil)
+    }
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }

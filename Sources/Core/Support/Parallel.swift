@@ -6,6 +6,7 @@ import Foundation
 /// Thread t takes blocks t, t + threads, t + 2·threads, ...: a fixed assignment, so per-thread
 /// scratch indexed by `thread` is never shared, and results depend only on how each block is computed.
 func forEachBlock(_ blockCount: Int, threads: Int, _ body: (_ block: Int, _ thread: Int) -> Void) {
+    FlushToZero.enable()
     let t = max(1, min(threads, blockCount))
     if t == 1 {
         for block in 0..<blockCount { body(block, 0) }
@@ -14,6 +15,7 @@ func forEachBlock(_ blockCount: Int, threads: Int, _ body: (_ block: Int, _ thre
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(value: escapable)
         DispatchQueue.concurrentPerform(iterations: t) { thread in
+            FlushToZero.enable()
             var block = thread
             while block < blockCount {
                 box.value(block, thread)
@@ -27,6 +29,7 @@ func forEachBlock(_ blockCount: Int, threads: Int, _ body: (_ block: Int, _ thre
 /// the next block not yet taken: for blocks whose results do not depend on the thread that runs them,
 /// so a thread held up by the machine's other work does not hold up the blocks it has not started.
 func forEachBlockAsTaken(_ blockCount: Int, threads: Int, _ body: (_ block: Int) -> Void) {
+    FlushToZero.enable()
     let t = max(1, min(threads, blockCount))
     if t == 1 {
         for block in 0..<blockCount { body(block) }
@@ -36,6 +39,7 @@ func forEachBlockAsTaken(_ blockCount: Int, threads: Int, _ body: (_ block: Int)
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(value: escapable)
         DispatchQueue.concurrentPerform(iterations: t) { _ in
+            FlushToZero.enable()
             while case let block = counter.take(), block < blockCount { box.value(block) }
         }
     }

@@ -20,6 +20,7 @@ public struct AdamState: Sendable, Equatable {
     /// One update of `weights` with the (already averaged) gradient.
     public mutating func apply(gradient g: UnsafePointer<Float>, to w: UnsafeMutablePointer<Float>, count: Int) {
         precondition(count == m.count)
+        FlushToZero.enable()
         step += 1
         let t = Double(step)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
@@ -31,6 +32,7 @@ public struct AdamState: Sendable, Equatable {
                 let mp = UncheckedSendable(value: mb.baseAddress!), vp = UncheckedSendable(value: vb.baseAddress!)
                 let wp = UncheckedSendable(value: w), gp = UncheckedSendable(value: g)
                 DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
+                    FlushToZero.enable()
                     let m = mp.value, v = vp.value, w = wp.value, g = gp.value
                     for i in (c * chunk)..<min(count, (c + 1) * chunk) {
                         let gi = g[i]

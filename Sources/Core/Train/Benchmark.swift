@@ -27,10 +27,12 @@ public enum Benchmark {
         return 2 * Double(n * n * n) / best / 1e9
     }
 
-    /// Training steps of `batch` samples on random images: samples/s, best of `rounds`.
-    public static func training(engine: CNNEngine, batch: Int = 100, steps: Int, rounds: Int = 3) -> Result {
+    /// Training steps of `batch` samples on random images: samples/s, best of `rounds`. Adam starts from
+    /// `adam` (e.g. a checkpoint's moments) or from zero.
+    public static func training(engine: CNNEngine, batch: Int = 100, steps: Int, rounds: Int = 3,
+                                adam start: AdamState? = nil) -> Result {
         let data = syntheticImages(count: batch * steps)
-        var adam = AdamState(count: engine.parameters.count)
+        var adam = start ?? AdamState(count: engine.parameters.count)
         var params = engine.parameters
         var best = Double.infinity
         for round in 0..<rounds {

@@ -88,6 +88,7 @@ public struct ModelState: Sendable {
 
 /// Applies the mean of the step gradient over `samples` samples to `parameters` with Adam.
 public func applyAdam(_ gradient: StepGradient, samples: Int, parameters: inout [Float], adam: inout AdamState) {
+    FlushToZero.enable()  // the mean is formed on this thread
     let mean = gradient.mean(samples: samples)
     mean.withUnsafeBufferPointer { g in
         parameters.withUnsafeMutableBufferPointer { adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: $0.count) }

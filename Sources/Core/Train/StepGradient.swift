@@ -68,6 +68,7 @@ public struct StepGradient: Sendable, Equatable {
                         let dp = UncheckedSendable(value: d.baseAddress!)
                         let half = SeedCNN.hiddenWidth / 2, rows = self.rows
                         DispatchQueue.concurrentPerform(iterations: 2) { block in
+                            FlushToZero.enable()
                             BLAS.sgemm(transA: true, m: SeedCNN.flatWidth, n: half, k: rows,
                                        alpha: 1 / Float(samples), a: fp.value, lda: SeedCNN.flatWidth,
                                        b: dp.value + block * half, ldb: SeedCNN.hiddenWidth, beta: 0,
