@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core", "Protocol"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol", "Cluster"]),
         .testTarget(name: "CommandLineOptionsTests", dependencies: [
             "CommandLineOptions", "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -53,7 +53,7 @@ public final class LocalWorkers {
     }
 
     /// `glassbox-worker` in the directory of the running executable.
-    static func workerExecutable() -> URL {
+    public static func workerExecutable() -> URL {
         let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
                      ?? CommandLine.arguments[0])
         return me.deletingLastPathComponent().appendingPathComponent("glassbox-worker")

@@ -1,9 +1,17 @@
+import Cluster
+import Protocol
 import XCTest
-@testable import Protocol
+
+/// Factors of `rows` samples, every value distinct, so that a row put back in the wrong place shows.
+private func distinctFactors(rows: UInt32) -> GradientFactors {
+    GradientFactors(sums: [-3, 0, 7], rows: rows, flatWidth: 3, deltaWidth: 2,
+                    flatRows: (0..<(3 * Int(rows))).map { Float($0) + 0.25 },
+                    deltaRows: (0..<(2 * Int(rows))).map { -Float($0) - 0.75 })
+}
 
 final class OwnRowsCuttingTests: XCTestCase {
     func testLeavingOutOwnRowsAndPuttingThemBackGivesTheUpdate() throws {
-        let full = StepUpdate(version: 5, samples: 9, gradient: sampleGradient(rows: 9))
+        let full = StepUpdate(version: 5, samples: 9, gradient: distinctFactors(rows: 9))
         for (start, count) in [(0, 4), (4, 5), (2, 3), (0, 9)] {
             let own = OwnRows(firstMicroBatch: 7, start: UInt32(start), count: UInt32(count))
             let sent = full.leavingOut(own)

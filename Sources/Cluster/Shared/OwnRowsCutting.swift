@@ -1,6 +1,6 @@
-// To move into the Cluster library (training logic, not wire format).
-//
-// A broadcast update leaves out the factor rows its receiver computed itself (`OwnRows`); the receiver
+import Protocol
+
+// Training logic on a wire message, so it lives here rather than in Protocol: a broadcast update leaves out the factor rows its receiver computed itself (`OwnRows`); the receiver
 // puts them back before it applies the update. Rows are samples: `flatRows` and `deltaRows` are
 // `rows` x `flatWidth` and `rows` x `deltaWidth`, row-major, so a run of rows is one contiguous range.
 
