@@ -8,7 +8,7 @@ import Glibc
 /// Real coordinator and worker processes on loopback, training on real MNIST images. The exactness tests
 /// compare against one in-process run of the same settings: 2 epochs of 4,880 training images
 /// (49 steps each, the last one short), i.e. 98 steps per run.
-final class ClusterTests: XCTestCase {
+final class DistributedTrainingTests: XCTestCase {
     /// The settings every exactness test trains with.
     static func shortRun() throws -> [String] {
         // No maps: these runs compare weights; the loopback test covers the maps with workers.
