@@ -241,9 +241,12 @@ final class DatasetTests: XCTestCase {
 
     /// data-checksums/MNIST-SHA256 of this repository: file name to SHA-256 hex.
     private func checksumFile() throws -> [String: String] {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .deletingLastPathComponent()
+        // The checkout's root: the nearest folder above this file that holds Package.swift.
+        var repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: repository.appendingPathComponent("Package.swift").path),
+              repository.path != "/" {
+            repository.deleteLastPathComponent()
+        }
         let text = try String(
             contentsOf: repository.appendingPathComponent("data-checksums/MNIST-SHA256"),
             encoding: .utf8)
