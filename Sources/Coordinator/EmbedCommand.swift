@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import Core
 #if canImport(Glibc)
 import Glibc
@@ -76,7 +77,7 @@ struct EmbedCommand: ParsableCommand {
         if nNeighbors < 2 { throw ValidationError("--n-neighbors must be at least 2 (it counts the point itself).") }
         if !(minDist >= 0) { throw ValidationError("--min-dist must be non-negative.") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be positive.") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive.") }
+        if let threads { try validateThreadCount(threads) }
         if input != nil && (transform == nil) != (transformOut == nil) {
             throw ValidationError("--transform and --transform-out go together.")
         }

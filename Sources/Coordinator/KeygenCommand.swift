@@ -30,8 +30,12 @@ struct KeygenCommand: ParsableCommand {
     }
 
     func run() throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ClusterError("keygen: cannot create the folder \(out): \(posixReason(error))")
+        }
         let dir = URL(fileURLWithPath: out)
         var written: [String] = []
         func writePair(_ name: String, replace: Bool) throws {
@@ -40,11 +44,7 @@ struct KeygenCommand: ParsableCommand {
             if !replace && FileManager.default.fileExists(atPath: secretPath) { return }
             let pair = try Curve.generateKeyPair()
             for (path, key) in [(secretPath, pair.secretKey), (publicPath, pair.publicKey)] {
-                try? FileManager.default.removeItem(atPath: path)
-                guard FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8),
-                                                     attributes: [.posixPermissions: 0o600]) else {
-                    throw ClusterError("cannot write \(path)")
-                }
+                try writeKeyFile(path, key + "\n")
                 written.append(path)
             }
         }
@@ -57,4 +57,29 @@ struct KeygenCommand: ParsableCommand {
         }
         print("wrote \(written.isEmpty ? "nothing" : written.joined(separator: ", "))")
     }
+
+    /// Writes `text` to `path` with mode 0600 from the start (a secret key is never readable by others, not
+    /// even briefly), replacing the file; a failure names the path and the system's reason.
+    private func writeKeyFile(_ path: String, _ text: String) throws {
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ClusterError("keygen: cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard count == bytes.count else {
+            throw ClusterError("keygen: cannot write \(path): \(count < 0 ? String(cString: strerror(errno)) : "short write")")
+        }
+    }
+}
+
+/// The operating system's reason inside a Foundation file error ("Permission denied", "Read-only file
+/// system", ...), rather than Foundation's generic text.
+private func posixReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey].flatMap({ $0 as? Error }).map({ $0 as NSError }),
+       underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    return ns.localizedDescription
 }

@@ -55,7 +55,7 @@ struct NeighborsCommand: ParsableCommand {
 
     func validate() throws {
         if nNeighbors < 2 { throw ValidationError("--n-neighbors must be at least 2 (it counts the point itself).") }
-        if threads < 1 { throw ValidationError("--threads must be positive.") }
+        try validateThreadCount(threads)
         if cluster.resume != nil { throw ValidationError("--resume is for train.") }
     }
 

@@ -24,7 +24,8 @@ struct TrainCommand: ParsableCommand {
               glassbox-coordinator train --limit-train 6000 --epochs 1 --no-maps   # a quick smoke run
             """)
 
-    @Option(help: "Epochs to train.")
+    // .unconditional: `--epochs -1` is read as a value (and refused below), not as an unknown option.
+    @Option(parsing: .unconditional, help: "Epochs to train.")
     var epochs: Int = 10
     @OptionGroup(title: "Data")
     var dataSource: DataSourceOptions
@@ -32,17 +33,17 @@ struct TrainCommand: ParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Run directory for metrics, weights and figures.")
     var out: String = "runs/default"
-    @Option(help: "Compute threads in this process.")
+    @Option(parsing: .unconditional, help: "Compute threads in this process.")
     var threads: Int = defaultThreadCount()
-    @Option(help: "Samples per micro-batch (the unit of parallel work; batch 100 is cut into these).")
+    @Option(parsing: .unconditional, help: "Samples per micro-batch (the unit of parallel work; batch 100 is cut into these).")
     var microBatch: Int = 25
-    @Option(help: "Use only the first N training images (quick runs).")
+    @Option(parsing: .unconditional, help: "Use only the first N training images (quick runs).")
     var limitTrain: Int?
     @Option(help: ArgumentHelp("Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).", valueName: "mode"))
     var umapMode: MapStage.Mode = .warm
     @Option(help: ArgumentHelp("Where the UMAP neighbour search's per-row stages run: local (the coordinator's threads) or workers (blocks of rows on the workers of a distributed run, which needs --spawn-workers or --workers; the same neighbours; pays with workers on other hosts, slower than local on one small host).", valueName: "place"))
     var umapNeighbors: NeighborSearchPlace = .local
-    @Option(help: "UMAP neighbours per point (the reference run used 40).")
+    @Option(parsing: .unconditional, help: "UMAP neighbours per point (the reference run used 40).")
     var nNeighbors: Int = 40
     @Flag(help: "Skip the UMAP maps, the animation and the train/test map (train and score only).")
     var noMaps = false
@@ -53,7 +54,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        try validateThreadCount(threads)
         if saveUmapModel && noMaps { throw ValidationError("--save-umap-model needs the maps; drop --no-maps") }
         guard (1...100).contains(microBatch) else { throw ValidationError("--micro-batch must be in 1...100, got \(microBatch)") }
         guard nNeighbors >= 2 else { throw ValidationError("--n-neighbors must be >= 2, got \(nNeighbors)") }

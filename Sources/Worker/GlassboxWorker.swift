@@ -28,7 +28,7 @@ struct GlassboxWorker: ParsableCommand {
     var connect: String = "tcp://127.0.0.1:5555"
     @OptionGroup(title: "Data (must be the coordinator's data set)")
     var dataSource: DataSourceOptions
-    @Option(help: "Compute threads (micro-batches run in parallel, one per thread).")
+    @Option(parsing: .unconditional, help: "Compute threads (micro-batches run in parallel, one per thread).")
     var threads: Int = defaultThreadCount()
     @Option(help: "Seconds without any message from a coordinator before giving up.")
     var coordinatorTimeout: Double = 60
@@ -53,7 +53,7 @@ struct GlassboxWorker: ParsableCommand {
     }
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        try validateThreadCount(threads)
         guard coordinatorTimeout > 0 else {
             throw ValidationError("--coordinator-timeout must be > 0, got \(coordinatorTimeout)")
         }

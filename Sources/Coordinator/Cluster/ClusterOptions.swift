@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import CommandLineOptions
 import Core
 import Foundation
 
@@ -56,7 +57,7 @@ struct ClusterOptions: ParsableArguments {
         if let n = spawnWorkers ?? workers, minWorkers > n {
             throw ValidationError("--min-workers \(minWorkers) is more than the \(n) workers asked for")
         }
-        if let t = workerThreads, t < 1 { throw ValidationError("--worker-threads must be at least 1, got \(t)") }
+        if let t = workerThreads { try validateThreadCount(t, option: "--worker-threads") }
         for (name, value) in [("--worker-timeout", workerTimeout), ("--step-deadline", stepDeadline),
                               ("--heartbeat-timeout", heartbeatTimeout)] where !(value > 0) {
             throw ValidationError("\(name) must be > 0 seconds, got \(value)")
