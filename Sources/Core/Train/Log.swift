@@ -26,6 +26,10 @@ public struct LogRecord: Sendable, Encodable {
     /// The structured fields of a training progress line; nil for every other line.
     public var progress: TrainingProgress?
 
+    public init(time: String, level: LogLevel, source: String, message: String, progress: TrainingProgress? = nil) {
+        self.time = time; self.level = level; self.source = source; self.message = message; self.progress = progress
+    }
+
     enum CodingKeys: String, CodingKey { case time, level, source, message }
 
     /// The fields of `progress` sit beside time, level, source and message in the same object.
@@ -80,10 +84,14 @@ public struct Log: Sendable {
         write(fields.message, .info, progress: fields)
     }
 
+    /// The line as written now.
+    func record(_ message: String, _ level: LogLevel, progress: TrainingProgress?) -> LogRecord {
+        LogRecord(time: utcTimestamp(Date()), level: level, source: prefix, message: message, progress: progress)
+    }
+
     private func write(_ message: String, _ level: LogLevel, progress: TrainingProgress?) {
         guard level >= self.level else { return }
-        let record = LogRecord(time: utcTimestamp(Date()), level: level, source: prefix, message: message,
-                               progress: progress)
+        let record = record(message, level, progress: progress)
         let toStandardError = level >= .warning
         let redraw = progress != nil && format == .text && isatty(STDOUT_FILENO) == 1
         TerminalLine.shared.write(record.rendered(as: format), redraw: redraw, toStandardError: toStandardError)
@@ -126,10 +134,10 @@ public struct ProgressRedraw: Sendable, Equatable {
     }
 }
 
-/// `date` in UTC as ISO 8601 with milliseconds, e.g. `2026-12-06T21:30:05.123Z` (truncated, not rounded,
-/// to the millisecond, so a line never shows a time later than it was written).
+/// `date` in UTC as ISO 8601 with milliseconds, e.g. `2026-12-06T21:30:05.123Z` (rounded to the nearest
+/// millisecond, as Foundation's `ISO8601DateFormatter` does).
 public func utcTimestamp(_ date: Date) -> String {
-    let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
     let msPerDay: Int64 = 86_400_000
     let days = milliseconds >= 0 ? milliseconds / msPerDay : (milliseconds - msPerDay + 1) / msPerDay
     let ms = Int(milliseconds - days * msPerDay)
