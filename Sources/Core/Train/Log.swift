@@ -50,7 +50,7 @@ public struct LogRecord: Sendable, Encodable {
             let tag = level == .info ? "" : " \(level)"
             return "\(time) [\(source)\(tag)] \(message)"
         case .json:
-            // Every field is a string or a finite number, so encoding cannot fail.
+            // Every field is a string or a number (non-finite ones as strings), so encoding cannot fail.
             return String(decoding: (try? LogRecord.encoder.encode(self)) ?? Data(), as: UTF8.self)
         }
     }
@@ -64,6 +64,8 @@ public struct LogRecord: Sendable, Encodable {
     }()
 }
 
+/// Writes lines at or above `level`, each with the UTC time and `prefix`, in `format`: info and debug
+/// to standard output, warnings and errors to standard error.
 public struct Log: Sendable {
     public var level: LogLevel
     /// Prefix of every line, e.g. "glassbox" or "worker 2".
@@ -74,6 +76,7 @@ public struct Log: Sendable {
         self.level = level; self.prefix = prefix; self.format = format
     }
 
+    /// Logs `line` at `level`.
     public func callAsFunction(_ line: String, _ level: LogLevel = .info) {
         write(line, level, progress: nil)
     }
@@ -123,6 +126,7 @@ public struct ProgressRedraw: Sendable, Equatable {
 
     public init() {}
 
+    /// What to write for `line`: `close` to standard output first, then `text` to the line's stream.
     public mutating func next(_ line: String, redraw: Bool) -> (close: String, text: String) {
         if redraw {
             isOpen = true
