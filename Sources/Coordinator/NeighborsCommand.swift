@@ -49,6 +49,8 @@ struct NeighborsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Lowest level of the lines logged here; debug also prints the timing of each stage the workers run.",
                                valueName: "level"))
     var logLevel = LogLevelArgument(.info)
+    @Option(help: ArgumentHelp("Log lines as text (time, source, message) or json (one object a line with the same fields).", valueName: "format"))
+    var logFormat: LogFormat = .text
 
     @OptionGroup(title: "Workers (the per-row stages run on them)")
     var cluster: ClusterOptions
@@ -61,7 +63,7 @@ struct NeighborsCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)  // the search runs its own threads
-        let log = Log(level: logLevel.level, prefix: "neighbors")
+        let log = Log(level: logLevel.level, prefix: "neighbors", format: logFormat)
         let session: TrainingSession?
         var stages: ClusterNeighborStages?
         let scratch = NSTemporaryDirectory() + "glassbox-neighbors-\(getpid())"  // the session's event log
@@ -69,7 +71,7 @@ struct NeighborsCommand: ParsableCommand {
         if cluster.isDistributed {
             let split = try dataSource.load()
             let s = try TrainingSession(options: cluster, training: TrainingSettings(), split: split,
-                                        trainingImages: split.train.count, workerArguments: dataSource.arguments + ["--log-level", "warning"],
+                                        trainingImages: split.train.count, workerArguments: dataSource.arguments + ["--log-level", "warning", "--log-format", logFormat.rawValue],
                                         run: try RunDirectory(path: scratch), log: log) {
                 fatalError("unreachable: the neighbour search trains no steps, so none is recomputed here")
             }

@@ -63,13 +63,15 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Lowest level of the lines logged here and by spawned workers.", valueName: "level"))
     var logLevel = LogLevelArgument(.info)
+    @Option(help: ArgumentHelp("Log lines here and in spawned workers as text (time, source, message) or json (one object a line with the same fields; progress lines add epoch, step, loss, acc, eta_s ...).", valueName: "format"))
+    var logFormat: LogFormat = .text
 
     @OptionGroup(title: "Distributed training, checkpoints and resuming")
     var cluster: ClusterOptions
 
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
-        let log = Log(level: logLevel.level, prefix: "coordinator")
+        let log = Log(level: logLevel.level, prefix: "coordinator", format: logFormat)
         let split = try dataSource.load()
         let train = split.train.prefix(limitTrain)
         let run = try RunDirectory(path: cluster.resume ?? out)
@@ -81,7 +83,7 @@ struct TrainCommand: ParsableCommand {
         settings.microBatchSize = microBatch
         let session = try TrainingSession(
             options: cluster, training: settings, split: split, trainingImages: train.count,
-            workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)"],
+            workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)", "--log-format", logFormat.rawValue],
             run: run, log: log) {
             LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
                                            microBatchSize: microBatch), train: train, test: split.test, seed: seed)
@@ -89,7 +91,8 @@ struct TrainCommand: ParsableCommand {
         defer { session.finish() }
         let backend = session.backend
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
-                                    state: session.initialState, log: { log(session.annotate($0)) })
+                                    state: session.initialState, log: { log(session.annotate($0)) },
+                                    progress: { log.progress(session.annotate($0)) })
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
         var umapOptions = UMAPOptions()
@@ -110,6 +113,7 @@ struct TrainCommand: ParsableCommand {
         func mapEpoch(_ epoch: Int) throws -> [String: Double] {
             guard let maps else { return [:] }
             let t0 = now()
+            defer { loop.recordMap(seconds: now() - t0) }
             let hidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
             trainPredictions.append(hidden.predictions)

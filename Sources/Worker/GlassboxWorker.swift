@@ -34,6 +34,8 @@ struct GlassboxWorker: ParsableCommand {
     var coordinatorTimeout: Double = 60
     @Option(help: ArgumentHelp("Lowest level of the lines logged; debug adds connection attempts, ignored messages and each weights version received.", valueName: "level"))
     var logLevel = LogLevelArgument(.info)
+    @Option(help: ArgumentHelp("Log lines as text (time, source, message) or json (one object a line with the same fields).", valueName: "format"))
+    var logFormat: LogFormat = .text
     @Option(help: "File holding the coordinator's CURVE public key (default: coordinator.pub in --curve-keys).")
     var curveServerKey: String?
     @Option(help: "Directory of CURVE keys from `glassbox-coordinator keygen`: turns on encryption and authentication.")
@@ -66,7 +68,7 @@ struct GlassboxWorker: ParsableCommand {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let host = ProcessInfo.processInfo.hostName
         let pid = getpid()
-        var log = Log(level: logLevel.level, prefix: "worker \(host):\(pid)")
+        var log = Log(level: logLevel.level, prefix: "worker \(host):\(pid)", format: logFormat)
         let split: DatasetSplit
         do {
             split = try dataSource.load()

@@ -16,6 +16,22 @@ final class CommandLineOptionsTests: XCTestCase {
         @Option var umapNeighbors: NeighborSearchPlace = .local
     }
 
+    /// A command that takes a log format, as `train`, `neighbors` and the worker do.
+    private struct LogFormatCommand: ParsableArguments {
+        @Option var logFormat: LogFormat = .text
+    }
+
+    func testEveryLogFormatRoundTripsAndOthersAreRefused() throws {
+        XCTAssertEqual(LogFormat.allValueStrings, ["text", "json"])
+        for format in LogFormat.allCases {
+            XCTAssertEqual(try LogFormatCommand.parse(["--log-format", format.rawValue]).logFormat, format)
+        }
+        XCTAssertThrowsError(try LogFormatCommand.parse(["--log-format", "xml"])) { error in
+            let message = LogFormatCommand.message(for: error)
+            XCTAssertTrue(message.contains("'json'") && message.contains("xml"), message)
+        }
+    }
+
     func testUnknownDatasetIsRefusedNamingTheChoices() {
         XCTAssertThrowsError(try DataSourceOptions.parse(["--dataset", "bogus"])) { error in
             let message = DataSourceOptions.message(for: error)

@@ -99,6 +99,13 @@ final class TrainingSession {
         return line + ", \(n) worker\(n == 1 ? "" : "s")"
     }
 
+    /// A training-loop progress line with the number of live workers (distributed runs).
+    func annotate(_ progress: TrainingProgress) -> TrainingProgress {
+        var progress = progress
+        progress.workers = pool?.liveCount
+        return progress
+    }
+
     /// Runs `body` (training or evaluation on the backend). If the workers are lost, makes sure a
     /// checkpoint of the last whole epoch exists and says how to continue.
     func guarded<T>(_ body: () throws -> T) throws -> T {

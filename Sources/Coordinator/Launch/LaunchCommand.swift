@@ -54,7 +54,9 @@ struct LaunchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let log = Log(level: .info, prefix: "launch")
+        // Lines in the format `train` is given, so that one run's log reads alike.
+        let format = LaunchPlan.value(of: "--log-format", in: trainOptions).flatMap(LogFormat.init(rawValue:)) ?? .text
+        let log = Log(level: .info, prefix: "launch", format: format)
         let hostList: HostList
         do {
             let text = try String(contentsOfFile: hosts, encoding: .utf8)
@@ -90,13 +92,7 @@ struct LaunchPlan {
     init(hosts: HostList, trainOptions: [String], port: Int, advertise: String, workerProgram: String, rsh: String) {
         coordinatorArguments = ["train", "--workers", "\(hosts.totalWorkers)", "--bind", "tcp://0.0.0.0:\(port)"]
             + trainOptions
-        func value(of option: String) -> String? {
-            for (i, word) in trainOptions.enumerated() {
-                if word == option, i + 1 < trainOptions.count { return trainOptions[i + 1] }
-                if word.hasPrefix(option + "=") { return String(word.dropFirst(option.count + 1)) }
-            }
-            return nil
-        }
+        func value(of option: String) -> String? { LaunchPlan.value(of: option, in: trainOptions) }
         runDirectory = value(of: "--resume") ?? value(of: "--out") ?? "runs/default"
         // The worker finds its images where the coordinator does, by the same option.
         var shared: [String] = []
@@ -111,9 +107,19 @@ struct LaunchPlan {
                 var arguments = [workerProgram, "--connect", "tcp://\(advertise):\(port)"] + shared
                 if let threads = entry.threads { arguments += ["--threads", "\(threads)"] }
                 if let keys { arguments += ["--curve-keys", keys, "--curve-key-name", entry.host] }
+                if let format = value(of: "--log-format") { arguments += ["--log-format", format] }
                 return WorkerLaunch(host: entry.host, index: index,
                                     command: remoteCommand(template: rsh, host: entry.host, arguments: arguments))
             }
         }
+    }
+
+    /// The value of `option` among `train`'s options (`--option VALUE` or `--option=VALUE`).
+    static func value(of option: String, in trainOptions: [String]) -> String? {
+        for (i, word) in trainOptions.enumerated() {
+            if word == option, i + 1 < trainOptions.count { return trainOptions[i + 1] }
+            if word.hasPrefix(option + "=") { return String(word.dropFirst(option.count + 1)) }
+        }
+        return nil
     }
 }

@@ -35,7 +35,8 @@ final class Launcher {
         var workers: [(launch: LaunchPlan.WorkerLaunch, process: Process, lines: LineForwarder)] = []
         for launch in plan.workers {
             let path = (logs as NSString).appendingPathComponent(launch.name + ".log")
-            let lines = try LineForwarder(prefix: "[\(launch.name)] ", logPath: path, output: output)
+            // A JSON line names its worker in "source" and must stay one object.
+            let lines = try LineForwarder(prefix: log.format == .json ? "" : "[\(launch.name)] ", logPath: path, output: output)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "exec " + launch.command]

@@ -65,12 +65,15 @@ public final class TrainingLoop {
     /// Metrics of every epoch so far.
     public private(set) var history: [EpochMetrics]
     private let log: (String) -> Void
+    private let progress: (TrainingProgress) -> Void
+    /// The whole run's ETA; the caller records each map's time (`recordMap(seconds:)`).
+    public private(set) var estimate: RunEstimate
 
     /// Everything a checkpoint holds; the weights come from the backend, which owns the optimiser step.
     public var state: TrainingState { TrainingState(model: backend.model(), epochsDone: epochsDone, history: history) }
 
     public init(settings: TrainingSettings, sampleCount: Int, backend: ComputeBackend, state: TrainingState,
-                log: @escaping (String) -> Void) throws {
+                log: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) throws {
         self.settings = settings
         self.plan = EpochPlan(sampleCount: sampleCount, validationFraction: settings.validationFraction,
                               batchSize: settings.batchSize, seed: settings.seed)
@@ -78,8 +81,13 @@ public final class TrainingLoop {
         epochsDone = state.epochsDone
         history = state.history
         self.log = log
+        self.progress = progress ?? { log($0.message) }
+        estimate = RunEstimate(epochs: settings.epochs, stepsPerEpoch: plan.stepsPerEpoch)
         try backend.load(state.model)
     }
+
+    /// Counts one map's time into the ETA of the progress lines.
+    public func recordMap(seconds: Double) { estimate.recordMap(seconds: seconds) }
 
     /// Trains epoch `state.epochsDone + 1`, validates, and returns its metrics.
     public func runEpoch() throws -> EpochMetrics {
@@ -101,10 +109,11 @@ public final class TrainingLoop {
             if t - lastPrint >= settings.progressInterval || step == steps - 1 {
                 lastPrint = t
                 let rate = Double(total.count) / (t - start)
-                let eta = Double(steps - step - 1) * (t - start) / Double(step + 1)
-                log("epoch \(epoch)/\(settings.epochs) step \(step + 1)/\(steps) \(fmt(rate, 0)) samples/s "
-                    + "loss \(fmt(total.lossSum / Double(total.count), 4)) acc \(fmt(Double(total.correct) / Double(total.count), 4)) "
-                    + "ETA \(formatDuration(eta))")
+                let left = estimate.remaining(epoch: epoch, stepsDone: step + 1, secondsPerStep: (t - start) / Double(step + 1))
+                progress(TrainingProgress(
+                    epoch: epoch, epochs: settings.epochs, step: step + 1, steps: steps, samplesPerSecond: rate,
+                    loss: total.lossSum / Double(total.count), acc: Double(total.correct) / Double(total.count),
+                    etaSeconds: left.run, epochEtaSeconds: left.epoch))
             }
         }
         let trainSeconds = now() - start
@@ -123,10 +132,8 @@ public final class TrainingLoop {
 
 public func formatDuration(_ s: Double) -> String {
     let t = Int(s.rounded())
-    return t >= 3600 ? "\(t / 3600):\(pad2((t / 60) % 60)):\(pad2(t % 60))" : "\(t / 60):\(pad2(t % 60))"
+    return t >= 3600 ? "\(t / 3600):\(zeroPadded((t / 60) % 60, 2)):\(zeroPadded(t % 60, 2))" : "\(t / 60):\(zeroPadded(t % 60, 2))"
 }
-
-private func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 
 /// Fixed-point decimal formatting without Foundation's locale dependence.
 public func fmt(_ x: Double, _ digits: Int) -> String {
