@@ -28,13 +28,22 @@ public struct DataSourceOptions: ParsableArguments {
         valueName: "dir"))
     public var data: String?
 
-    @Option(help: ArgumentHelp(
+    // Optional so that a worker can tell "nothing given" (receive the coordinator's data set) from the
+    // default; everyone else reads `dataset`, which is mnist when nothing was given.
+    @Option(name: .customLong("dataset"), help: ArgumentHelp(
         "The data set to load when --data is not given: mnist (from data/mnist; `make data` fetches it) or "
-            + "fashion-mnist (from \(DatasetSource.fashionMNISTDirectory), Debian's dataset-fashion-mnist).",
+            + "fashion-mnist (from \(DatasetSource.fashionMNISTDirectory), Debian's dataset-fashion-mnist) "
+            + "(default: mnist).",
         valueName: "name"))
-    public var dataset: DatasetName = .mnist
+    var datasetChoice: DatasetName?
 
     public init() {}
+
+    /// The named data set: the one given, or mnist.
+    public var dataset: DatasetName { datasetChoice ?? .mnist }
+
+    /// Whether --data or --dataset was given at all.
+    public var isGiven: Bool { data != nil || datasetChoice != nil }
 
     /// The directory or named data set these options select.
     public var source: DatasetSource { data.map { .directory($0) } ?? dataset.source }
