@@ -28,28 +28,29 @@ public struct DataSourceOptions: ParsableArguments {
         valueName: "dir"))
     public var data: String?
 
-    // Optional so that a worker can tell "nothing given" (receive the coordinator's data set) from the
-    // default; everyone else reads `dataset`, which is mnist when nothing was given.
-    @Option(name: .customLong("dataset"), help: ArgumentHelp(
+    @Option(help: ArgumentHelp(
         "The data set to load when --data is not given: mnist (from data/mnist; `make data` fetches it) or "
-            + "fashion-mnist (from \(DatasetSource.fashionMNISTDirectory), Debian's dataset-fashion-mnist) "
-            + "(default: mnist).",
+            + "fashion-mnist (from \(DatasetSource.fashionMNISTDirectory), Debian's dataset-fashion-mnist).",
         valueName: "name"))
-    var datasetChoice: DatasetName?
+    public var dataset: DatasetName = .mnist
 
     public init() {}
-
-    /// The named data set: the one given, or mnist.
-    public var dataset: DatasetName { datasetChoice ?? .mnist }
-
-    /// Whether --data or --dataset was given at all.
-    public var isGiven: Bool { data != nil || datasetChoice != nil }
 
     /// The directory or named data set these options select.
     public var source: DatasetSource { data.map { .directory($0) } ?? dataset.source }
 
     /// Reads, checks and fingerprints the selected data set (see `DatasetSource.load`).
     public func load() throws -> DatasetSplit { try DatasetSource.load(source) }
+
+    /// Whether `arguments` (a command line, program name excluded) give --data or --dataset. The parsed
+    /// options cannot tell a defaulted --dataset from a given one; a worker receives the coordinator's data
+    /// set only when neither was given.
+    public static func areGiven(in arguments: [String]) -> Bool {
+        let options = arguments.prefix { $0 != "--" }
+        return options.contains { argument in
+            ["--data", "--dataset"].contains { argument == $0 || argument.hasPrefix($0 + "=") }
+        }
+    }
 
     /// The same choice as command-line arguments, for a worker this process starts.
     public var arguments: [String] { data.map { ["--data", $0] } ?? ["--dataset", dataset.rawValue] }

@@ -50,10 +50,8 @@ extension DatasetManifest {
         guard !fingerprint.isEmpty else { throw r.invalid("fingerprint", "empty") }
         let name = try r.readString("name")
         let count = try r.read(UInt32.self, "files")
-        // Each entry takes at least 12 bytes (empty name's length, size): refuse a count the bytes cannot hold.
-        guard Int(count) <= r.remaining / 12 else {
-            throw r.invalid("files", "\(count) files cannot fit in the \(r.remaining) bytes left")
-        }
+        // Entries are read one by one (nothing reserved from `count`), so a count the bytes cannot hold
+        // stops at the first missing field.
         var files: [File] = []
         for i in 0..<Int(count) {
             let nameOffset = r.offset

@@ -75,7 +75,7 @@ struct GlassboxWorker: ParsableCommand {
         let pid = getpid()
         var log = Log(level: logLevel.level, prefix: "worker \(host):\(pid)")
         var split: DatasetSplit?
-        if dataSource.isGiven {
+        if DataSourceOptions.areGiven(in: Array(CommandLine.arguments.dropFirst())) {
             do {
                 split = try dataSource.load()
             } catch {
