@@ -26,14 +26,14 @@ public struct DatasetCache: Sendable {
         return root + "/" + manifest.fingerprint
     }
 
-    /// The cached copy of `manifest`'s data set, or nil when there is none that loads and matches (such a
-    /// folder is removed, so that the transfer starts clean).
+    /// The cached copy of `manifest`'s data set, or nil when there is none that loads and matches. An
+    /// incomplete folder is left alone: another worker on this host may be receiving into it, and a
+    /// transfer replaces each file whole.
     func cached(_ manifest: DatasetManifest) throws -> DatasetSplit? {
         let folder = try folder(for: manifest)
-        guard FileManager.default.fileExists(atPath: folder) else { return nil }
-        if let split = try? Self.load(folder, manifest), split.fingerprint == manifest.fingerprint { return split }
-        try? FileManager.default.removeItem(atPath: folder)
-        return nil
+        guard manifest.files.allSatisfy({ FileManager.default.fileExists(atPath: "\(folder)/\($0.name)") }),
+              let split = try? Self.load(folder, manifest), split.fingerprint == manifest.fingerprint else { return nil }
+        return split
     }
 
     /// The files of `folder` loaded with the ordinary loader, under the coordinator's data set name.
