@@ -42,6 +42,16 @@ public struct DataSourceOptions: ParsableArguments {
     /// Reads, checks and fingerprints the selected data set (see `DatasetSource.load`).
     public func load() throws -> DatasetSplit { try DatasetSource.load(source) }
 
+    /// Whether `arguments` (a command line, program name excluded) give --data or --dataset. The parsed
+    /// options cannot tell a defaulted --dataset from a given one; a worker receives the coordinator's data
+    /// set only when neither was given.
+    public static func areGiven(in arguments: [String]) -> Bool {
+        let options = arguments.prefix { $0 != "--" }
+        return options.contains { argument in
+            ["--data", "--dataset"].contains { argument == $0 || argument.hasPrefix($0 + "=") }
+        }
+    }
+
     /// The same choice as command-line arguments, for a worker this process starts.
     public var arguments: [String] { data.map { ["--data", $0] } ?? ["--dataset", dataset.rawValue] }
 }

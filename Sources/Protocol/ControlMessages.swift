@@ -2,7 +2,8 @@
 // the digest that checks replicas agree. Heartbeat, error and shutdown carry no type of their own and are
 // written and read in Message.swift. Each type's payload writer stands beside its reader.
 
-/// A worker introducing itself; the coordinator refuses it if version or data set differ.
+/// A worker introducing itself; the coordinator refuses it if version or data set differ, and offers its
+/// data set to one that has none.
 public struct Hello: Equatable, Sendable {
     /// The worker's major protocol version.
     public var protocolMajor: UInt16
@@ -10,7 +11,8 @@ public struct Hello: Equatable, Sendable {
     public var protocolMinor: UInt16
     /// Identifies the worker's build (e.g. a git revision).
     public var buildID: String
-    /// Identifies the worker's copy of the data set (e.g. a SHA-256 of the files).
+    /// Identifies the worker's copy of the data set (e.g. a SHA-256 of the files); empty: the worker has
+    /// none and asks for the coordinator's (answered with a `datasetManifest`, see DatasetMessages.swift).
     public var datasetFingerprint: String
     /// The worker's host name, for logs.
     public var hostName: String

@@ -1,7 +1,7 @@
 // The message kinds and the one entry point each way: `encode` frames a `Message`, `decode` reads one
 // back. Each payload's fields are written and read beside its type, by family: ControlMessages.swift
 // (joining, liveness, errors, digests), TrainingMessages.swift (steps, weights, evaluations) and
-// NeighbourMessages.swift (the UMAP neighbour search).
+// NeighbourMessages.swift (the UMAP neighbour search), DatasetMessages.swift (sending the data set).
 
 /// The kind of a message, as carried in the header. Raw values are part of the wire format.
 public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible {
@@ -20,6 +20,9 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
     case umapReply = 13
     case stepUpdate = 14
     case weightsDigest = 15
+    case datasetManifest = 16
+    case datasetChunkRequest = 17
+    case datasetChunk = 18
 
     public var description: String {
         switch self {
@@ -38,6 +41,9 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
         case .umapReply: "umapReply"
         case .stepUpdate: "stepUpdate"
         case .weightsDigest: "weightsDigest"
+        case .datasetManifest: "datasetManifest"
+        case .datasetChunkRequest: "datasetChunkRequest"
+        case .datasetChunk: "datasetChunk"
         }
     }
 }
@@ -75,6 +81,12 @@ public enum Message: Equatable, Sendable {
     case stepUpdate(StepUpdate)
     /// Either way: the SHA-256 of the sender's weights of a version (coordinator: expected; worker: held).
     case weightsDigest(WeightsDigest)
+    /// Coordinator to a worker whose hello carried no fingerprint: the data set it trains on, as files.
+    case datasetManifest(DatasetManifest)
+    /// Worker to coordinator: the next piece of a data set file (one outstanding at a time).
+    case datasetChunkRequest(DatasetChunkRequest)
+    /// Coordinator to worker: the piece asked for.
+    case datasetChunk(DatasetChunk)
 
     /// The header type of this message.
     public var type: MessageType {
@@ -94,6 +106,9 @@ public enum Message: Equatable, Sendable {
         case .umapReply: .umapReply
         case .stepUpdate: .stepUpdate
         case .weightsDigest: .weightsDigest
+        case .datasetManifest: .datasetManifest
+        case .datasetChunkRequest: .datasetChunkRequest
+        case .datasetChunk: .datasetChunk
         }
     }
 }
@@ -130,6 +145,7 @@ extension Message {
             return 256 + 24 * r.microBatches.count + (r.gradient.map(gradient) ?? 0) + (r.state.map(weights) ?? 0)
         case .stepUpdate(let u): return 64 + gradient(u.gradient)
         case .evalReply(let r): return 256 + 17 * r.sampleCounts.count + r.predictions.count + 4 * r.activations.count
+        case .datasetChunk(let c): return 64 + c.bytes.count
         default: return 256
         }
     }
@@ -154,6 +170,9 @@ extension Message {
             w.write(text)
         case .umapRequest(let m): m.write(to: &w)
         case .umapReply(let m): m.write(to: &w)
+        case .datasetManifest(let m): m.write(to: &w)
+        case .datasetChunkRequest(let m): m.write(to: &w)
+        case .datasetChunk(let m): m.write(to: &w)
         }
     }
 
@@ -175,6 +194,9 @@ extension Message {
         case .shutdown: self = .shutdown(reason: try r.readString("reason"))
         case .umapRequest: self = .umapRequest(try UMAPRequest.read(from: &r))
         case .umapReply: self = .umapReply(try UMAPReply.read(from: &r))
+        case .datasetManifest: self = .datasetManifest(try DatasetManifest.read(from: &r))
+        case .datasetChunkRequest: self = .datasetChunkRequest(try DatasetChunkRequest.read(from: &r))
+        case .datasetChunk: self = .datasetChunk(try DatasetChunk.read(from: &r))
         }
     }
 }

@@ -12,13 +12,17 @@ struct GlassboxWorker: ParsableCommand {
         commandName: "glassbox-worker",
         abstract: "A Glassbox training worker: computes the micro-batches a coordinator assigns, over ZeroMQ.",
         discussion: """
-            The worker loads the data set from its own disk (the coordinator sends sample indices, never \
-            pixels) and refuses nothing itself: the coordinator refuses a worker whose data set fingerprint or \
+            With --data or --dataset the worker loads the data set from its own disk (the coordinator sends \
+            sample indices, never pixels). Without either it asks the coordinator for the fingerprint of the data \
+            set it trains on, reuses a copy with that fingerprint from --cache, or else receives the files over \
+            the same connection (encrypted with CURVE keys), checks the fingerprint and caches them. The worker \
+            refuses nothing itself: the coordinator refuses a worker whose data set fingerprint or \
             protocol version differs, and both sides print why. A worker started before its coordinator, or cut \
             off by a network blip, keeps retrying with backoff; after --coordinator-timeout seconds without \
             hearing from a coordinator it exits with status 4.
 
-            Exit status: 0 the coordinator ended the run, 2 unreadable data set or CURVE keys, 3 refused (data \
+            Exit status: 0 the coordinator ended the run, 2 unreadable data set or CURVE keys, or a received data \
+            set that does not match its fingerprint, 3 refused (data \
             set, version or CURVE key), 4 no coordinator, 64 bad arguments.
 
             Example: glassbox-worker --connect tcp://10.0.0.1:5555 --data data/mnist --threads 2
@@ -26,8 +30,11 @@ struct GlassboxWorker: ParsableCommand {
 
     @Option(help: "The coordinator's endpoint.")
     var connect: String = "tcp://127.0.0.1:5555"
-    @OptionGroup(title: "Data (must be the coordinator's data set)")
+    @OptionGroup(title: "Data (must be the coordinator's data set; without either option it is received from the coordinator)")
     var dataSource: DataSourceOptions
+    @Option(help: ArgumentHelp("Where data sets received from the coordinator are kept, one folder per fingerprint "
+                               + "(default: $XDG_CACHE_HOME/glassbox, or ~/.cache/glassbox).", valueName: "dir"))
+    var cache: String?
     @Option(parsing: .unconditional, help: "Compute threads (micro-batches run in parallel, one per thread).")
     var threads: Int = defaultThreadCount()
     @Option(help: "Seconds without any message from a coordinator before giving up.")
@@ -69,12 +76,14 @@ struct GlassboxWorker: ParsableCommand {
         let host = ProcessInfo.processInfo.hostName
         let pid = getpid()
         var log = Log(level: logLevel.level, prefix: "worker \(host):\(pid)", format: logFormat)
-        let split: DatasetSplit
-        do {
-            split = try dataSource.load()
-        } catch {
-            log("cannot load the data set: \(error)", .error)
-            throw ExitCode(2)
+        var split: DatasetSplit?
+        if DataSourceOptions.areGiven(in: Array(CommandLine.arguments.dropFirst())) {
+            do {
+                split = try dataSource.load()
+            } catch {
+                log("cannot load the data set: \(error)", .error)
+                throw ExitCode(2)
+            }
         }
         let curve: WorkerCurve?
         do {
@@ -83,12 +92,15 @@ struct GlassboxWorker: ParsableCommand {
             log("\(error)", .error)
             throw ExitCode(2)
         }
-        log("\(split.name) (fingerprint \(split.fingerprint.prefix(12))), \(split.train.count) training and "
-            + "\(split.test.count) test images; \(threads) threads; connecting to \(connect)"
-            + (curve == nil ? "" : " with CURVE"))
-        let identity = WorkerIdentity(host: host, pid: pid, threads: threads, fingerprint: split.fingerprint,
+        let cacheRoot = cache ?? DatasetCache.defaultRoot()
+        let dataLine = split.map {
+            "\($0.name) (fingerprint \($0.fingerprint.prefix(12))), \($0.train.count) training and \($0.test.count) test images"
+        } ?? "no data set given: the coordinator's, cached in \(cacheRoot)"
+        log("\(dataLine); \(threads) threads; connecting to \(connect)" + (curve == nil ? "" : " with CURVE"))
+        let identity = WorkerIdentity(host: host, pid: pid, threads: threads, fingerprint: split?.fingerprint ?? "",
                                       buildID: executableBuildID())
-        let session = try WorkerSession(endpoint: connect, identity: identity, data: split, curve: curve,
+        let session = try WorkerSession(endpoint: connect, identity: identity, data: split,
+                                        cache: split == nil ? DatasetCache(root: cacheRoot) : nil, curve: curve,
                                         coordinatorTimeout: coordinatorTimeout, parentPid: parentPid, log: log)
         let outcome = session.run()
         log.prefix = session.logPrefix
@@ -101,6 +113,9 @@ struct GlassboxWorker: ParsableCommand {
         case .noCoordinator(let reason):
             log(reason, .error)
             throw ExitCode(4)
+        case .badDataset(let reason):
+            log("cannot use the coordinator's data set: \(reason)", .error)
+            throw ExitCode(2)
         }
     }
 }

@@ -106,6 +106,15 @@ final class CommandLineOptionsTests: XCTestCase {
         }
     }
 
+    func testDataOptionsAreGivenOnlyWhenNamed() {
+        for given in [["--data", "d"], ["--dataset", "mnist"], ["--data=d"], ["--dataset=mnist", "--threads", "2"]] {
+            XCTAssertTrue(DataSourceOptions.areGiven(in: given), "\(given)")
+        }
+        for notGiven in [[], ["--connect", "tcp://h:5555", "--cache", "/tmp/c"], ["--database"], ["--", "--data"]] {
+            XCTAssertFalse(DataSourceOptions.areGiven(in: notGiven), "\(notGiven)")
+        }
+    }
+
     func testHelpListsTheChoicesAndDefaults() {
         let help = DataSourceOptions.helpMessage(columns: 200)
         XCTAssertTrue(help.contains("values: mnist, fashion-mnist; default: mnist"), help)

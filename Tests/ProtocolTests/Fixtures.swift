@@ -63,6 +63,11 @@ let sampleMessages: [Message] = [
     .umapRequest(.work(NeighbourWork(stage: .refine, search: 3, pass: 2, firstRow: 0, rowCount: 1024, k: 40, expansion: 15))),
     .umapReply(UMAPReply(search: 3, status: .done, rows: sampleGraphRows, changes: 17, cpuSeconds: 0.125)),
     .umapReply(UMAPReply(search: 4, status: .missingState)),
+    .datasetManifest(DatasetManifest(fingerprint: String(repeating: "cd", count: 32), name: "mnist", files: [
+        .init(name: "train-images-idx3-ubyte.gz", size: 9_912_422), .init(name: "t10k-labels-idx1-ubyte", size: 10_008),
+    ])),
+    .datasetChunkRequest(DatasetChunkRequest(fingerprint: String(repeating: "cd", count: 32), file: 1, offset: 1 << 20)),
+    .datasetChunk(DatasetChunk(file: 1, offset: 1 << 20, bytes: [0, 0, 8, 3, 0xFF, 0x7F])),
 ]
 
 /// Two rows of a graph of k = 3.

@@ -28,6 +28,7 @@ final class MessageTests: XCTestCase {
             (124, 0x1957_A784), (70, 0x37E9_C785), (159, 0x1D39_CAFB), (56, 0x3198_FE4E), (84, 0x6C66_AF72),
             (69, 0x6B31_2532), (101, 0xFD45_3956), (97, 0x49E4_B65E), (109, 0x4113_7026), (139, 0xBC22_4177),
             (90, 0x93ED_D095), (122, 0x6B20_843E), (90, 0x6E6A_F164), (147, 0x5F76_A825), (93, 0xA68A_4460),
+            (201, 0x9350_4B94), (128, 0xFC80_69E3), (70, 0xD338_1819),  // the data set family, added in 3.0 too
         ]
         XCTAssertEqual(recorded.count, sampleMessages.count)
         let envelope = Envelope(runNonce: 0x0123_4567_89AB_CDEF, epoch: 7, step: 600, chunkIndex: 1, chunkCount: 3,

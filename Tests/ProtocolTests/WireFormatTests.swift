@@ -32,7 +32,7 @@ final class WireFormatTests: XCTestCase {
                        .unknownMessageType(rawValue: 77))
         XCTAssertEqual(decodeError(frame(.heartbeat, payload: []).patched(at: 8, 0)), .unknownMessageType(rawValue: 0))
         XCTAssertEqual(WireError.unknownMessageType(rawValue: 77).description,
-                       "unknown message type 77 (this build knows 1 to 15)")
+                       "unknown message type 77 (this build knows 1 to 18)")
     }
 
     func testChunkIndexMustBeBelowChunkCount() {

@@ -53,6 +53,8 @@ final class PoolDispatcher {
     private var belowMinimumSince: Double?
     private var minimumArmed = false
     private var lostWorkers: [String] = []
+    /// The names of peers that asked for the data set, by routing id, for the log lines of their transfer.
+    private var datasetReceivers: [WorkerID: String] = [:]
     private(set) var failure: ClusterError?
 
     init(settings: PoolSettings, runNonce: UInt64) {
@@ -143,6 +145,9 @@ final class PoolDispatcher {
             return refuse(id, name: name, reason: "it speaks protocol \(hello.protocolMajor).\(hello.protocolMinor), "
                           + "the coordinator \(ProtocolVersion.major).\(ProtocolVersion.minor)")
         }
+        if hello.datasetFingerprint.isEmpty, let offer = settings.datasetOffer {
+            return offerDataset(offer, to: id, name: name)
+        }
         guard hello.datasetFingerprint == settings.datasetFingerprint else {
             return refuse(id, name: name, reason: "its data set has fingerprint \(hello.datasetFingerprint.prefix(16)), "
                           + "the coordinator's \(settings.datasetFingerprint.prefix(16)): give both the same --data/--dataset")
@@ -183,6 +188,9 @@ final class PoolDispatcher {
 
     /// A decoded message other than a hello arrived from `id`.
     func received(_ message: Message, _ envelope: Envelope, from id: WorkerID, at t: Double) -> [PoolAction] {
+        if case .datasetChunkRequest(let request) = message {  // from a worker that has not joined yet
+            return serveDatasetChunk(request, envelope, to: id)
+        }
         guard let worker = workers[id] else {
             var actions: [PoolAction] = []
             if case .heartbeat = message {} else {
@@ -237,6 +245,42 @@ final class PoolDispatcher {
         actions += checkMinimum(t)
         actions += finishJobIfDone()
         return actions
+    }
+
+    // MARK: the data set, for workers without one
+
+    /// A hello without a fingerprint: the worker has no data. It gets the manifest and does not join; it
+    /// says hello again with the fingerprint once it holds the files (cached or pulled chunk by chunk).
+    private func offerDataset(_ offer: DatasetOffer, to id: WorkerID, name: String) -> [PoolAction] {
+        datasetReceivers[id] = name
+        return [.log("worker \(name) has no data set: offering \(offer.manifest.name) (fingerprint "
+                     + "\(offer.manifest.fingerprint.prefix(12)))", .info),
+                .reply(.datasetManifest(offer.manifest), Envelope(runNonce: runNonce), to: id)]
+    }
+
+    /// One chunk for a worker pulling the data set; it asks for the next only when this one arrived, so
+    /// a transfer never has more than one chunk queued ahead of training messages.
+    private func serveDatasetChunk(_ request: DatasetChunkRequest, _ envelope: Envelope, to id: WorkerID) -> [PoolAction] {
+        let name = datasetReceivers[id] ?? "a peer"
+        guard let offer = settings.datasetOffer else {
+            return [.reply(.error(code: ErrorCode.badRequest.rawValue, text: "this coordinator does not send its data set"),
+                           envelope, to: id)]
+        }
+        switch offer.chunk(for: request) {
+        case .failure(let error):
+            return [.log("cannot send the data set to \(name): \(error)", .warning),
+                    .reply(.error(code: ErrorCode.badRequest.rawValue, text: error.description), envelope, to: id)]
+        case .success(let chunk):
+            var actions: [PoolAction] = [.reply(.datasetChunk(chunk), envelope, to: id)]
+            let files = offer.manifest.files
+            if request.file == 0 && request.offset == 0 {
+                let megabytes = Double(files.reduce(0) { $0 + $1.size }) / 1_048_576
+                actions.append(.log("sending the data set to \(name): \(files.count) files, \(fmt(megabytes, 1)) MiB", .info))
+            } else if Int(request.file) == files.count - 1, request.offset + UInt64(chunk.bytes.count) == files.last!.size {
+                actions.append(.log("sent the data set to \(name)", .info))
+            }
+            return actions
+        }
     }
 
     // MARK: jobs

@@ -24,10 +24,13 @@ public struct PoolSettings: Sendable {
     /// What the welcome tells every worker.
     public var seed: UInt64
     public var welcomeSettings: [String: String]
+    /// The data set's files, sent to workers whose hello carries no fingerprint; nil: such workers are refused.
+    public var datasetOffer: DatasetOffer?
 
     public init(bind: String, curveKeysDirectory: String?, heartbeatInterval: Double = 1.0, heartbeatTimeout: Double,
                 stepDeadline: Double, minWorkers: Int, workerTimeout: Double, datasetFingerprint: String,
-                expectedBuildID: String?, seed: UInt64, welcomeSettings: [String: String]) {
+                expectedBuildID: String?, seed: UInt64, welcomeSettings: [String: String],
+                datasetOffer: DatasetOffer? = nil) {
         self.bind = bind
         self.curveKeysDirectory = curveKeysDirectory
         self.heartbeatInterval = heartbeatInterval
@@ -39,6 +42,7 @@ public struct PoolSettings: Sendable {
         self.expectedBuildID = expectedBuildID
         self.seed = seed
         self.welcomeSettings = welcomeSettings
+        self.datasetOffer = datasetOffer
     }
 }
 

@@ -7,7 +7,8 @@ public struct WorkerIdentity: Sendable {
     let host: String
     let pid: Int32
     let threads: Int
-    /// The fingerprint of the data set the worker loaded (the coordinator refuses a different one).
+    /// The fingerprint of the data set the worker loaded (the coordinator refuses a different one); empty
+    /// when it has none yet and asks the coordinator for it.
     let fingerprint: String
     /// Equal build IDs mean the same code, so floating-point results that agree to the bit.
     let buildID: String
@@ -18,6 +19,11 @@ public struct WorkerIdentity: Sendable {
         self.threads = threads
         self.fingerprint = fingerprint
         self.buildID = buildID
+    }
+
+    /// The same worker holding the data set with `fingerprint`.
+    func withFingerprint(_ fingerprint: String) -> WorkerIdentity {
+        WorkerIdentity(host: host, pid: pid, threads: threads, fingerprint: fingerprint, buildID: buildID)
     }
 }
 
@@ -44,6 +50,8 @@ public enum SessionOutcome {
     case refused(String)
     /// No coordinator was heard for too long, or the one that started this worker is gone.
     case noCoordinator(String)
+    /// The data set could not be received or cached, or what arrived does not match its fingerprint.
+    case badDataset(String)
 }
 
 /// The settings a coordinator's welcome carries, parsed.
@@ -83,8 +91,12 @@ private struct RunSettings {
 /// coordinator's requests in order. Everything runs on the calling thread, which owns the socket.
 public final class WorkerSession {
     private let endpoint: String
-    private let identity: WorkerIdentity
-    private let data: DatasetSplit
+    private var identity: WorkerIdentity
+    /// The data set; nil until received when the worker was started without one (`cache` is then set).
+    private var data: DatasetSplit?
+    private let cache: DatasetCache?
+    private var download: DatasetDownload?
+    private var chunkAskedAt = 0.0
     private let coordinatorTimeout: Double
     private let parentPid: Int32?
     private var log: Log
@@ -116,13 +128,17 @@ public final class WorkerSession {
     public var logPrefix: String { log.prefix }
 
     /// Connects (without waiting) a DEALER socket to the coordinator at `endpoint`; `parentPid`, if given,
-    /// is the coordinator process that started this worker: the session ends when it is gone.
-    public init(endpoint: String, identity: WorkerIdentity, data: DatasetSplit, curve: WorkerCurve?,
-         coordinatorTimeout: Double, parentPid: Int32?, log: Log) throws {
+    /// is the coordinator process that started this worker: the session ends when it is gone. Without
+    /// `data` the worker asks the coordinator for its data set and keeps it in `cache` (which must then be
+    /// given); `identity`'s fingerprint is then ignored.
+    public init(endpoint: String, identity: WorkerIdentity, data: DatasetSplit?, cache: DatasetCache? = nil,
+                curve: WorkerCurve?, coordinatorTimeout: Double, parentPid: Int32?, log: Log) throws {
+        precondition(data != nil || cache != nil, "a worker without a data set needs a cache to receive it into")
         self.endpoint = endpoint
         self.parentPid = parentPid
-        self.identity = identity
+        self.identity = data == nil ? identity.withFingerprint("") : identity
         self.data = data
+        self.cache = cache
         self.coordinatorTimeout = coordinatorTimeout
         self.log = log
         context = try ZMQContext()
@@ -163,6 +179,7 @@ public final class WorkerSession {
             let silentSince = lastHeard ?? started
             if t - silentSince > coordinatorTimeout {
                 throughput.report(log: log)
+                download?.abandon()
                 return .noCoordinator(lastHeard == nil
                     ? "no coordinator answered at \(endpoint) within \(fmt(coordinatorTimeout, 0)) s (--coordinator-timeout); "
                       + "is it running, and is the address reachable from this host?"
@@ -172,7 +189,11 @@ public final class WorkerSession {
             if let parentPid, getppid() != parentPid {
                 return .noCoordinator("the coordinator process \(parentPid) that started this worker is gone")
             }
-            if settings == nil && t >= nextHello { sendHello() }
+            if settings == nil && download == nil && t >= nextHello { sendHello() }
+            if let download, t - chunkAskedAt > 10 {  // the chunk or its request was lost: ask again
+                chunkAskedAt = t
+                send(.datasetChunkRequest(download.pending), Envelope())
+            }
             if let run = settings, t - lastSent >= run.heartbeatInterval {
                 send(.heartbeat(timestampNanoseconds: DispatchTime.now().uptimeNanoseconds), Envelope(runNonce: run.runNonce))
             }
@@ -261,6 +282,14 @@ public final class WorkerSession {
     private func handle(_ message: Message, _ envelope: Envelope) -> SessionOutcome? {
         if case .welcome(let welcome) = message { return accept(welcome) }
         if case .refused(let reason) = message { return .refused(reason) }
+        switch message {
+        case .datasetManifest(let manifest): return receive(manifest)
+        case .datasetChunk(let chunk): return receive(chunk)
+        case .error(_, let text) where download != nil:
+            download?.abandon()
+            return .badDataset("the coordinator could not send its data set: \(text)")
+        default: break
+        }
         guard let run = settings else {
             log("ignored \(message.type) before being welcomed", .debug)
             return nil
@@ -317,6 +346,65 @@ public final class WorkerSession {
         } catch {
             return .refused("\(error)")
         }
+    }
+
+    // MARK: the data set, when started without one
+
+    /// The coordinator's answer to a hello without a fingerprint: use the cached copy, or start pulling.
+    private func receive(_ manifest: DatasetManifest) -> SessionOutcome? {
+        guard data == nil, download == nil, let cache else { return nil }
+        do {
+            if let split = try cache.cached(manifest) {
+                log("reusing the cached data set \(manifest.name) (fingerprint \(manifest.fingerprint.prefix(12))) from "
+                    + "\(try cache.folder(for: manifest)): no transfer")
+                adopt(split)
+                return nil
+            }
+            let transfer = try DatasetDownload(manifest, into: cache)
+            log("receiving the data set \(manifest.name) (fingerprint \(manifest.fingerprint.prefix(12)), "
+                + "\(manifest.files.count) files, \(fmt(Double(transfer.totalBytes) / 1_048_576, 1)) MiB) from the "
+                + "coordinator into \(transfer.folder)")
+            download = transfer
+            chunkAskedAt = now()
+            send(.datasetChunkRequest(transfer.pending), Envelope())
+            return nil
+        } catch {
+            return .badDataset("\(error)")
+        }
+    }
+
+    /// A chunk of the data set: written, then the next one asked for, or the whole set checked and used.
+    private func receive(_ chunk: DatasetChunk) -> SessionOutcome? {
+        guard var transfer = download else { return nil }
+        do {
+            let asked = transfer.pending
+            if let next = try transfer.receive(chunk) {
+                download = transfer
+                if next != asked {
+                    chunkAskedAt = now()
+                    send(.datasetChunkRequest(next), Envelope())
+                }
+                return nil
+            }
+            download = nil
+            let split = try transfer.finish()
+            log("received the data set \(split.name) (\(fmt(Double(transfer.receivedBytes) / 1_048_576, 1)) MiB in "
+                + "\(fmt(now() - transfer.started, 1)) s); fingerprint checked, cached in \(transfer.folder)")
+            adopt(split)
+            return nil
+        } catch {
+            transfer.abandon()
+            download = nil
+            return .badDataset("\(error)")
+        }
+    }
+
+    /// Takes `split` as this worker's data set and says hello again, now with its fingerprint.
+    private func adopt(_ split: DatasetSplit) {
+        data = split
+        identity = identity.withFingerprint(split.fingerprint)
+        nextHello = 0
+        helloBackoff = 0.25
     }
 
     private func receive(_ w: Weights) {
@@ -389,6 +477,10 @@ public final class WorkerSession {
             weightsVersion = 0
             return
         }
+        guard let data else {
+            reportError(.badRequest, "holds no data set yet", envelope)
+            return
+        }
         guard let mbs = microBatches(a.sampleIndices, counts: a.sampleCounts.map(Int.init), limit: data.train.count) else {
             reportError(.badRequest, "a sample index is outside the \(data.train.count) training images", envelope)
             return
@@ -418,7 +510,7 @@ public final class WorkerSession {
     }
 
     private func evaluate(_ r: EvalRequest, _ envelope: Envelope) {
-        guard weightsVersion > 0, let runner else {
+        guard weightsVersion > 0, let runner, let data else {
             reportError(.wrongWeightsVersion, "holds no weights yet", envelope)
             return
         }

@@ -60,7 +60,8 @@ final class TrainingSession {
             welcomeSettings: ["microBatch": "\(training.microBatchSize)", "heartbeatSeconds": "1",
                               "learningRate": "\(adam.learningRate)", "beta1": "\(adam.beta1)",
                               "beta2": "\(adam.beta2)", "epsilon": "\(adam.epsilon)", "dataset": split.name,
-                              "weightSync": sync.rawValue]), log: log, events: events)
+                              "weightSync": sync.rawValue],
+            datasetOffer: try DatasetOffer(split: split)), log: log, events: events)
         self.pool = pool
         pool.start()
         events.record("run_started", ["mode": options.spawnWorkers != nil ? "spawned workers" : "external workers",

@@ -75,13 +75,17 @@ public struct DatasetSplit: Sendable {
     /// in the order train images, train labels, test images, test labels — one line
     /// "<hex digest>  <file name without .gz>\n" per file.
     public let fingerprint: String
+    /// The four files it was read from, in fingerprint order, as found on disk (raw or .gz); empty for a
+    /// split built in memory. A coordinator sends these to workers that have no data.
+    public let files: [String]
 
     /// A split from parts already in memory.
-    public init(train: LabeledImages, test: LabeledImages, name: String, fingerprint: String) {
+    public init(train: LabeledImages, test: LabeledImages, name: String, fingerprint: String, files: [String] = []) {
         self.train = train
         self.test = test
         self.name = name
         self.fingerprint = fingerprint
+        self.files = files
     }
 }
 
@@ -189,7 +193,7 @@ public enum DatasetSource: Sendable, Equatable {
                     + "are \(train.rows)x\(train.cols) (\(paths[0]))")
         }
         return DatasetSplit(
-            train: train, test: test, name: source.name, fingerprint: sha256Hex(Array(listing.utf8))
-        )
+            train: train, test: test, name: source.name, fingerprint: sha256Hex(Array(listing.utf8)),
+            files: paths)
     }
 }
