@@ -7,7 +7,7 @@ import Glibc
 
 /// `glassbox-coordinator launch` over emulated hosts: network namespaces joined by a bridge, each link
 /// limited to 1 Gbit/s, the coordinator in one, three workers in three others started through
-/// `--rsh 'ip netns exec {host}'`. Needs root (CI runs as root); skipped elsewhere.
+/// `--rsh 'ip netns exec {host}'`, given no data path (they receive the coordinator's). Needs root (CI runs as root); skipped elsewhere.
 final class LaunchTests: XCTestCase {
     private let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/netns_hosts.sh").path
@@ -58,7 +58,7 @@ final class LaunchTests: XCTestCase {
             try RunningProcess(path: "/usr/sbin/ip",
                                ["netns", "exec", "\(name)-h0", buildDirectory.appendingPathComponent("glassbox-coordinator").path,
                                 "launch", "--hosts", hosts, "--rsh", "ip netns exec {host}", "--advertise", "\(subnet).1",
-                                "--port", "5555"] + common + extra + ["--out", run],
+                                "--port", "5555", "--worker-cache", dir + "/cache"] + common + extra + ["--out", run],
                                outputPath: run + ".log")
         }
 
@@ -72,6 +72,9 @@ final class LaunchTests: XCTestCase {
             let log = try String(contentsOfFile: "\(dir)/plain/logs/\(name)-h\(i)-1.log", encoding: .utf8)
             XCTAssertTrue(log.contains("coordinator ended the run"), "worker log of host \(i):\n\(log)")
         }
+        // The workers were given no data: they received the coordinator's files (or one of them reused
+        // what another had just cached: the hosts share this machine's disk).
+        XCTAssertTrue(plain.output.contains("receiving the data set"), plain.output)
         XCTAssertEqual(try plainResult.events("worker_joined").count, 3)
 
         // Host 2's link is cut in the middle of epoch 1 and restored later: same weights.
@@ -84,6 +87,7 @@ final class LaunchTests: XCTestCase {
         let cutResult = RunResult(status: 0, output: cut.output, directory: dir + "/cut")
         XCTAssertEqual(try cutResult.weightsDigest(), try reference.weightsDigest())
         XCTAssertGreaterThanOrEqual(try cutResult.events("worker_left").count, 1)
+        XCTAssertTrue(cut.output.contains("reusing the cached data set"), cut.output)
         XCTAssertEqual(try shell(["-c", "ip netns pids \(name)-h2 | wc -l"]).output.trimmingCharacters(in: .whitespacesAndNewlines),
                        "0", "a worker process is left over on host 2")
     }

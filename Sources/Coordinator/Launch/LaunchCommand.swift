@@ -17,10 +17,12 @@ struct LaunchCommand: ParsableCommand {
             before the run ends is named with its last log lines. The exit status is the coordinator's.
 
             Every option after the launch options goes to `train` (e.g. --epochs 10 --out runs/big --data DIR). \
-            The workers get the same --data (or --dataset) and the same CURVE key folder (--curve-keys, with \
-            --curve-key-name set to the host) as the coordinator, so both must exist at the same path on \
-            every host, as must the worker program (--worker-program; default: glassbox-worker beside this \
-            program).
+            The workers receive the coordinator's data set over their connection and keep it in their cache \
+            (--worker-cache, default ~/.cache/glassbox on each host), so a host needs no copy of the data; \
+            --worker-data DIR makes them read DIR on their own disk instead. They get the coordinator's CURVE \
+            key folder (--curve-keys, with --curve-key-name set to the host), which must exist at the same \
+            path on every host, as must the worker program (--worker-program; default: glassbox-worker \
+            beside this program).
 
             Example:
               printf 'node1:2\\nnode2:2\\n' > hosts
@@ -39,6 +41,12 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Path of glassbox-worker on the hosts (default: beside this program).",
                                valueName: "path"))
     var workerProgram: String?
+    @Option(help: ArgumentHelp("Folder of the four IDX files on each host: workers read it instead of receiving the "
+                               + "data set from the coordinator.", valueName: "dir"))
+    var workerData: String?
+    @Option(help: ArgumentHelp("Folder where each worker keeps the data set it receives (default: its "
+                               + "$XDG_CACHE_HOME/glassbox or ~/.cache/glassbox).", valueName: "dir"))
+    var workerCache: String?
     @Argument(parsing: .captureForPassthrough,
               help: ArgumentHelp("Options for `train` (see `glassbox-coordinator train --help`).", valueName: "train options"))
     var trainOptions: [String] = []
@@ -70,7 +78,8 @@ struct LaunchCommand: ParsableCommand {
         }
         let plan = LaunchPlan(hosts: hostList, trainOptions: trainOptions, port: port,
                               advertise: advertise ?? ProcessInfo.processInfo.hostName,
-                              workerProgram: workerProgram ?? LocalWorkers.workerExecutable().path, rsh: rsh)
+                              workerProgram: workerProgram ?? LocalWorkers.workerExecutable().path, rsh: rsh,
+                              workerData: workerData, workerCache: workerCache)
         let status = try Launcher(plan: plan, log: log).run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -89,18 +98,16 @@ struct LaunchPlan {
     var workers: [WorkerLaunch]
     var runDirectory: String
 
-    init(hosts: HostList, trainOptions: [String], port: Int, advertise: String, workerProgram: String, rsh: String) {
+    init(hosts: HostList, trainOptions: [String], port: Int, advertise: String, workerProgram: String, rsh: String,
+         workerData: String? = nil, workerCache: String? = nil) {
         coordinatorArguments = ["train", "--workers", "\(hosts.totalWorkers)", "--bind", "tcp://0.0.0.0:\(port)"]
             + trainOptions
         func value(of option: String) -> String? { LaunchPlan.value(of: option, in: trainOptions) }
         runDirectory = value(of: "--resume") ?? value(of: "--out") ?? "runs/default"
-        // The worker finds its images where the coordinator does, by the same option.
+        // Without --worker-data a worker is given no data option: it receives the coordinator's data set.
         var shared: [String] = []
-        if let data = value(of: "--data") {
-            shared += ["--data", URL(fileURLWithPath: data).standardizedFileURL.path]
-        } else if let dataset = value(of: "--dataset") {
-            shared += ["--dataset", dataset]
-        }
+        if let workerData { shared += ["--data", workerData] }
+        if let workerCache { shared += ["--cache", workerCache] }
         let keys = value(of: "--curve-keys").map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         workers = hosts.entries.flatMap { entry in
             (1...entry.workers).map { index in
