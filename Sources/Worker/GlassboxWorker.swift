@@ -25,6 +25,8 @@ struct GlassboxWorker: ParsableCommand {
             set that does not match its fingerprint, 3 refused (data \
             set, version or CURVE key), 4 no coordinator, 64 bad arguments.
 
+            `glassbox-worker keygen --out DIR --name NAME` makes this host's own CURVE key pair (see its --help).
+
             Example: glassbox-worker --connect tcp://10.0.0.1:5555 --data data/mnist --threads 2
             """)
 
@@ -58,7 +60,12 @@ struct GlassboxWorker: ParsableCommand {
         #endif
         BLASCore.prepareProcess(program: "glassbox-worker")
         FlushToZero.enable()
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "keygen" {
+            WorkerKeygenCommand.main(Array(arguments.dropFirst()))
+        } else {
+            main(nil)
+        }
     }
 
     func validate() throws {

@@ -257,4 +257,29 @@ final class DistributedTrainingTests: XCTestCase {
         }
         XCTAssertEqual(good.wait(timeout: 30), 0, good.output)
     }
+
+    func testAWorkerHostsOwnKeyPairIsAdmittedOnceItsPublicKeyIsInTheCoordinatorsFolder() throws {
+        let root = try temporaryDirectory(self, "host-keys")
+        let central = try RunningProcess("glassbox-coordinator", ["keygen", "--out", root + "/coordinator"],
+                                         outputPath: root + "/keygen-coordinator.log")
+        XCTAssertEqual(central.wait(timeout: 30), 0, central.output)
+        // On the worker host: its own pair, of which only the public half is copied to the coordinator.
+        let own = try RunningProcess("glassbox-worker", ["keygen", "--out", root + "/host", "--name", "node7"],
+                                     outputPath: root + "/keygen-host.log")
+        XCTAssertEqual(own.wait(timeout: 30), 0, own.output)
+        let mode = try FileManager.default.attributesOfItem(atPath: root + "/host/node7.key")[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600)
+        try FileManager.default.copyItem(atPath: root + "/host/node7.pub", toPath: root + "/coordinator/node7.pub")
+        try FileManager.default.copyItem(atPath: root + "/coordinator/coordinator.pub", toPath: root + "/host/coordinator.pub")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/coordinator/node7.key"))
+
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let worker = try startWorker(endpoint, ["--curve-keys", root + "/host", "--curve-key-name", "node7"],
+                                     logPath: root + "/worker.log")
+        let run = try train(["--data", try mnistDirectory(), "--limit-train", "2000", "--epochs", "1", "--no-maps",
+                             "--workers", "1", "--bind", endpoint, "--curve-keys", root + "/coordinator"], in: root + "/run")
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertEqual(try run.events("worker_joined").count, 1)
+        XCTAssertEqual(worker.wait(timeout: 30), 0, worker.output)
+    }
 }
