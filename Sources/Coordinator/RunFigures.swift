@@ -46,10 +46,12 @@ final class RunFigures: @unchecked Sendable {
     /// `fig/epoch_NNN.png` for one epoch's map; frames are kept for the GIF. A run draws each frame
     /// as its map is done, with that frame's own limits, and all again at the end with common ones.
     func epochFrame(epoch: Int, points: [Float], labels: [UInt8], limits: AxisLimits) {
-        later("fig/epoch_\(epoch).png") { [run] in
+        later("fig/epoch_\(epoch).png") { [run, log] in
+            let start = now()
             let image = drawScatter(points: points, labels: labels, title: "Epoch \(epoch)", limits: limits)
             try RunFigures.writeAtomically(run.file("fig/" + RunDirectory.epochStem(epoch) + ".png")) { try writePNG(image, to: $0) }
             self.lock.lock(); self.frames[epoch] = image; self.lock.unlock()
+            log("fig/\(RunDirectory.epochStem(epoch)).png drawn in \(fmt(now() - start, 2)) s", .debug)
         }
     }
 

@@ -16,8 +16,8 @@ struct TrainCommand: ParsableCommand {
             fig/epoch_NNN.png (the UMAP map of the hidden layer before training and after every epoch), \
             maps/ (each map as .npy: epoch_NNN.npy, epoch_NNN_test.npy, the predictions epoch_NNN_pred.npy and \
             epoch_NNN_test_pred.npy, labels.npy, test_labels.npy), mnist.gif, acc_loss.png, train_test_dist.png, \
-            cnn_predict.png, report.html (open it in a browser) and events.jsonl (distributed runs); with --save-umap-model also umap-model/ (the last map's \
-            model, for `embed --model`). Each map's files, its figure (drawn with its own axis limits) and \
+            cnn_predict.png, report.html (open it in a browser) and events.jsonl (distributed runs); with \
+            --save-umap-model also umap-model/ (the last map's model, for `embed --model`). Each map's files, its figure (drawn with its own axis limits) and \
             report.html are written as soon as the map is done; at the end every frame is drawn again with \
             limits common to all frames. `render RUN_DIR` draws a run that stopped early.
 
