@@ -8,7 +8,7 @@ struct GlassboxCoordinator: ParsableCommand {
         commandName: "glassbox-coordinator",
         abstract: "Train the Glassbox CNN and watch its hidden representation organise itself.",
         subcommands: [TrainCommand.self, LaunchCommand.self, EmbedCommand.self, NeighborsCommand.self, BenchCommand.self,
-                      KeygenCommand.self],
+                      KeygenCommand.self, RenderCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     static func main() {

@@ -45,6 +45,28 @@ struct RunDirectory {
         try writeAtomically("metrics.jsonl", lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"))
     }
 
+    /// `epoch_NNN`: the stem of an epoch's figure and map files (three digits, more past 999).
+    static func epochStem(_ epoch: Int) -> String {
+        let s = String(epoch)
+        return "epoch_" + String(repeating: "0", count: max(0, 3 - s.count)) + s
+    }
+
+    /// The training rows of `metrics.jsonl` (those with a loss; epoch 0's map row has none), for `render`.
+    func readMetricsHistory() throws -> [EpochMetrics] {
+        guard let text = try? String(contentsOfFile: file("metrics.jsonl"), encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").enumerated().compactMap { n, line in
+            guard let row = try? JSONDecoder().decode([String: Double].self, from: Data(line.utf8)) else {
+                throw RunError("\(file("metrics.jsonl")) line \(n + 1) is not a JSON object of numbers")
+            }
+            guard row["loss"] != nil else { return nil }
+            // EpochMetrics is built through its Codable keys: its memberwise initialiser is Core's own.
+            let fields: [String: Double] = ["epoch": row["epoch"] ?? 0, "loss": row["loss"] ?? 0, "acc": row["acc"] ?? 0,
+                                            "valLoss": row["val_loss"] ?? 0, "valAcc": row["val_acc"] ?? 0,
+                                            "seconds": row["seconds"] ?? 0, "samplesPerSecond": row["samples_per_second"] ?? 0]
+            return try JSONDecoder().decode(EpochMetrics.self, from: JSONEncoder().encode(fields))
+        }
+    }
+
     func writeWeights(_ parameters: [Float], metadata: [String: String]) throws {
         try WeightsFile.write(parameters, metadata: metadata, to: file("weights.safetensors"))
     }

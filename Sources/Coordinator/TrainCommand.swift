@@ -14,9 +14,12 @@ struct TrainCommand: ParsableCommand {
             val_acc, timings, and the map's trustworthiness, 2-D 10-NN test accuracy and frame displacement), \
             weights.safetensors (Keras tensor names and layouts), checkpoint files (for --resume), MNIST.png, \
             fig/epoch_NNN.png (the UMAP map of the hidden layer before training and after every epoch), \
-            mnist.gif, acc_loss.png, train_test_dist.png, cnn_predict.png, report.html (open it in a browser) \
-            and events.jsonl (distributed runs); with --save-umap-model also umap-model/ (the last map's \
-            model, for `embed --model`).
+            maps/ (each map as .npy: epoch_NNN.npy, epoch_NNN_test.npy, the predictions epoch_NNN_pred.npy and \
+            epoch_NNN_test_pred.npy, labels.npy, test_labels.npy), mnist.gif, acc_loss.png, train_test_dist.png, \
+            cnn_predict.png, report.html (open it in a browser) and events.jsonl (distributed runs); with \
+            --save-umap-model also umap-model/ (the last map's model, for `embed --model`). Each map's files, its figure (drawn with its own axis limits) and \
+            report.html are written as soon as the map is done; at the end every frame is drawn again with \
+            limits common to all frames. `render RUN_DIR` draws a run that stopped early.
 
             Examples:
               glassbox-coordinator train --epochs 3 --out runs/try1
@@ -107,7 +110,10 @@ struct TrainCommand: ParsableCommand {
             }
             maps?.neighborStages = ClusterNeighborStages(cluster: cluster)
         }
+        let mapFiles = noMaps ? nil : try MapFiles(run: run)
+        try mapFiles?.writeLabels(train: train.labels, test: split.test.labels)
         var trainPredictions: [[UInt8]] = []
+        var testPredictions: [UInt8] = []  // of the latest map's epoch
         var jsonl: [[String: Double]] = []
         /// The map of the network as it is now (epoch 0 = before training).
         func mapEpoch(_ epoch: Int) throws -> [String: Double] {
@@ -117,15 +123,34 @@ struct TrainCommand: ParsableCommand {
             let hidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
             trainPredictions.append(hidden.predictions)
+            testPredictions = testHidden.predictions
             var m = try session.guarded { try maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden) }
             m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
             return m
         }
-        try run.writeMetrics(loop.history)
         // A resumed run's maps start at the epoch it resumes from.
         let firstMapEpoch = loop.epochsDone
+        /// Epoch `epoch`'s map on disk at once (after its metrics row): the .npy files here, the figure
+        /// with the frame's own limits and the rebuilt report on the figure queue.
+        func publishMap(_ epoch: Int) throws {
+            guard let maps, let mapFiles, let points = maps.frames.last else { return }
+            let t0 = now()
+            try mapFiles.write(EpochMap(epoch: epoch, points: points, testPoints: maps.testPoints,
+                                        predictions: trainPredictions.last ?? [], testPredictions: testPredictions))
+            figures.epochFrame(epoch: epoch, points: points, labels: train.labels,
+                               limits: .fitting(allFrames: [points, maps.testPoints]))
+            let correct = zip(split.test.labels, testPredictions).filter { $0 == $1 }.count
+            figures.report(reportContent(
+                run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
+                trainPredictions: trainPredictions, testPredictions: testPredictions,
+                confusion: confusionCounts(trueLabels: split.test.labels, predicted: testPredictions),
+                accuracy: Double(correct) / Double(max(split.test.count, 1))))
+            log("epoch \(epoch) map written to maps/\(RunDirectory.epochStem(epoch))*.npy in \(fmt(now() - t0, 2)) s", .debug)
+        }
+        try run.writeMetrics(loop.history)
         var first = try mapEpoch(firstMapEpoch)
         if !first.isEmpty { first["epoch"] = Double(loop.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
+        try publishMap(firstMapEpoch)
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
             try run.writeMetrics(loop.history)
@@ -135,16 +160,15 @@ struct TrainCommand: ParsableCommand {
             row.merge(try mapEpoch(m.epoch)) { a, _ in a }
             jsonl.append(row)
             try run.writeMetricsJSONL(jsonl)
+            try publishMap(m.epoch)
         }
         let test = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false) }
         let accuracy = Double(test.stats.correct) / Double(max(test.stats.count, 1))
         let confusion = confusionCounts(trueLabels: split.test.labels, predicted: test.predictions)
         figures.confusion(confusion, accuracy: accuracy)
         if let maps {
-            let limits = AxisLimits.fitting(allFrames: maps.frames + [maps.testPoints])
-            for (e, frame) in maps.frames.enumerated() { figures.epochFrame(epoch: firstMapEpoch + e, points: frame, labels: train.labels, limits: limits) }
-            figures.animation()
-            figures.trainTest(train: maps.frames.last!, labels: train.labels, test: maps.testPoints, limits: limits)
+            figures.mapFigures(frames: maps.frames.enumerated().map { (firstMapEpoch + $0, $1) }, labels: train.labels,
+                               testPoints: maps.testPoints)
         }
         if saveUmapModel, let maps { try maps.saveModel(to: run.file("umap-model")) }
         if saveHidden {
@@ -156,45 +180,34 @@ struct TrainCommand: ParsableCommand {
             try NPY.write(NPYArray(shape: [split.test.count], values: split.test.labels.map(Float.init)), to: run.file("labels_test.npy"))
         }
         try run.writeWeights(backend.model().parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
+        if let maps {
+            figures.report(reportContent(
+                run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
+                trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion, accuracy: accuracy))
+        }
         try figures.finish()
-        try writeRunReport(run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
-                           trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion,
-                           accuracy: accuracy)
         log("test accuracy: \(fmt(100 * accuracy, 2))% (\(test.stats.correct)/\(test.stats.count)), "
             + "test loss \(fmt(test.stats.lossSum / Double(max(test.stats.count, 1)), 4))")
         log("peak resident memory \(peakResidentBytes() / 1_048_576) MiB; wrote \(run.path)/"
             + (noMaps ? " (no maps: --no-maps)" : "; open \(run.file("report.html")) in a browser"))
     }
 
-    /// `report.html`: every figure, the metrics, the settings and the map explorer in one page.
-    func writeRunReport(run: RunDirectory, split: DatasetSplit, train: LabeledImages, history: [EpochMetrics],
-                        maps: MapStage?, firstMapEpoch: Int, trainPredictions: [[UInt8]], testPredictions: [UInt8],
-                        confusion: [[Int]], accuracy: Double) throws {
-        guard let maps else { return }  // the page is built around the maps
+    /// What `report.html` shows: every figure, the metrics, the settings and the map explorer.
+    func reportContent(run: RunDirectory, split: DatasetSplit, train: LabeledImages, history: [EpochMetrics],
+                       maps: MapStage, firstMapEpoch: Int, trainPredictions: [[UInt8]], testPredictions: [UInt8],
+                       confusion: [[Int]], accuracy: Double) -> RunReport {
         let settings: [(name: String, value: String)] = [
             ("dataset", split.name), ("training images", "\(train.count)"), ("epochs", "\(epochs)"), ("seed", "\(seed)"),
             ("batch", "100"), ("micro-batch", "\(microBatch)"), ("threads", "\(threads)"),
             ("UMAP", "\(maps.mode.rawValue), n_neighbors \(nNeighbors)"),
             ("test accuracy", "\(fmt(100 * accuracy, 2))%"),
         ]
-        let figureNames = [("MNIST.png", "Training images"), ("acc_loss.png", "Accuracy and loss"),
-                           ("train_test_dist.png", "Test images placed into the final map"),
-                           ("cnn_predict.png", "Confusion matrix of the test set")]
-        let figures = figureNames.filter { FileManager.default.fileExists(atPath: run.file($0.0)) }
-            .map { (caption: $0.1, pngPath: run.file($0.0)) }
-        let rows = history.map { [String($0.epoch), fmt($0.loss, 4), fmt($0.acc, 4), fmt($0.valLoss, 4), fmt($0.valAcc, 4), fmt($0.seconds, 1)] }
-        var inputs = ReportInputs(title: "Glassbox run \(run.path)", settings: settings, frames: [], labels: train.labels)
-        inputs.metricColumns = ["epoch", "loss", "acc", "val_loss", "val_acc", "seconds"]
-        inputs.metricRows = rows
-        inputs.figures = figures
-        inputs.confusion = confusion
-        inputs.frames = maps.frames
-        inputs.epochLabels = maps.frames.indices.map { "Epoch \(firstMapEpoch + $0)" }
-        inputs.predictions = trainPredictions
-        inputs.images = train.pixels
-        inputs.test = ReportTestSet(points: maps.testPoints, labels: split.test.labels, predictions: testPredictions,
-                                    images: split.test.pixels)
-        try writeReport(inputs, to: run.file("report.html"))
+        return RunReport(title: "Glassbox run \(run.path)", settings: settings, history: history, frames: maps.frames,
+                         firstEpoch: firstMapEpoch, labels: train.labels, trainPredictions: trainPredictions,
+                         trainImages: train.pixels,
+                         test: ReportTestSet(points: maps.testPoints, labels: split.test.labels,
+                                             predictions: testPredictions, images: split.test.pixels),
+                         confusion: confusion)
     }
 }
 

@@ -19,7 +19,7 @@ public struct NPYArray: Sendable, Equatable {
     }
 }
 
-/// Reading and writing NumPy .npy files. Writes float32 (`<f4`); reads `<f4`, `<f8`, `<i8`,
+/// Reading and writing NumPy .npy files. Writes float32 (`<f4`) and int32 (`<i4`); reads `<f4`, `<f8`, `<i8`,
 /// `<i4` and `|u1`, converting to Float, in C order only.
 public enum NPY {
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
@@ -38,6 +38,24 @@ public enum NPY {
         try decode(FileBytes.read(path), path: path)
     }
 
+    /// Writes `values` to `path` as int32 (`<i4`, what NumPy reads as an integer array), atomically:
+    /// class labels and predictions, which a float file would make awkward to index with.
+    public static func writeInt32(_ values: [Int32], shape: [Int], to path: String) throws {
+        guard let count = elementCount(shape), count == values.count else {
+            throw DataError(
+                .invalidArgument, path: path,
+                "shape \(pythonTuple(shape)) does not hold \(values.count) values")
+        }
+        var bytes = preamble(descr: "<i4", shape: shape)
+        bytes.reserveCapacity(bytes.count + 4 * values.count)
+        for value in values {
+            let bits = UInt32(bitPattern: value)
+            bytes += [UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8),
+                      UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)]
+        }
+        try FileBytes.writeAtomically(bytes, to: path)
+    }
+
     /// The bytes `write` puts in a file (version 1.0, or 2.0 if the header needs it). `path`
     /// only goes into error messages.
     public static func encode(_ array: NPYArray, path: String) throws -> [UInt8] {
@@ -46,8 +64,15 @@ public enum NPY {
                 .invalidArgument, path: path,
                 "shape \(pythonTuple(array.shape)) does not hold \(array.values.count) values")
         }
+        var bytes = preamble(descr: "<f4", shape: array.shape)
+        appendLittleEndianFloat32(array.values, to: &bytes)
+        return bytes
+    }
+
+    /// Magic, version, header length and the padded header dict of an array of `descr` elements.
+    private static func preamble(descr: String, shape: [Int]) -> [UInt8] {
         let dict = Array(
-            "{'descr': '<f4', 'fortran_order': False, 'shape': \(pythonTuple(array.shape)), }".utf8)
+            "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(pythonTuple(shape)), }".utf8)
         // Version 1 stores the header length in 2 bytes; only a very long shape needs version 2.
         var version: UInt8 = 1
         var header = padded(dict, preambleByteCount: magic.count + 4)
@@ -59,9 +84,7 @@ public enum NPY {
         bytes += (0..<(version == 1 ? 2 : 4)).map {
             UInt8(truncatingIfNeeded: header.count >> (8 * $0))
         }
-        bytes += header
-        appendLittleEndianFloat32(array.values, to: &bytes)
-        return bytes
+        return bytes + header
     }
 
     /// Decodes the content of a .npy file. `path` only goes into error messages.

@@ -61,6 +61,9 @@ public struct ReportInputs: Sendable {
     public var test: ReportTestSet?
     /// The test confusion matrix `confusion[true][predicted]`; empty to count it from `test`.
     public var confusion: [[Int]]
+    /// `reportSpriteSheets(images:testImages:imageSide:)` of `images` and `test.images`, when the
+    /// caller keeps them to rebuild a page often (a run's page after every epoch); nil encodes them.
+    public var spriteSheets: [Data]?
 
     public init(title: String, settings: [(name: String, value: String)] = [],
                 metricColumns: [String] = [], metricRows: [[String]] = [],
@@ -94,7 +97,7 @@ public struct ReportInputError: Error, CustomStringConvertible, Sendable {
     public var description: String { "report inputs: \(message)" }
 }
 
-/// Writes `inputs` as one self-contained HTML page at `path`, replacing any file there.
+/// Writes `inputs` as one self-contained HTML page at `path`, replacing any file there atomically.
 ///
 /// Throws `ReportInputError` when the inputs disagree in size and `RenderFileError` when a figure
 /// cannot be read or the page cannot be written.
@@ -102,7 +105,7 @@ public func writeReport(_ inputs: ReportInputs, to path: String) throws {
     try inputs.validate()
     let page = try ReportPage(inputs).html()
     do {
-        try page.write(to: URL(fileURLWithPath: path))
+        try page.write(to: URL(fileURLWithPath: path), options: .atomic)  // a reader never sees half a page
     } catch {
         throw RenderFileError(path: path, reason: "cannot write report: \(error.localizedDescription)")
     }
@@ -249,6 +252,12 @@ func spriteSheetPNGs(_ sources: [[UInt8]], layout: SpriteLayout) throws -> [Data
     }
 }
 
+/// The page's image sprite sheets (PNG), training images first: the slowest part of a page and the
+/// same for every page of a run, so a caller that rebuilds the page keeps them in `spriteSheets`.
+public func reportSpriteSheets(images: [UInt8], testImages: [UInt8], imageSide: Int = 28) throws -> [Data] {
+    try spriteSheetPNGs([images, testImages], layout: SpriteLayout(side: imageSide))
+}
+
 /// `text` with the five HTML-special characters escaped, for element content and attributes.
 func htmlEscaped(_ text: String) -> String {
     var out = ""
@@ -331,8 +340,8 @@ private struct ReportPage {
             }
             return (figure.caption, data)
         }
-        let testImages = inputs.test?.images ?? []
-        let sprites = try spriteSheetPNGs([inputs.images, testImages], layout: layout)
+        let sprites = try inputs.spriteSheets
+            ?? reportSpriteSheets(images: inputs.images, testImages: inputs.test?.images ?? [], imageSide: inputs.imageSide)
 
         var page = Data()
         page.reserveCapacity(sprites.reduce(0) { $0 + $1.count } * 4 / 3 + inputs.frames.count * inputs.pointCount * 6

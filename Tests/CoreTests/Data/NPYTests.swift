@@ -71,6 +71,22 @@ final class NPYTests: XCTestCase {
             ])
     }
 
+    func testInt32FilesRoundTripAndNumpyLoadsThemAsIntegers() throws {
+        let directory = try makeScratchDirectory()
+        try NPY.writeInt32([7, -2, 0, 2_147_483_647, -2_147_483_648, 9], shape: [3, 2], to: directory + "/c.npy")
+        let back = try NPY.read(from: directory + "/c.npy")
+        XCTAssertEqual(back.shape, [3, 2])
+        XCTAssertEqual(back.values, [7, -2, 0, 2_147_483_647, -2_147_483_648, 9].map(Float.init))
+        XCTAssertThrowsError(try NPY.writeInt32([1, 2, 3], shape: [2], to: directory + "/bad.npy"))
+        let output = try runPython(
+            """
+            import numpy as np
+            c = np.load('\(directory)/c.npy')
+            print(c.dtype, c.shape, c.tolist())
+            """, needsNumpy: true)
+        XCTAssertEqual(output.split(separator: "\n"), ["int32 (3, 2) [[7, -2], [0, 2147483647], [-2147483648, 9]]"])
+    }
+
     func testWeReadWhatNumpyWritesInEveryReadableDtype() throws {
         let directory = try makeScratchDirectory()
         _ = try runPython(

@@ -305,4 +305,37 @@ final class ReportChromiumTests: XCTestCase {
         let white = countPixels(near: .white, in: image, tolerance: 3)
         XCTAssertLessThan(white, image.width * image.height * 9 / 10, "the screenshot is nearly blank")
     }
+
+    /// At 1,024, 1,400 and 1,920 px no part of the page sticks out: not the page past the window, not a
+    /// table past its panel (the confusion matrix with MNIST's four-digit counts was cut off at 1,400 px).
+    func testReportFitsWindowsFrom1024PixelsWide() throws {
+        let binary = try chromium()
+        let dir = try renderOutputDirectory("report-fit")
+        var inputs = syntheticReportRun(perClass: 100, frames: 2, testCount: 300, images: strokeImages)
+        // MNIST's test set: about 1,000 per class on the diagonal, a few dozen off it.
+        inputs.confusion = (0..<10).map { t in (0..<10).map { p in t == p ? 1135 - 17 * t : (t + p) % 4 == 0 ? 23 : 4 } }
+        inputs.metricColumns = ["epoch", "loss", "acc", "val_loss", "val_acc", "seconds"]
+        inputs.metricRows = [["1", "0.2514", "0.9231", "0.0812", "0.9751", "21.4"]]
+        inputs.settings = [("dataset", "mnist"), ("UMAP", "warm, n_neighbors 40")]
+        let path = dir + "/report.html"
+        try writeReport(inputs, to: path)
+        for width in [1024, 1400, 1920] {
+            let dom = try runChromium(binary, ["--virtual-time-budget=5000", "--window-size=\(width),900", "--dump-dom",
+                                               "file://\(path)#selftest"])
+            guard let open = dom.range(of: "<pre id=\"selftest\">"),
+                  let close = dom.range(of: "</pre>", range: open.upperBound..<dom.endIndex) else {
+                return XCTFail("no <pre id=\"selftest\"> at \(width) px (\(dom.count) characters): \(dom.suffix(400))")
+            }
+            let text = dom[open.upperBound..<close.lowerBound].replacingOccurrences(of: "&gt;", with: ">")
+                .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&amp;", with: "&")
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+            let layout = try XCTUnwrap(result["layout"] as? [String: Any], "no layout at \(width) px: \(text)")
+            let page = layout["pageWidth"] as? Int ?? .max, window = layout["windowWidth"] as? Int ?? 0
+            XCTAssertEqual(window, width)
+            XCTAssertLessThanOrEqual(page, window, "at \(width) px the page is \(page) px wide")
+            XCTAssertEqual((layout["overflowing"] as? [String]) ?? ["?"], [], "at \(width) px these stick out of their box")
+            _ = try runChromium(binary, ["--virtual-time-budget=3000", "--window-size=\(width),900",
+                                         "--screenshot=\(dir)/screenshot-\(width).png", "file://\(path)"])
+        }
+    }
 }

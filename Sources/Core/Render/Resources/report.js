@@ -540,6 +540,17 @@ function paintedPixels() {
   for (let i = 0; i < d.length; i += 4) if (d[i] !== BG[0] || d[i + 1] !== BG[1] || d[i + 2] !== BG[2]) n++;
   return { n, d };
 }
+// What sticks out of the layout: the page wider than the window, or a card's or panel's content
+// wider than its box (e.g. the confusion table's last column past the side panel).
+function layoutFit() {
+  const boxes = [...document.querySelectorAll('.gb-panel, .gb-card')];
+  return {
+    windowWidth: window.innerWidth,
+    pageWidth: document.documentElement.scrollWidth,
+    overflowing: boxes.filter(b => b.scrollWidth > b.clientWidth + 1)
+      .map(b => ((b.querySelector('h2, h3') || b).textContent || '').trim().slice(0, 40) + ': ' + b.scrollWidth + ' > ' + b.clientWidth),
+  };
+}
 async function selftest() {
   const r = { points: N, testPoints: M, frames: F, canvas: [W, H] };
   // Written at each stage, so a run cut short still shows how far it got.
@@ -588,6 +599,7 @@ async function selftest() {
       r.selected = state.selection ? state.selection.set.size : 0;
       r.galleryTitle = $('gb-gallery-title').textContent;
     }
+    r.layout = layoutFit();
     report('done');
   } catch (err) {
     r.error = String(err && err.stack || err);
