@@ -48,13 +48,7 @@ public enum Safetensors {
     public static func encode(
         _ tensors: [NamedTensor], metadata: [String: String] = [:], path: String
     ) throws -> [UInt8] {
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let pairs = metadata.sorted { $0.key < $1.key }.map {
-                "\(jsonString($0.key)):\(jsonString($0.value))"
-            }
-            entries.append("\(jsonString(metadataKey)):{\(pairs.joined(separator: ","))}")
-        }
+        var entries: [HeaderEntry] = []
         var names = Set<String>()
         var offset = 0
         for tensor in tensors {
@@ -71,13 +65,14 @@ public enum Safetensors {
                     "tensor '\(tensor.name)' has shape \(tensor.shape) but \(tensor.values.count) values"
                 )
             }
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append(
-                "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],"
-                    + "\"data_offsets\":[\(offset),\(offset + byteCount)]}")
+            entries.append(HeaderEntry(name: tensor.name, shape: tensor.shape, begin: offset, end: offset + byteCount))
             offset += byteCount
         }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
+        // Keys sorted (the data keep the tensors' order, through their offsets): the same tensors and
+        // metadata always give the same bytes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var header = Array(try encoder.encode(Header(entries: entries, metadata: metadata)))
         header += [UInt8](repeating: UInt8(ascii: " "), count: (8 - header.count % 8) % 8)
 
         var bytes: [UInt8] = []
@@ -155,64 +150,108 @@ public enum Safetensors {
         return (tensors, header.metadata)
     }
 
-    /// One tensor's header entry, its dtype already checked to be F32.
-    private struct Entry {
+    /// One tensor's header entry (dtype F32): its data are bytes `begin..<end` after the header.
+    private struct HeaderEntry: Encodable {
         let name: String
         let shape: [Int]
         let begin: Int
         let end: Int
+
+        private enum Field: String, CodingKey { case dtype, shape, data_offsets }
+
+        func encode(to encoder: Encoder) throws {
+            var fields = encoder.container(keyedBy: Field.self)
+            try fields.encode("F32", forKey: .dtype)
+            try fields.encode(shape, forKey: .shape)
+            try fields.encode([begin, end], forKey: .data_offsets)
+        }
+    }
+
+    /// The JSON header: one object whose keys are tensor names (and `__metadata__`). Decoding checks
+    /// every field and throws a `DataError` naming the file (`Header.pathKey` in the decoder's userInfo).
+    private struct Header: Codable {
+        static let pathKey = CodingUserInfoKey(rawValue: "glassbox.safetensors.path")!
+        var entries: [HeaderEntry]
+        var metadata: [String: String]
+
+        init(entries: [HeaderEntry], metadata: [String: String]) {
+            self.entries = entries
+            self.metadata = metadata
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var object = encoder.container(keyedBy: NameKey.self)
+            if !metadata.isEmpty { try object.encode(metadata, forKey: NameKey(metadataKey)) }
+            for entry in entries { try object.encode(entry, forKey: NameKey(entry.name)) }
+        }
+
+        init(from decoder: Decoder) throws {
+            let path = decoder.userInfo[Header.pathKey] as? String ?? ""
+            let object: KeyedDecodingContainer<NameKey>
+            do {
+                object = try decoder.container(keyedBy: NameKey.self)
+            } catch {
+                throw DataError(.badHeader, path: path, "header is JSON but not an object")
+            }
+            metadata = [:]
+            entries = []
+            for key in object.allKeys {
+                let name = key.stringValue
+                if name == metadataKey {
+                    guard let strings = try? object.decode([String: String].self, forKey: key) else {
+                        throw DataError(.badHeader, path: path, "__metadata__ is not an object of strings to strings")
+                    }
+                    metadata = strings
+                    continue
+                }
+                guard let fields = try? object.nestedContainer(keyedBy: NameKey.self, forKey: key) else {
+                    throw DataError(.badHeader, path: path, "tensor '\(name)' is not described by a JSON object")
+                }
+                guard let dtype = try? fields.decode(String.self, forKey: NameKey("dtype")) else {
+                    throw DataError(.badHeader, path: path, "tensor '\(name)' has no string \"dtype\"")
+                }
+                guard dtype == "F32" else {
+                    throw DataError(.unsupportedType, path: path, "tensor '\(name)' has dtype \(dtype); only F32 is supported")
+                }
+                // Decoding as Int fails for fractions and for numbers beyond Int's range.
+                guard let shape = try? fields.decode([Int].self, forKey: NameKey("shape")), shape.allSatisfy({ $0 >= 0 })
+                else {
+                    throw DataError(.badHeader, path: path,
+                                    "tensor '\(name)' has no \"shape\" list of non-negative integers")
+                }
+                guard let offsets = try? fields.decode([Int].self, forKey: NameKey("data_offsets")), offsets.count == 2,
+                      offsets.allSatisfy({ $0 >= 0 })
+                else {
+                    throw DataError(.badHeader, path: path,
+                                    "tensor '\(name)' has no \"data_offsets\" pair of non-negative integers")
+                }
+                entries.append(HeaderEntry(name: name, shape: shape, begin: offsets[0], end: offsets[1]))
+            }
+        }
+    }
+
+    /// A JSON object key that is any string (tensor names are the keys).
+    private struct NameKey: CodingKey {
+        let stringValue: String
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     private static func parseHeader(
         _ header: ArraySlice<UInt8>, path: String
-    ) throws -> (entries: [Entry], metadata: [String: String]) {
-        let json: Any
+    ) throws -> (entries: [HeaderEntry], metadata: [String: String]) {
+        let decoder = JSONDecoder()
+        decoder.userInfo[Header.pathKey] = path
         do {
-            json = try JSONSerialization.jsonObject(with: Data(header))
+            let parsed = try decoder.decode(Header.self, from: Data(header))
+            return (parsed.entries, parsed.metadata)
+        } catch let error as DataError {
+            throw error
         } catch {
-            throw DataError(
-                .badHeader, path: path, "header is not valid JSON: \(error.localizedDescription)")
+            throw DataError(.badHeader, path: path, "header is not valid JSON: \(error.localizedDescription)")
         }
-        guard let object = json as? [String: Any] else {
-            throw DataError(.badHeader, path: path, "header is JSON but not an object")
-        }
-        var metadata: [String: String] = [:]
-        var entries: [Entry] = []
-        for (name, value) in object {
-            if name == metadataKey {
-                guard let strings = value as? [String: String] else {
-                    throw DataError(
-                        .badHeader, path: path,
-                        "__metadata__ is not an object of strings to strings")
-                }
-                metadata = strings
-                continue
-            }
-            guard let fields = value as? [String: Any] else {
-                throw DataError(
-                    .badHeader, path: path, "tensor '\(name)' is not described by a JSON object")
-            }
-            guard let dtype = fields["dtype"] as? String else {
-                throw DataError(.badHeader, path: path, "tensor '\(name)' has no string \"dtype\"")
-            }
-            guard dtype == "F32" else {
-                throw DataError(
-                    .unsupportedType, path: path,
-                    "tensor '\(name)' has dtype \(dtype); only F32 is supported")
-            }
-            guard let shape = nonNegativeInts(fields["shape"]) else {
-                throw DataError(
-                    .badHeader, path: path,
-                    "tensor '\(name)' has no \"shape\" list of non-negative integers")
-            }
-            guard let offsets = nonNegativeInts(fields["data_offsets"]), offsets.count == 2 else {
-                throw DataError(
-                    .badHeader, path: path,
-                    "tensor '\(name)' has no \"data_offsets\" pair of non-negative integers")
-            }
-            entries.append(Entry(name: name, shape: shape, begin: offsets[0], end: offsets[1]))
-        }
-        return (entries, metadata)
     }
 }
 
@@ -222,35 +261,4 @@ private func describeF32Bytes(_ shape: [Int]) -> String {
         return "more bytes than can be addressed"
     }
     return "\(bytes) bytes (\(count) F32 values)"
-}
-
-/// The JSON array `value` as Ints, or nil unless every element is an integer >= 0.
-private func nonNegativeInts(_ value: Any?) -> [Int]? {
-    guard let elements = value as? [Any] else { return nil }
-    var ints: [Int] = []
-    for element in elements {
-        // Bridging to Int fails for fractions and for numbers beyond Int's range.
-        guard let int = element as? Int, int >= 0 else { return nil }
-        ints.append(int)
-    }
-    return ints
-}
-
-/// `text` as a JSON string literal.
-private func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        case _ where scalar.value < 0x20:
-            let digits = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -50,7 +50,8 @@ final class SafetensorsTests: XCTestCase {
     func testLayoutIsLengthPaddedHeaderThenLittleEndianData() throws {
         let bytes = try Safetensors.encode(
             [NamedTensor(name: "a", shape: [2], values: [1, -2])], path: "x")
-        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        // JSONEncoder with sorted keys: the fields in code-point order.
+        let header = #"{"a":{"data_offsets":[0,8],"dtype":"F32","shape":[2]}}"#
         let padded = header + String(repeating: " ", count: (8 - header.utf8.count % 8) % 8)
         XCTAssertEqual(padded.utf8.count % 8, 0)
         XCTAssertEqual(Array(bytes[0..<8]), [UInt8(padded.utf8.count), 0, 0, 0, 0, 0, 0, 0])
