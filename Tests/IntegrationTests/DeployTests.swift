@@ -18,22 +18,6 @@ final class DeployTests: XCTestCase {
             .filter { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
     }
 
-    private func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil)
-        throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
-    }
-
     func testUnitsPassSystemdAnalyzeVerifyWithoutWarnings() throws {
         let analyze = "/usr/bin/systemd-analyze"
         guard FileManager.default.isExecutableFile(atPath: analyze) else { throw XCTSkip("systemd-analyze is not installed") }
@@ -44,11 +28,11 @@ final class DeployTests: XCTestCase {
                 .replacingOccurrences(of: "/usr/local/bin/", with: buildDirectory.path + "/")
             try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
         }
-        let result = try run(analyze, ["verify", "--man=no", dir + "/glassbox-coordinator.service",
+        let result = try runToEnd(analyze, ["verify", "--man=no", dir + "/glassbox-coordinator.service",
                                        dir + "/glassbox-worker@node1.service"])
-        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.status, 0, result.output)
         // Unknown keys and bad values are only warnings for verify: any output is a failure here.
-        XCTAssertEqual(result.errors.trimmingCharacters(in: .whitespacesAndNewlines), "")
+        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines), "")
     }
 
     func testWorkerUnitRestartsAfterAFinishedRunButNotAfterConfigurationErrors() throws {
@@ -59,8 +43,8 @@ final class DeployTests: XCTestCase {
             .split(separator: " ").compactMap { Int32($0) })
         // The statuses the real worker gives for configuration errors must all be in the list.
         let worker = buildDirectory.appendingPathComponent("glassbox-worker").path
-        let missingData = try run(worker, ["--data", "/nonexistent/glassbox-data", "--coordinator-timeout", "1"])
-        let badOption = try run(worker, ["--threads", "0"])
+        let missingData = try runToEnd(worker, ["--data", "/nonexistent/glassbox-data", "--coordinator-timeout", "1"])
+        let badOption = try runToEnd(worker, ["--threads", "0"])
         XCTAssertNotEqual(missingData.status, 0)
         XCTAssertNotEqual(badOption.status, 0)
         XCTAssertTrue(prevented.contains(missingData.status), "exit \(missingData.status) for missing data is retried")
@@ -82,12 +66,12 @@ final class DeployTests: XCTestCase {
         let dir = try temporaryDirectory(self, "coordinator-unit")
         let environment = ["GLASSBOX_RUN_DIR": dir, "GLASSBOX_WORKERS": "4", "GLASSBOX_BIND": "tcp://0.0.0.0:5555",
                            "GLASSBOX_DATA": "/var/lib/glassbox/mnist", "GLASSBOX_EPOCHS": "100"]
-        let fresh = try run("/bin/sh", ["-c", script], environment: environment)
-        XCTAssertEqual(fresh.status, 0, fresh.errors)
+        let fresh = try runToEnd("/bin/sh", ["-c", script], environment: environment)
+        XCTAssertEqual(fresh.status, 0, fresh.output)
         XCTAssertTrue(fresh.output.contains("--out\n\(dir)\n"), fresh.output)
         XCTAssertFalse(fresh.output.contains("--resume"), fresh.output)
         FileManager.default.createFile(atPath: dir + "/checkpoint.safetensors", contents: Data())
-        let again = try run("/bin/sh", ["-c", script], environment: environment)
+        let again = try runToEnd("/bin/sh", ["-c", script], environment: environment)
         XCTAssertTrue(again.output.contains("--resume\n\(dir)\n"), again.output)
         XCTAssertTrue(again.output.contains("--workers\n4\n"), again.output)
         XCTAssertFalse(again.output.contains("--out"), again.output)

@@ -9,16 +9,7 @@ import Glibc
 /// programs carry the Swift runtime and run with the toolchain hidden.
 final class DistTests: XCTestCase {
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runToEnd("/usr/bin/env", arguments)
     }
 
     /// The folder the toolchain's Swift runtime is loaded from: where the test build's (dynamically linked)

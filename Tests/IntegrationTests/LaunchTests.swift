@@ -14,16 +14,7 @@ final class LaunchTests: XCTestCase {
 
     @discardableResult
     private func shell(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runToEnd("/bin/bash", arguments)
     }
 
     /// Namespaces `name-h0` (the coordinator's host) .. `name-h3`, removed when the test ends, also on failure.

@@ -27,6 +27,23 @@ func mnistDirectory() throws -> String {
     return dir
 }
 
+/// Runs `executable` with `arguments` to its end; its standard output and error together.
+@discardableResult
+func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// A fresh temporary directory, removed when the test ends.
 func temporaryDirectory(_ test: XCTestCase, _ name: String) throws -> String {
     let path = NSTemporaryDirectory() + "glassbox-it-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
