@@ -22,11 +22,18 @@ struct LaunchCommand: ParsableCommand {
             --worker-data DIR makes them read DIR on their own disk instead. They get the coordinator's CURVE \
             key folder (--curve-keys, with --curve-key-name set to the host), which must exist at the same \
             path on every host, as must the worker program (--worker-program; default: glassbox-worker \
-            beside this program).
+            beside this program), unless --push installs it.
+
+            --push TARBALL (from `make dist`) first copies the release to every host that lacks this very \
+            build, through the same remote shell, into --push-dir/DIGEST (DIGEST: the start of the \
+            tarball's SHA-256; hosts that have it are skipped), and starts the workers from there. The \
+            tarball carries the Swift runtime, so a host needs only the packages listed in \
+            deploy/README.md, tar and gzip.
 
             Example:
               printf 'node1:2\\nnode2:2\\n' > hosts
               glassbox-coordinator launch --hosts hosts --advertise 10.0.0.1 --epochs 10 --out runs/ten
+              glassbox-coordinator launch --hosts hosts --push dist/glassbox-1a2b3c4-linux-x86_64.tar.gz --epochs 10
             """)
 
     @Option(help: ArgumentHelp("File listing host[:workers[:threads]], one per line.", valueName: "file"))
@@ -47,6 +54,12 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Folder where each worker keeps the data set it receives (default: its "
                                + "$XDG_CACHE_HOME/glassbox or ~/.cache/glassbox).", valueName: "dir"))
     var workerCache: String?
+    @Option(help: ArgumentHelp("Release tarball (`make dist`) to install on the hosts that lack this build; the workers "
+                               + "then run from it.", valueName: "tarball"))
+    var push: String?
+    @Option(help: ArgumentHelp("Folder on each host for pushed builds; a relative path starts where the remote shell "
+                               + "does (the home folder for ssh).", valueName: "dir"))
+    var pushDir: String = ".cache/glassbox/dist"
     @Argument(parsing: .captureForPassthrough,
               help: ArgumentHelp("Options for `train` (see `glassbox-coordinator train --help`).", valueName: "train options"))
     var trainOptions: [String] = []
@@ -55,6 +68,9 @@ struct LaunchCommand: ParsableCommand {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535, got \(port)") }
         guard rsh.contains("{host}") else {
             throw ValidationError("--rsh must contain {host} (e.g. \"ssh -o BatchMode=yes {host}\"), got \"\(rsh)\"")
+        }
+        if push != nil, workerProgram != nil {
+            throw ValidationError("--push installs the worker program on the hosts; leave out --worker-program")
         }
         for reserved in ["--workers", "--spawn-workers", "--bind"] where trainOptions.contains(reserved) {
             throw ValidationError("\(reserved) is set by launch from --hosts and --port; leave it out")
@@ -76,9 +92,23 @@ struct LaunchCommand: ParsableCommand {
             log("cannot read --hosts \(hosts): \(error.localizedDescription)", .error)
             throw ExitCode(2)
         }
+        var program = workerProgram ?? LocalWorkers.workerExecutable().path
+        if let push {
+            do {
+                let release = try DistPush(tarball: push, directory: pushDir)
+                var pushed = Set<String>()
+                for host in hostList.entries.map(\.host) where pushed.insert(host).inserted {
+                    try release.ensure(on: host, rsh: rsh, log: log)
+                }
+                program = release.workerProgram
+            } catch let error as LaunchError {
+                log("\(error)", .error)
+                throw ExitCode(1)
+            }
+        }
         let plan = LaunchPlan(hosts: hostList, trainOptions: trainOptions, port: port,
                               advertise: advertise ?? ProcessInfo.processInfo.hostName,
-                              workerProgram: workerProgram ?? LocalWorkers.workerExecutable().path, rsh: rsh,
+                              workerProgram: program, rsh: rsh,
                               workerData: workerData, workerCache: workerCache)
         let status = try Launcher(plan: plan, log: log).run()
         if status != 0 { throw ExitCode(status) }

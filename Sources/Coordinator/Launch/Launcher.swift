@@ -57,6 +57,7 @@ final class Launcher {
         // Name a worker that ends while the coordinator still runs (a host that could not start it, a
         // crash); the coordinator itself decides whether the run can go on without it.
         var reported = Set<Int>()
+        var stoppedForLackOfWorkers = false
         while coordinator.isRunning {
             for (i, worker) in workers.enumerated() where !reported.contains(i) && !worker.process.isRunning {
                 reported.insert(i)
@@ -67,9 +68,19 @@ final class Launcher {
                     + "\(worker.launch.command))" : "; its last lines:\n  " + last.joined(separator: "\n  ")),
                     .warning)
             }
+            // With every worker gone on an error (none was told that the run is over), the coordinator
+            // would wait for workers that never come: stop it rather than hang.
+            if !workers.isEmpty, reported.count == workers.count, coordinator.isRunning,
+               !workers.contains(where: { $0.process.terminationStatus == 0 }) {
+                log("every worker exited with an error; stopping the coordinator", .error)
+                coordinator.terminate()
+                coordinator.waitUntilExit()
+                stoppedForLackOfWorkers = true
+                break
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        let status = coordinator.terminationStatus
+        let status = stoppedForLackOfWorkers ? 1 : coordinator.terminationStatus
         // The coordinator told its workers the run is over; give them a moment, then stop what is left.
         let deadline = now() + 10
         while workers.contains(where: { $0.process.isRunning }) && now() < deadline { Thread.sleep(forTimeInterval: 0.05) }
