@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "CommandLineOptionsTests", dependencies: [
             "CommandLineOptions", "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Core"]),
         // The coordinator's own files (metrics, checkpoint and event JSON), through `@testable import`.
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Core"]),
     ]

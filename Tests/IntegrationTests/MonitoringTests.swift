@@ -10,6 +10,12 @@ import Glibc
 final class MonitoringTests: XCTestCase {
     static let trainCount = 600
 
+    override func setUpWithError() throws {
+        #if DEBUG
+        throw XCTSkip("MonitoringTests train real networks (with maps): run them in a release build")
+        #endif
+    }
+
     /// GETs `url` with curl (`--path-as-is`: the path goes out as written); the HTTP status and the body.
     private func get(_ url: String) throws -> (status: Int, body: String) {
         let result = try runToEnd("/usr/bin/curl", ["-s", "--path-as-is", "--max-time", "10", "-w", "\n%{http_code}", url])
