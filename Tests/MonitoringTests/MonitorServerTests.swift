@@ -106,7 +106,7 @@ final class MonitorServerTests: XCTestCase {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
             process.arguments = ["-s", "--path-as-is", "--max-time", "10", "-w", " %{http_code}", "http://\(server.address)\(path)"]
             let output = NSTemporaryDirectory() + "glassbox-curl-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            FileManager.default.createFile(atPath: output, contents: nil)
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
             defer { try? FileManager.default.removeItem(atPath: output) }
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
             try process.run()
