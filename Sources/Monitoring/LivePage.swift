@@ -43,7 +43,8 @@ func livePage(status: RunStatus, files: [String]) -> String {
 /// E.g. `epoch 2/10 · step 96/480`, or `finished: 10/10 epochs`.
 func progressText(_ s: RunStatus) -> String {
     if s.finished { return "finished: epoch \(s.epoch)/\(s.epochs)" }
-    let training = s.trainingEpoch.map { " · training epoch \($0), step \(s.step)/\(s.steps)" } ?? ""
+    // Between an epoch's last step and its map, the epoch is done and no later one has started.
+    let training = s.trainingEpoch.flatMap { $0 > s.epoch ? " · training epoch \($0), step \(s.step)/\(s.steps)" : nil } ?? ""
     return "epoch \(s.epoch)/\(s.epochs)" + training
 }
 
@@ -68,7 +69,7 @@ const $ = id => document.getElementById(id);
 const esc = t => String(t).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 const duration = s => { s = Math.round(s); const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = String(s % 60).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${Math.floor(s / 60)}:${r}`; };
-function curve(svg, series) {
+function curve(svg, title, series) {
   const values = series.flatMap(s => s.points.map(p => p[1])).filter(Number.isFinite);
   const epochs = series.flatMap(s => s.points.map(p => p[0]));
   if (values.length === 0) { svg.innerHTML = ""; return; }
@@ -76,20 +77,22 @@ function curve(svg, series) {
   const e0 = Math.min(...epochs), e1 = Math.max(...epochs), width = e1 - e0 || 1;
   const x = e => 10 + 380 * (e - e0) / width, y = v => 190 - 180 * (v - lo) / span;
   svg.innerHTML = series.map(s => `<polyline fill="none" stroke="${s.color}" stroke-width="2" vector-effect="non-scaling-stroke"
-    ${s.dashed ? 'stroke-dasharray="6 4"' : ""} points="${s.points.map(p => `${x(p[0])},${y(p[1])}`).join(" ")}"/>`).join("")
-    + `<text x="12" y="14" font-size="12">${hi.toFixed(4)}</text><text x="12" y="196" font-size="12">${lo.toFixed(4)}</text>`;
+    ${s.dashed ? 'stroke-dasharray="6 4"' : ""} points="${s.points.map(p => `${x(p[0])},${y(p[1])}`).join(" ")}"/>`
+    + s.points.map(p => `<circle cx="${x(p[0])}" cy="${y(p[1])}" r="2.5" fill="${s.color}"/>`).join("")).join("")
+    + `<text x="388" y="14" font-size="12" text-anchor="end">${title}, epochs ${e0}-${e1}</text><text x="12" y="14" font-size="12">${hi.toFixed(4)}</text><text x="12" y="196" font-size="12">${lo.toFixed(4)}</text>`;
 }
 async function refresh() {
   let s;
   try { s = await (await fetch("/status.json", {cache: "no-store"})).json(); } catch (e) { return; }
   $("progress").textContent = s.finished ? `finished: epoch ${s.epoch}/${s.epochs}`
-    : `epoch ${s.epoch}/${s.epochs}` + (s.training_epoch ? ` · training epoch ${s.training_epoch}, step ${s.step}/${s.steps}` : "");
+    : `epoch ${s.epoch}/${s.epochs}`
+      + (s.training_epoch > s.epoch ? ` · training epoch ${s.training_epoch}, step ${s.step}/${s.steps}` : "");
   $("eta").textContent = !s.finished && s.eta_s != null
     ? `ETA ${duration(s.eta_s)}` + (s.samples_per_s != null ? ` · ${Math.round(s.samples_per_s)} samples/s` : "") : "";
   const h = s.history;
-  curve($("loss"), [{points: h.map(e => [e.epoch, e.loss]), color: "#1f77b4"},
+  curve($("loss"), "loss", [{points: h.map(e => [e.epoch, e.loss]), color: "#1f77b4"},
                     {points: h.map(e => [e.epoch, e.val_loss]), color: "#1f77b4", dashed: true}]);
-  curve($("acc"), [{points: h.map(e => [e.epoch, e.acc]), color: "#d62728"},
+  curve($("acc"), "accuracy", [{points: h.map(e => [e.epoch, e.acc]), color: "#d62728"},
                    {points: h.map(e => [e.epoch, e.val_acc]), color: "#d62728", dashed: true}]);
   if (s.workers.length > 0) {
     $("workers").innerHTML = `<p>${s.live_workers != null ? s.live_workers + " live" : ""}</p><table><tr><th>worker</th><th>KiB sent</th>`

@@ -1,4 +1,4 @@
-import Core
+@testable import Core
 import Foundation
 @testable import Monitoring
 import XCTest
@@ -68,6 +68,16 @@ final class MonitorServerTests: XCTestCase {
         let page = String(decoding: routes.reply(to: "/").body, as: UTF8.self)
         XCTAssertTrue(page.contains("epoch 0/3 · training epoch 1, step 2/4"), page)
         XCTAssertTrue(page.contains("src=\"/files/fig/epoch_002.png?epoch=2\""), page)
+
+        // Epoch 1 done, epoch 2 not started: the page says so, and the validation series hold its numbers.
+        monitor.epochDone(EpochMetrics(epoch: 1, loss: 0.75, acc: 0.6, valLoss: 0.5, valAcc: 0.8, seconds: 2,
+                                       samplesPerSecond: 100))
+        let done = String(decoding: routes.reply(to: "/").body, as: UTF8.self)
+        XCTAssertTrue(done.contains("<b id=\"progress\">epoch 1/3</b>"), done)
+        let after = String(decoding: routes.reply(to: "/metrics").body, as: UTF8.self).split(separator: "\n")
+        for line in ["glassbox_epoch 1.0", "glassbox_val_accuracy 0.8", "glassbox_val_loss 0.5"] {
+            XCTAssertTrue(after.contains(Substring(line)), "no line `\(line)` in\n\(after.joined(separator: "\n"))")
+        }
     }
 
     func testWorkerSeriesCarryTheWorkerLabel() throws {
