@@ -30,7 +30,8 @@ public final class MonitorServer: @unchecked Sendable {
             channel = try bootstrap.bind(host: host, port: port).wait()
         } catch {
             try? group.syncShutdownGracefully()
-            throw MonitorError("--metrics-listen \(host):\(port): cannot listen there (\(error)); "
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+            throw MonitorError("--metrics-listen \(host):\(port): cannot listen there (\(reason)); "
                                + "expected a free port on an address of this host, e.g. 127.0.0.1:9464")
         }
         let bound = channel.localAddress?.port ?? port

@@ -74,8 +74,12 @@ final class MonitorServerTests: XCTestCase {
                                        samplesPerSecond: 100))
         let done = String(decoding: routes.reply(to: "/").body, as: UTF8.self)
         XCTAssertTrue(done.contains("<b id=\"progress\">epoch 1/3</b>"), done)
+        monitor.mapDone(epoch: 1, metrics: ["umap_seconds": 1.5, "umap_transform_seconds": 0.25,
+                                             "umap_trustworthiness": 0.9, "umap_frame_displacement": 0.125])
         let after = String(decoding: routes.reply(to: "/metrics").body, as: UTF8.self).split(separator: "\n")
-        for line in ["glassbox_epoch 1.0", "glassbox_val_accuracy 0.8", "glassbox_val_loss 0.5"] {
+        for line in ["glassbox_epoch 1.0", "glassbox_val_accuracy 0.8", "glassbox_val_loss 0.5", "glassbox_map_epoch 1.0",
+                     "glassbox_umap_stage_seconds{stage=\"fit\"} 1.5", "glassbox_umap_stage_seconds{stage=\"transform\"} 0.25",
+                     "glassbox_umap_trustworthiness 0.9", "glassbox_umap_displacement 0.125"] {
             XCTAssertTrue(after.contains(Substring(line)), "no line `\(line)` in\n\(after.joined(separator: "\n"))")
         }
     }
