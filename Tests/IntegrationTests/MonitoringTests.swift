@@ -86,12 +86,20 @@ final class MonitoringTests: XCTestCase {
         }
 
         let epochs = 2
-        let train = try RunningProcess("glassbox-coordinator", [
-            "train", "--data", data, "--limit-train", "\(Self.trainCount)", "--epochs", "\(epochs)", "--no-maps",
-            "--seed", "5", "--threads", "1", "--spawn-workers", "2", "--worker-threads", "1", "--out", dir + "/run",
-            "--metrics-listen", "127.0.0.1:\(metricsPort)", "--metrics-linger", "4",
+        let settings = ["train", "--data", data, "--limit-train", "\(Self.trainCount)", "--epochs", "\(epochs)", "--no-maps",
+                        "--seed", "5", "--threads", "1", "--spawn-workers", "2", "--worker-threads", "1"]
+        let train = try RunningProcess("glassbox-coordinator", settings + [
+            "--out", dir + "/run", "--metrics-listen", "127.0.0.1:\(metricsPort)", "--metrics-linger", "4",
         ], outputPath: dir + "/train.log")
         XCTAssertEqual(train.wait(timeout: 600), 0, train.output)
+
+        // Watching changes nothing the run computes: the same weights as the same run unwatched.
+        let unwatched = try RunningProcess("glassbox-coordinator", settings + ["--out", dir + "/unwatched"],
+                                           outputPath: dir + "/unwatched.log")
+        XCTAssertEqual(unwatched.wait(timeout: 600), 0, unwatched.output)
+        XCTAssertEqual(try RunResult(status: 0, output: "", directory: dir + "/run").weightsDigest(),
+                       try RunResult(status: 0, output: "", directory: dir + "/unwatched").weightsDigest(),
+                       "the watched run's weights differ from the unwatched run's")
 
         // The target is gone now, so Prometheus has marked its series stale: read the last sample scraped.
         let last = { (series: String) in try self.prometheusValue(prometheusPort, "last_over_time(\(series)[10m])") }
