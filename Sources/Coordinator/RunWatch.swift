@@ -34,6 +34,10 @@ struct MonitoringOptions: ParsableArguments {
         let monitor = RunMonitor(runDirectory: run.path, epochs: epochs)
         let server = try MonitorServer(host: host, port: port, monitor: monitor)
         log("serving the live page on http://\(server.address)/ and Prometheus metrics on http://\(server.address)/metrics")
+        if !(host.hasPrefix("127.") || host == "::1" || host == "localhost") {
+            log("\(server.address) is reachable from other hosts and asks no password: anyone who can connect can read "
+                + "the run's files (weights included)", .warning)
+        }
         return RunWatch(monitor: monitor, server: server, linger: metricsLinger, log: log)
     }
 }
