@@ -204,5 +204,19 @@ final class MonitoringTests: XCTestCase {
             XCTAssertFalse(reply.body.contains("secret") || reply.body.contains("root:"), "\(escape) leaked: \(reply.body)")
         }
         XCTAssertEqual(try get(page + "files/../outside.txt").status, 403, "`..` is refused")
+
+        // Once the run is over (the server lingers), the map series hold the last map's metrics.jsonl row.
+        XCTAssertTrue(train.waitForOutput("run finished", timeout: 600), train.output)
+        let rows = try String(contentsOfFile: dir + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let last = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(rows.last).utf8)) as? [String: Any])
+        let metrics = try get(page + "metrics").body.split(separator: "\n")
+        for (series, key) in [("glassbox_umap_trustworthiness", "umap_trustworthiness"),
+                              ("glassbox_umap_displacement", "umap_frame_displacement"), ("glassbox_map_epoch", "epoch")] {
+            let line = try XCTUnwrap(metrics.first { $0.hasPrefix(series + " ") }, "no \(series) in /metrics")
+            let served = try XCTUnwrap(Double(line.split(separator: " ").last ?? ""), String(line))
+            XCTAssertEqual(served, try XCTUnwrap(last[key] as? Double, key), accuracy: 1e-9, "\(series) vs metrics.jsonl \(key)")
+        }
+        XCTAssertTrue(metrics.contains { $0.hasPrefix("glassbox_umap_stage_seconds{stage=\"transform\"} ") },
+                      "no UMAP stage series")
     }
 }
