@@ -11,7 +11,7 @@ DEB_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libpng-dev zlib1g-dev lib
                 fonts-dejavu-core dataset-fashion-mnist python3 python3-venv time
 # Only the tests need these: headless Chromium (the report), systemd-analyze (the units), a single-node
 # Slurm cluster (the sbatch script), ip netns (emulated hosts).
-DEB_TEST_PACKAGES := chromium systemd slurm-wlm munge iproute2
+DEB_TEST_PACKAGES := chromium systemd slurm-wlm munge iproute2 prometheus
 
 # AVX2 + FMA code paths need the compiler told the CPU (haswell also has SSE 4.2, whose crc32 instruction
 # checks the wire messages); only where the CPU has all three.

@@ -15,6 +15,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `train --metrics-listen`: Prometheus' text format and the small HTTP server of `Monitoring`.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -40,8 +44,17 @@ let package = Package(
         .target(name: "CommandLineOptions", dependencies: [
             "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // `/metrics`, the live page and the run's files over HTTP (SwiftNIO); only the coordinator imports it.
+        .target(name: "Monitoring", dependencies: [
+            "Core", "Cluster",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "Coordinator", dependencies: [
-            "CKernels", "Core", "Protocol", "Cluster", "CommandLineOptions",
+            "CKernels", "Core", "Protocol", "Cluster", "CommandLineOptions", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
@@ -55,6 +68,7 @@ let package = Package(
         .testTarget(name: "CommandLineOptionsTests", dependencies: [
             "CommandLineOptions", "Core", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Core"]),
         // The coordinator's own files (metrics, checkpoint and event JSON), through `@testable import`.
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Core"]),
     ]

@@ -71,6 +71,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup(title: "Distributed training, checkpoints and resuming")
     var cluster: ClusterOptions
+    @OptionGroup(title: "Watching a run")
+    var watch: MonitoringOptions
 
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
@@ -80,6 +82,8 @@ struct TrainCommand: ParsableCommand {
         let run = try RunDirectory(path: cluster.resume ?? out)
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
               + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(run.path)")
+        let watcher = try watch.start(run: run, epochs: epochs, log: log)
+        defer { watcher?.stop() }
         var settings = TrainingSettings()
         settings.epochs = epochs
         settings.seed = seed
@@ -87,15 +91,20 @@ struct TrainCommand: ParsableCommand {
         let session = try TrainingSession(
             options: cluster, training: settings, split: split, trainingImages: train.count,
             workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)", "--log-format", logFormat.rawValue],
-            run: run, log: log) {
+            run: run, log: log, poolObserver: watcher?.monitor) {
             LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
                                            microBatchSize: microBatch), train: train, test: split.test, seed: seed)
         }
         defer { session.finish() }
         let backend = session.backend
-        let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
+        let loop = try TrainingLoop(settings: settings, sampleCount: train.count,
+                                    backend: watcher?.observing(backend) ?? backend,
                                     state: session.initialState, log: { log(session.annotate($0)) },
-                                    progress: { log.progress(session.annotate($0)) })
+                                    progress: { watcher?.monitor.progress($0); log.progress(session.annotate($0)) })
+        if let watcher {
+            if session.liveWorkers != nil { watcher.monitor.liveWorkers = { session.liveWorkers ?? 0 } }
+            watcher.monitor.begin(stepsPerEpoch: loop.plan.stepsPerEpoch, history: loop.history)
+        }
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
         var umapOptions = UMAPOptions()
@@ -126,6 +135,7 @@ struct TrainCommand: ParsableCommand {
             testPredictions = testHidden.predictions
             var m = try session.guarded { try maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden) }
             m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
+            watcher?.monitor.mapDone(epoch: epoch, metrics: m)
             return m
         }
         // A resumed run's maps start at the epoch it resumes from.
@@ -153,6 +163,7 @@ struct TrainCommand: ParsableCommand {
         try publishMap(firstMapEpoch)
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
+            watcher?.monitor.epochDone(m)
             try run.writeMetrics(loop.history)
             figures.curves(loop.history)
             var row: [String: Double] = ["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
@@ -186,6 +197,7 @@ struct TrainCommand: ParsableCommand {
                 trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion, accuracy: accuracy))
         }
         try figures.finish()
+        watcher?.finish()
         log("test accuracy: \(fmt(100 * accuracy, 2))% (\(test.stats.correct)/\(test.stats.count)), "
             + "test loss \(fmt(test.stats.lossSum / Double(max(test.stats.count, 1)), 4))")
         log("peak resident memory \(peakResidentBytes() / 1_048_576) MiB; wrote \(run.path)/"

@@ -43,6 +43,11 @@ public final class WorkerPool: @unchecked Sendable {
     /// The last update without rows left out, encoded once for every worker without a share of its step.
     private var encodedUpdate: (version: UInt64, bytes: [UInt8])?
     private var stopping = false
+    /// When each worker was last sent a piece of work, for `observer`'s answer times.
+    private var workSentAt: [WorkerID: Double] = [:]
+
+    /// Told about each worker's traffic and answer times; set before `start`.
+    public var observer: (any WorkerPoolObserver)?
 
     private enum Command {
         case run(PoolJob)
@@ -295,6 +300,10 @@ public final class WorkerPool: @unchecked Sendable {
                     try router.send(frames: [id, bytes], dontWait: true)
                     dispatcher.sent(to: id, at: now())
                     count(bytes, sent: true)
+                    if let observer, let name = dispatcher.name(of: id) {
+                        observer.worker(name, transferred: bytes.count, sent: true)
+                        if case .request = outgoing { workSentAt[id] = now() }
+                    }
                 } catch {
                     perform(dispatcher.sendFailed(to: id, because: error.isHostUnreachable ? "its connection closed"
                         : error.isWouldBlock ? "it stopped reading (send queue full)" : "sending failed: \(error)"))
@@ -366,6 +375,18 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Tells `observer` about a message received from a joined worker, and its answer time if it answers work.
+    private func observe(_ message: Message, of bytes: Int, from id: WorkerID) {
+        guard let observer, let name = dispatcher.name(of: id) else { return }
+        observer.worker(name, transferred: bytes, sent: false)
+        switch message {
+        case .stepResult, .evalReply, .umapReply:
+            if let sentAt = workSentAt.removeValue(forKey: id) { observer.worker(name, answeredAfter: now() - sentAt) }
+        default:
+            break
+        }
+    }
+
     /// Decodes one message from the socket (identity frame, message frame) for the dispatcher.
     private func handle(_ frames: [[UInt8]]) {
         guard frames.count == 2 else { return }
@@ -387,6 +408,7 @@ public final class WorkerPool: @unchecked Sendable {
         if case .hello(let hello) = message {
             perform(dispatcher.hello(hello, from: id, at: now()))
         } else {
+            observe(message, of: frames[1].count, from: id)
             perform(dispatcher.received(message, header.envelope, from: id, at: now()))
         }
     }

@@ -21,9 +21,11 @@ final class TrainingSession {
 
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
     /// log level); `local` makes the in-process backend when no workers are asked for, and with workers the
-    /// one that recomputes steps whose gradient stayed on a lost worker.
+    /// one that recomputes steps whose gradient stayed on a lost worker. `poolObserver` is told each worker's
+    /// traffic and answer times (`--metrics-listen`).
     init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
-         workerArguments: [String], run: RunDirectory, log: Log, local: @escaping () -> LocalBackend) throws {
+         workerArguments: [String], run: RunDirectory, log: Log, poolObserver: (any WorkerPoolObserver)? = nil,
+         local: @escaping () -> LocalBackend) throws {
         self.run = run
         self.log = log
         events = try EventLog(path: run.file("events.jsonl"))
@@ -63,6 +65,7 @@ final class TrainingSession {
                               "weightSync": sync.rawValue],
             datasetOffer: try DatasetOffer(split: split)), log: log, events: events)
         self.pool = pool
+        pool.observer = poolObserver
         pool.start()
         events.record("run_started", ["mode": options.spawnWorkers != nil ? "spawned workers" : "external workers",
                                       "workers": workerCount, "endpoint": pool.endpoint,
@@ -92,6 +95,9 @@ final class TrainingSession {
 
     deinit { finish() }
 
+
+    /// Live workers now; nil when training in this process.
+    var liveWorkers: Int? { pool?.liveCount }
 
     /// A training-loop line with the number of live workers appended (distributed runs).
     func annotate(_ line: String) -> String {

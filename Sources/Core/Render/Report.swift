@@ -259,7 +259,7 @@ public func reportSpriteSheets(images: [UInt8], testImages: [UInt8], imageSide: 
 }
 
 /// `text` with the five HTML-special characters escaped, for element content and attributes.
-func htmlEscaped(_ text: String) -> String {
+public func htmlEscaped(_ text: String) -> String {
     var out = ""
     out.reserveCapacity(text.utf8.count)
     for ch in text {
