@@ -75,6 +75,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let log = Log(level: logLevel.level, prefix: "coordinator", format: logFormat)
+        if let resume = cluster.resume { _ = try Checkpoint.path(in: resume) }  // before the seconds of loading data
         let split = try dataSource.load()
         if let n = limitTrain, n > split.train.count {
             throw ValidationError("--limit-train \(n) is more than the \(split.train.count) training images of \(split.name)")
