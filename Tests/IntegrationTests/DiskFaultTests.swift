@@ -39,6 +39,13 @@ final class TmpfsMount {
 /// exit, and the last checkpoint intact; resuming from it gives the undisturbed run's weights. A
 /// checkpoint cut short or with a flipped byte is refused, never loaded.
 final class DiskFaultTests: XCTestCase {
+    override func setUpWithError() throws {
+        #if DEBUG
+        throw XCTSkip("these tests train real networks in several runs: run them in a release build "
+                      + "(swift build --build-tests -c release -Xswiftc -enable-testing ...)")
+        #endif
+    }
+
     static func runArguments(limit: Int = 300) throws -> [String] {
         ["--data", try mnistDirectory(), "--limit-train", "\(limit)", "--epochs", "2", "--seed", "11", "--no-maps"]
     }

@@ -14,6 +14,13 @@ import Glibc
 /// must cost a few log lines, not one per attempt. With GLASSBOX_HOSTILE_TABLE set, each test appends its
 /// rows (kind, sent, survived, weights identical, log lines) to that file (`scripts/hostile.sh`).
 final class HostilePeersTests: XCTestCase {
+    override func setUpWithError() throws {
+        #if DEBUG
+        throw XCTSkip("these tests train real networks in several runs: run them in a release build "
+                      + "(swift build --build-tests -c release -Xswiftc -enable-testing ...)")
+        #endif
+    }
+
     static func runArguments() throws -> [String] {
         ["--data", try mnistDirectory(), "--limit-train", "600", "--epochs", "2", "--seed", "5", "--no-maps"]
     }
