@@ -26,6 +26,9 @@ final class RawTCPConnection {
             close(fd)
             return nil
         }
+        // A peer that stops reading without closing must not block the test for ever.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }
