@@ -20,8 +20,14 @@ final class TmpfsMount {
         test.addTeardownBlock { _ = try? runToEnd("/bin/umount", ["-l", path]) }
     }
 
-    func remountReadOnly() throws {
-        let remount = try runToEnd("/bin/mount", ["-o", "remount,ro", path])
+    /// Makes `directory` (inside the mount) read-only from now on. The whole tmpfs cannot be remounted
+    /// read-only while a file on it is open for writing (the run's events.jsonl), so a read-only bind mount
+    /// of the directory goes over it: every later path lookup there finds a read-only file system.
+    func makeReadOnly(_ test: XCTestCase, _ directory: String) throws {
+        let bind = try runToEnd("/bin/mount", ["--bind", directory, directory])
+        XCTAssertEqual(bind.status, 0, bind.output)
+        test.addTeardownBlock { _ = try? runToEnd("/bin/umount", ["-l", directory]) }
+        let remount = try runToEnd("/bin/mount", ["-o", "remount,bind,ro", directory])
         XCTAssertEqual(remount.status, 0, remount.output)
     }
 
@@ -86,13 +92,15 @@ final class DiskFaultTests: XCTestCase {
         let root = try temporaryDirectory(self, "disk-read-only")
         let disk = try TmpfsMount(self, at: root + "/disk", megabytes: 64)
         let run = disk.path + "/run"
-        let process = try startTraining(Self.runArguments(limit: 2000), in: run)
+        // Its log goes outside the disk: a file open for writing would keep the disk from turning read-only.
+        let process = try RunningProcess("glassbox-coordinator", ["train"] + Self.runArguments(limit: 2000) + ["--out", run],
+                                         outputPath: root + "/run.log")
         // Once epoch 1's checkpoint is there, the run is frozen, its disk made read-only, and let go on.
         let deadline = Date().addingTimeInterval(300)
         while process.process.isRunning, Date() < deadline, try epochsDone(in: run) < 1 { Thread.sleep(forTimeInterval: 0.02) }
         kill(process.pid, SIGSTOP)
         let stillTraining = process.process.isRunning
-        try disk.remountReadOnly()
+        try disk.makeReadOnly(self, run)
         kill(process.pid, SIGCONT)
         let status = process.wait(timeout: 300)
         guard stillTraining else { throw XCTSkip("the run ended before its disk could be made read-only") }
