@@ -26,6 +26,8 @@ final class BadInputTests: XCTestCase {
         let files = try BadInputFiles(in: dir)
         let mnist = try mnistDirectory()
         let coordinator = "glassbox-coordinator", worker = "glassbox-worker"
+        let checkpoint = try startedRun(in: dir + "/checkpointed", data: mnist)
+        let fashion = "/usr/share/datasets/fashion-mnist"
         let cases: [Case] = [
             Case(coordinator, ["train", "--epochs", "-1"], ["--epochs", "-1"]),
             Case(coordinator, ["train", "--epochs", "ten"], ["--epochs", "ten"]),
@@ -78,6 +80,17 @@ final class BadInputTests: XCTestCase {
             Case(coordinator, ["train", "--data", mnist, "--out", files.plainFile], ["plain-file"]),
             Case(coordinator, ["train", "--data", mnist, "--out", files.lockedFolder + "/run"], ["locked"], unprivileged: true),
             Case(coordinator, ["train", "--resume", files.plainFile, "--data", mnist], ["plain-file"]),
+            // train --resume with settings other than the checkpoint's (seed 1, 200 images, micro-batch 25, MNIST)
+            Case(coordinator, ["train", "--resume", checkpoint, "--data", mnist, "--limit-train", "200", "--seed", "2"],
+                 ["--seed was 1", "is 2"]),
+            Case(coordinator, ["train", "--resume", checkpoint, "--data", mnist, "--limit-train", "300"],
+                 ["--limit-train", "was 200", "is 300"]),
+            Case(coordinator, ["train", "--resume", checkpoint, "--data", mnist, "--limit-train", "200", "--micro-batch", "20"],
+                 ["--micro-batch was 25", "is 20"]),
+        ] + (FileManager.default.fileExists(atPath: fashion) ? [
+            Case(coordinator, ["train", "--resume", checkpoint, "--data", fashion, "--limit-train", "200"],
+                 ["data set was mnist", "fashion"]),
+        ] : []) + [
             // train: workers, sockets, keys
             Case(coordinator, ["train", "--spawn-workers", "0"], ["workers", "0"]),
             Case(coordinator, ["train", "--spawn-workers", "-2"], ["workers", "-2"]),
@@ -199,6 +212,20 @@ final class BadInputTests: XCTestCase {
             if let problem = try check(testCase, log: "\(dir)/case-\(index).log") { failing.append("case \(index): \(problem)") }
         }
         XCTAssertEqual(failing, [], "\(failing.count) of \(cases.count) cases answered badly:\n" + failing.joined(separator: "\n\n"))
+    }
+
+    /// A run directory with a real checkpoint (seed 1, 200 images): a run stopped once it wrote its first one.
+    private func startedRun(in directory: String, data: String) throws -> String {
+        let run = try startTraining(["--data", data, "--limit-train", "200", "--epochs", "1", "--no-maps"], in: directory)
+        let deadline = Date().addingTimeInterval(120)
+        while run.process.isRunning, Date() < deadline,
+              !FileManager.default.fileExists(atPath: directory + "/checkpoint.json") {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(run.pid, SIGKILL)
+        run.process.waitUntilExit()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/checkpoint.json"), run.output)
+        return directory
     }
 
     /// Runs one case under a timeout; nil if it answered well, else what was wrong, with the command and its output.
