@@ -25,7 +25,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 DIST_NAME := glassbox-$(VERSION)-linux-x86_64
 DIST_TARBALL := dist/$(DIST_NAME).tar.gz
 
-.PHONY: all deps test-deps install-packages data build run test bench install dist clean help
+.PHONY: all deps test-deps install-packages data build run test bench hostile install dist clean help
 all: build
 
 help:
@@ -67,6 +67,10 @@ TEST_BUILD := $(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $
 test: test-deps data dist
 	$(TEST_BUILD)
 	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) GLASSBOX_DIST=$(CURDIR)/$(DIST_TARBALL) $(SWIFT) test -c release --skip-build
+
+# Hostile peers against a 2-worker run on loopback: the table of RELIABILITY.md (release tests, a few minutes).
+hostile: deps data
+	bash scripts/hostile.sh $(DATA_DIR)
 
 bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import Core
 
 struct BenchCommand: ParsableCommand {
@@ -15,15 +16,26 @@ struct CNNBench: ParsableCommand {
         commandName: "cnn",
         abstract: "Measure sgemm peak, training and forward (hidden outputs) throughput in this process.")
 
-    @Option(help: "Compute threads (micro-batches run in parallel; BLAS uses one thread each).")
+    @Option(parsing: .unconditional, help: "Compute threads (micro-batches run in parallel; BLAS uses one thread each).")
     var threads: Int = defaultThreadCount()
-    @Option(help: "Samples per micro-batch.")
+    @Option(parsing: .unconditional, help: "Samples per micro-batch.")
     var microBatch: Int = 25
-    @Option(help: "Training steps of 100 samples per timing round.")
+    @Option(parsing: .unconditional, help: "Training steps of 100 samples per timing round.")
     var steps: Int = 30
-    @Option(help: "Samples for the forward timing.")
+    @Option(parsing: .unconditional, help: "Samples for the forward timing.")
     var forwardSamples: Int = 5000
     @OptionGroup var lateEpoch: StateBenchOptions
+
+    func validate() throws {
+        try validateThreadCount(threads)
+        try validateCount(microBatch, in: 1...100, option: "--micro-batch", because: "batch 100 is cut into these")
+        try validateCount(steps, in: 1...1_000_000, option: "--steps")
+        try validateCount(forwardSamples, in: 1...10_000_000, option: "--forward-samples")
+        if let state = lateEpoch.state {
+            // Read before the minutes of timing, so that a wrong path is said at once.
+            _ = try Checkpoint.read(in: state)
+        }
+    }
 
     func run() throws {
         printBenchMachine()
@@ -51,7 +63,7 @@ struct UMAPBench: ParsableCommand {
 
     @Option(help: "Directory holding the four MNIST IDX files.")
     var data: String = "data/mnist"
-    @Option(help: "Use the first N training rows (default: all).")
+    @Option(parsing: .unconditional, help: "Use the first N training rows (default: all).")
     var rows: Int?
     @Flag(help: "Also the exact kNN graphs (slow: ~25 s each) and the recall of the approximate ones.")
     var recall = false
@@ -59,14 +71,25 @@ struct UMAPBench: ParsableCommand {
     var fresh = false
     @Option(help: "Write x.npy, y.npy, xt.npy, yt.npy here for scripts/umap_reference.py.")
     var dump: String?
-    @Option(help: "How far the warm fit's projection drifts towards another random one.")
+    @Option(parsing: .unconditional, help: "How far the warm fit's projection drifts towards another random one.")
     var drift: Float = 0.15
-    @Option(help: "Warm fit SGD epochs (default: UMAPOptions').")
+    @Option(parsing: .unconditional, help: "Warm fit SGD epochs (default: UMAPOptions').")
     var warmEpochs: Int?
-    @Option(help: "Warm fit initial learning rate (default: UMAPOptions').")
+    @Option(parsing: .unconditional, help: "Warm fit initial learning rate (default: UMAPOptions').")
     var warmLearningRate: Float?
-    @Option(help: "Warm fit refinement passes (default: UMAPOptions').")
+    @Option(parsing: .unconditional, help: "Warm fit refinement passes (default: UMAPOptions').")
     var warmPasses: Int?
+
+    func validate() throws {
+        // UMAP needs more rows than neighbours per row.
+        if let rows { try validateCount(rows, in: 100...10_000_000, option: "--rows") }
+        if let n = warmEpochs { try validateCount(n, in: 1...100_000, option: "--warm-epochs") }
+        if let n = warmPasses { try validateCount(n, in: 0...100, option: "--warm-passes") }
+        guard drift.isFinite, drift >= 0 else { throw ValidationError("--drift must be a number >= 0, got \(drift)") }
+        if let rate = warmLearningRate, !(rate > 0 && rate.isFinite) {
+            throw ValidationError("--warm-learning-rate must be a number > 0, got \(rate)")
+        }
+    }
 
     func run() throws {
         let split = try DatasetSource.load(.directory(data))

@@ -39,19 +39,19 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Optional .npy of integer labels, one per input row (for the quality report).")
     var labels: String?
 
-    @Option(help: "Neighbours per point, the point itself included (umap-learn n_neighbors).")
+    @Option(parsing: .unconditional, help: "Neighbours per point, the point itself included (umap-learn n_neighbors).")
     var nNeighbors: Int = 40
 
-    @Option(help: "Minimum distance between embedded points (umap-learn min_dist).")
+    @Option(parsing: .unconditional, help: "Minimum distance between embedded points (umap-learn min_dist).")
     var minDist: Float = 0.1
 
-    @Option(help: "SGD epochs (default: 200 above 10,000 rows, else 500, as umap-learn).")
+    @Option(parsing: .unconditional, help: "SGD epochs (default: 200 above 10,000 rows, else 500, as umap-learn).")
     var epochs: Int?
 
     @Option(help: "Seed of every random choice.")
     var seed: UInt64 = 0
 
-    @Option(help: "Threads (default: every core).")
+    @Option(parsing: .unconditional, help: "Threads (default: every core).")
     var threads: Int?
 
     @Flag(help: "Exact neighbours (blocked sgemm; slow above ~20,000 rows) instead of the approximate search.")
@@ -91,6 +91,8 @@ struct EmbedCommand: ParsableCommand {
         if let model { return try transformWithSavedModel(model) }
         let input = input!
         let x = try readMatrix(input)
+        // A map needs neighbours: one row has none, and two give a graph with nothing to lay out.
+        guard x.rows >= 3 else { throw EmbedError("\(input): \(x.rows) rows; a map needs at least 3") }
         var options = UMAPOptions()
         options.nNeighbors = nNeighbors
         options.minDist = minDist

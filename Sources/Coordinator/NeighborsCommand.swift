@@ -28,13 +28,13 @@ struct NeighborsCommand: ParsableCommand {
     @Option(help: "An earlier matrix of the same rows (.npy), searched fresh first.")
     var previous: String?
 
-    @Option(help: "Neighbours per point, the point itself included.")
+    @Option(parsing: .unconditional, help: "Neighbours per point, the point itself included.")
     var nNeighbors: Int = 40
 
     @Option(help: "Seed of the search (PCA, k-means); `train` uses its --seed.")
     var seed: UInt64 = 1
 
-    @Option(help: "Threads of this process (default: every core).")
+    @Option(parsing: .unconditional, help: "Threads of this process (default: every core).")
     var threads: Int = defaultThreadCount()
 
     @Option(help: "Directory of the exact graphs for recall (exact_<name>.npy; computed and stored there if missing).")

@@ -21,13 +21,12 @@ struct RunDirectory {
 
     /// Writes `contents` to `name` atomically (temporary file, then rename).
     func writeAtomically(_ name: String, _ contents: String) throws {
-        let final = file(name), tmp = final + ".tmp"
+        let final = file(name)
         do {
-            try contents.write(toFile: tmp, atomically: false, encoding: .utf8)
-            if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
-            try FileManager.default.moveItem(atPath: tmp, toPath: final)
+            try FileBytes.writeAtomically(Array(contents.utf8), to: final)
         } catch {
-            throw RunError("cannot write \(final): \(error.localizedDescription)")
+            // DataError names the path and the system's reason (a full or read-only disk).
+            throw RunError("cannot write \(error)")
         }
     }
 

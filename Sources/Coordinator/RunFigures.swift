@@ -26,8 +26,12 @@ final class RunFigures: @unchecked Sendable {
         queue.async {
             do { try body() } catch {
                 self.lock.lock(); defer { self.lock.unlock() }
-                if self.firstError == nil { self.firstError = error }
-                self.log("could not write \(what): \(error)", .error)
+                // The first failure is the run's error (`finish` throws it); the rest (a full or read-only
+                // disk fails every later file too) would only repeat it.
+                guard self.firstError == nil else { return }
+                self.firstError = error
+                self.log("could not write \(what) (the run stops with this error once training is done): \(error)",
+                         .warning)
             }
         }
     }

@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
     var epochs: Int = 10
     @OptionGroup(title: "Data")
     var dataSource: DataSourceOptions
-    @Option(help: "Random seed: weights, shuffles and dropout all derive from it.")
+    @Option(parsing: .unconditional, help: "Random seed: weights, shuffles and dropout all derive from it.")
     var seed: UInt64 = 1
     @Option(help: "Run directory for metrics, weights and figures.")
     var out: String = "runs/default"
@@ -77,8 +77,16 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let log = Log(level: logLevel.level, prefix: "coordinator", format: logFormat)
+        if let resume = cluster.resume { _ = try Checkpoint.path(in: resume) }  // before the seconds of loading data
         let split = try dataSource.load()
+        if let n = limitTrain, n > split.train.count {
+            throw ValidationError("--limit-train \(n) is more than the \(split.train.count) training images of \(split.name)")
+        }
         let train = split.train.prefix(limitTrain)
+        if !noMaps && nNeighbors >= train.count {
+            throw ValidationError("--n-neighbors \(nNeighbors) needs more training images than that (\(train.count)); "
+                                  + "lower it or use --no-maps")
+        }
         let run = try RunDirectory(path: cluster.resume ?? out)
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
               + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(run.path)")

@@ -39,7 +39,7 @@ struct GlassboxWorker: ParsableCommand {
     var cache: String?
     @Option(parsing: .unconditional, help: "Compute threads (micro-batches run in parallel, one per thread).")
     var threads: Int = defaultThreadCount()
-    @Option(help: "Seconds without any message from a coordinator before giving up.")
+    @Option(parsing: .unconditional, help: "Seconds without any message from a coordinator before giving up.")
     var coordinatorTimeout: Double = 60
     @Option(help: ArgumentHelp("Lowest level of the lines logged; debug adds connection attempts, ignored messages and each weights version received.", valueName: "level"))
     var logLevel = LogLevelArgument(.info)
@@ -70,8 +70,11 @@ struct GlassboxWorker: ParsableCommand {
 
     func validate() throws {
         try validateThreadCount(threads)
-        guard coordinatorTimeout > 0 else {
-            throw ValidationError("--coordinator-timeout must be > 0, got \(coordinatorTimeout)")
+        try validateSeconds(coordinatorTimeout, option: "--coordinator-timeout")
+        try validateCurveKeyName(curveKeyName, option: "--curve-key-name")
+        var isFolder: ObjCBool = false
+        if let cache, FileManager.default.fileExists(atPath: cache, isDirectory: &isFolder), !isFolder.boolValue {
+            throw ValidationError("--cache \(cache) is a file; it must be a folder (created if missing)")
         }
         if curveServerKey != nil && curveKeys == nil {
             throw ValidationError("--curve-server-key needs --curve-keys (the directory with this worker's key pair)")

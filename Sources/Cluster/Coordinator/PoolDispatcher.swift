@@ -152,6 +152,12 @@ final class PoolDispatcher {
             return refuse(id, name: name, reason: "its data set has fingerprint \(hello.datasetFingerprint.prefix(16)), "
                           + "the coordinator's \(settings.datasetFingerprint.prefix(16)): give both the same --data/--dataset")
         }
+        // Work shares and own rows are addressed by name, so a second peer under a live worker's name
+        // (a copy of its hello) would take its place in them.
+        if let holder = workers.values.first(where: { $0.name == name && $0.id != id }) {
+            return refuse(id, name: name, reason: "live worker rank \(holder.rank) already has this name (host name "
+                          + "and process id must be unique in a run)")
+        }
         var rank = nextRank
         if let previous = workers[id] {
             rank = previous.rank

@@ -48,6 +48,9 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Told about each worker's traffic and answer times; set before `start`.
     public var observer: (any WorkerPoolObserver)?
+    /// Lines any peer can trigger at will (refused keys and hellos, malformed messages), shared with the
+    /// ZAP thread: each kind is logged once per window, then counted.
+    private let repeated = RepeatedLineLimiter()
 
     private enum Command {
         case run(PoolJob)
@@ -73,19 +76,22 @@ public final class WorkerPool: @unchecked Sendable {
             try router.setOption(.routerHandover(true))
             try router.setOption(.sendHighWaterMark(100))
             try router.setOption(.receiveHighWaterMark(100))
-            try router.setOption(.maxMessageSize(Int64(WireLimits.standard.maxPayloadBytes + MessageHeader.size)))
+            try router.setOption(.maxMessageSize(Int64(WireLimits.fromWorkers.maxPayloadBytes + MessageHeader.size)))
             try router.setOption(.heartbeatInterval(milliseconds: 1000))
             try router.setOption(.heartbeatTimeout(milliseconds: Int32(settings.heartbeatTimeout * 1000)))
             try router.setOption(.heartbeatTTL(milliseconds: Int32(settings.heartbeatTimeout * 1000)))
             if let dir = settings.curveKeysDirectory {
                 let keys = try CurveKeyDirectory(path: dir)
-                let log = self.log, events = self.events
+                let log = self.log, events = self.events, repeated = self.repeated
                 zap = try ZAPHandler(context: context, domain: CurveKeyDirectory.zapDomain,
                                      allowedClientKeys: keys.allowedWorkerKeys) { decision in
                     guard !decision.accepted else { return }
-                    log("refused a connection from \(decision.address): \(decision.reason) "
-                        + "(\(decision.clientKey.map { "key " + $0 } ?? decision.mechanism)); "
-                        + "only keys in \(dir) may join", .warning)
+                    let lines = repeated.note("refused connections (\(decision.reason))",
+                                              "refused a connection from \(decision.address): \(decision.reason) "
+                                              + "(\(decision.clientKey.map { "key " + $0 } ?? decision.mechanism)); "
+                                              + "only keys in \(dir) may join", at: now())
+                    guard !lines.isEmpty else { return }
+                    for line in lines { log(line, .warning) }
                     events.record("connection_refused", ["address": decision.address, "reason": decision.reason,
                                                          "key": decision.clientKey ?? ""])
                 }
@@ -232,6 +238,7 @@ public final class WorkerPool: @unchecked Sendable {
             zap?.stop()
             router.close()
             wakeReceiver.close()
+            for line in repeated.flush() { log(line, .warning) }
         }
         while !stopping {
             let ready = (try? ZMQSocket.poll([router, wakeReceiver], timeoutMs: pollTimeoutMs())) ?? []
@@ -250,6 +257,7 @@ public final class WorkerPool: @unchecked Sendable {
                 }
             }
             perform(dispatcher.tick(at: now()))
+            for line in repeated.due(at: now()) { log(line, .warning) }
             lock.withLock {
                 sharedLiveCount = dispatcher.liveCount
                 sharedNeedsState = dispatcher.needsState
@@ -394,22 +402,57 @@ public final class WorkerPool: @unchecked Sendable {
         count(frames[1], sent: false)
         let header: MessageHeader, message: Message
         do {
-            (header, message) = try decode(frames[1])
+            (header, message) = try decode(frames[1], limits: .fromWorkers)
         } catch {
             if case .unsupportedVersion(let major, let minor) = error {
                 let reason = "this worker speaks protocol \(major).\(minor), the coordinator "
                     + "\(ProtocolVersion.major).\(ProtocolVersion.minor): run the same Glassbox release on both"
-                perform(dispatcher.refuse(id, name: "a worker", reason: reason))
+                perform(limitingRefusals(dispatcher.refuse(id, name: "a worker", reason: reason)))
             } else {
-                log("ignored a malformed message from \(dispatcher.name(of: id) ?? "an unknown peer"): \(error)", .warning)
+                let lines = repeated.note("ignored malformed messages", "ignored a malformed message from "
+                                          + "\(dispatcher.name(of: id) ?? "an unknown peer"): \(error)", at: now())
+                for line in lines { log(line, .warning) }
             }
             return
         }
         if case .hello(let hello) = message {
-            perform(dispatcher.hello(hello, from: id, at: now()))
+            perform(limitingRefusals(dispatcher.hello(hello, from: id, at: now())))
         } else {
             observe(message, of: frames[1].count, from: id)
             perform(dispatcher.received(message, header.envelope, from: id, at: now()))
         }
     }
+
+    /// `actions` with the log line and event of a refusal passed through `repeated`: any peer can say hello
+    /// as often as it likes, and each refusal would otherwise cost a warning and an event.
+    private func limitingRefusals(_ actions: [PoolAction]) -> [PoolAction] {
+        let reasons = actions.compactMap { action -> String? in
+            if case .reply(.refused(let reason), _, _) = action { reason } else { nil }
+        }
+        guard let reason = reasons.first else { return actions }
+        // The kind is the reason's opening words (a different data set, a name in use, another protocol),
+        // without the names and numbers that follow.
+        let kind = "refused hellos (" + reason.split(separator: " ").prefix(3).joined(separator: " ") + ")"
+        var admitted = true
+        return actions.filter { action in
+            switch action {
+            case .log(let line, let level):
+                let lines = repeated.note(kind, line, at: now())
+                for line in lines { log(line, level) }
+                admitted = !lines.isEmpty
+                return false
+            case .record: return admitted
+            default: return true
+            }
+        }
+    }
 }
+
+extension WireLimits {
+    /// What the coordinator accepts from a peer. The largest message a worker sends is a step result
+    /// carrying its state (weights and Adam's moments, about 10 MB); evaluation replies are 2 MB, neighbour
+    /// replies less. libzmq drops a peer whose frame announces more before reading it, so an unauthenticated
+    /// peer cannot make the coordinator buffer hundreds of megabytes per message.
+    static let fromWorkers = WireLimits(maxPayloadBytes: 64 << 20)
+}
+

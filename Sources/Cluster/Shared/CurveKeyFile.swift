@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Protocol
 #if canImport(Glibc)
@@ -9,10 +10,10 @@ import Glibc
 func readCurveKey(_ path: String) throws -> String {
     let text: String
     do {
-        text = try String(contentsOfFile: path, encoding: .utf8)
+        // A key file is 41 bytes; anything much larger is not one, and is not read whole.
+        text = String(decoding: try FileBytes.read(path, byteLimit: 4096), as: UTF8.self)
     } catch {
-        throw ClusterError("cannot read CURVE key \(path): \(error.localizedDescription) "
-                           + "(write keys with `glassbox-coordinator keygen --out DIR`)")
+        throw ClusterError("cannot read CURVE key: \(error) (write keys with `glassbox-coordinator keygen --out DIR`)")
     }
     let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
     guard Curve.isValidKey(key) else { throw ClusterError("\(path) does not hold a 40-character Z85 CURVE key") }

@@ -21,13 +21,25 @@ enum Checkpoint {
     static let fileName = "checkpoint.safetensors"
     static let summaryName = "checkpoint.json"
     static let format = "glassbox-checkpoint-1"
+    /// The metadata key of the SHA-256 over the tensors' values and every other metadata entry.
+    static let digestKey = "sha256"
+
+    /// SHA-256 of `values` (fp32 little-endian, in order) and then of `metadata`'s keys and values in key order.
+    private static func digest(_ values: [[Float]], _ metadata: [String: String]) -> String {
+        var hasher = SHA256()
+        for tensor in values { tensor.withUnsafeBytes { hasher.update($0) } }
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            hasher.update(Array(key.utf8) + [0] + Array(value.utf8) + [0])
+        }
+        return hasher.hexDigest()
+    }
 
     static func write(_ state: TrainingState, settings: CheckpointSettings, in run: RunDirectory) throws {
         let n = state.parameters.count
         let tensors = [NamedTensor(name: "parameters", shape: [n], values: state.parameters),
                        NamedTensor(name: "adam/m", shape: [n], values: state.adam.m),
                        NamedTensor(name: "adam/v", shape: [n], values: state.adam.v)]
-        let metadata = try [
+        var metadata = try [
             "format": format,
             "epochs_done": "\(state.epochsDone)",
             "adam_step": "\(state.adam.step)",
@@ -38,25 +50,41 @@ enum Checkpoint {
             "settings": json(settings),
             "history": json(state.history),
         ]
+        metadata[digestKey] = digest(tensors.map(\.values), metadata)
         do {
             try Safetensors.write(tensors, metadata: metadata, to: run.file(fileName))
         } catch {
             throw RunError("cannot write checkpoint \(run.file(fileName)): \(error)")
         }
         let summary = Summary(format: format, epochsDone: state.epochsDone, adam: state.adam, settings: settings,
-                              history: state.history)
+                              history: state.history, sha256: metadata[digestKey] ?? "")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try run.writeAtomically(summaryName, String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n")
     }
 
-    /// The state and settings saved in `directory`.
-    static func read(in directory: String) throws -> (TrainingState, CheckpointSettings) {
+    /// The path of the checkpoint in `directory`, which must exist.
+    static func path(in directory: String) throws -> String {
         let path = (directory as NSString).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: path) else {
             throw RunError("--resume \(directory): no \(fileName) there (a run writes one after each epoch)")
         }
+        return path
+    }
+
+    /// The state and settings saved in `directory`.
+    static func read(in directory: String) throws -> (TrainingState, CheckpointSettings) {
+        let path = try path(in: directory)
         let (tensors, metadata) = try Safetensors.read(from: path)
+        // Older checkpoints have no digest; a present one must match, so a flipped bit is refused, not trained on.
+        if let saved = metadata[digestKey] {
+            let names = ["parameters", "adam/m", "adam/v"]
+            let values = names.map { name in tensors.first { $0.name == name }?.values ?? [] }
+            guard saved == digest(values, metadata.filter { $0.key != digestKey }) else {
+                throw RunError("\(path) is corrupted: its contents do not match the SHA-256 it was written with "
+                               + "(\(digestKey)); it is not loaded")
+            }
+        }
         func field(_ key: String) throws -> String {
             guard let value = metadata[key] else { throw RunError("\(path): metadata has no \"\(key)\"") }
             return value
@@ -116,9 +144,10 @@ enum Checkpoint {
         let adam: AdamState
         let settings: CheckpointSettings
         let history: [EpochMetrics]
+        let sha256: String
 
         enum CodingKeys: String, CodingKey {
-            case format, settings, history
+            case format, settings, history, sha256
             case epochsDone = "epochs_done", adamStep = "adam_step", adamLearningRate = "adam_learning_rate"
             case adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", adamEpsilon = "adam_epsilon"
         }
@@ -134,6 +163,7 @@ enum Checkpoint {
             try c.encode(adam.epsilon, forKey: .adamEpsilon)
             try c.encode(settings, forKey: .settings)
             try c.encode(history, forKey: .history)
+            try c.encode(sha256, forKey: .sha256)
         }
     }
 

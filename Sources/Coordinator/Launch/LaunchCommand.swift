@@ -83,13 +83,13 @@ struct LaunchCommand: ParsableCommand {
         let log = Log(level: .info, prefix: "launch", format: format)
         let hostList: HostList
         do {
-            let text = try String(contentsOfFile: hosts, encoding: .utf8)
+            let text = String(decoding: try FileBytes.read(hosts, byteLimit: 1 << 20), as: UTF8.self)
             hostList = try HostList(parsing: text, source: hosts)
         } catch let error as LaunchError {
             log("\(error)", .error)
             throw ExitCode(2)
         } catch {
-            log("cannot read --hosts \(hosts): \(error.localizedDescription)", .error)
+            log("cannot read --hosts: \(error)", .error)
             throw ExitCode(2)
         }
         var program = workerProgram ?? LocalWorkers.workerExecutable().path

@@ -62,13 +62,16 @@ public func writePNG(_ image: RGBAImage, to path: String) throws {
     png.width = UInt32(image.width)
     png.height = UInt32(image.height)
     png.format = UInt32(GB_PNG_FORMAT_RGBA)
+    errno = 0
     let ok = image.pixels.withUnsafeBytes { bytes in
         png_image_write_to_file(&png, path, 0, bytes.baseAddress, Int32(image.width * 4), nil)
     }
     if ok == 0 {
+        // libpng says only "Write Error"; the system's reason (a full or read-only disk) is in errno.
+        let system = errno == 0 ? "" : " (\(String(cString: strerror(errno))))"
         let reason = pngMessage(png)
         png_image_free(&png)
-        throw RenderFileError(path: path, reason: "cannot write PNG: \(reason)")
+        throw RenderFileError(path: path, reason: "cannot write PNG: \(reason)\(system)")
     }
 }
 

@@ -215,4 +215,19 @@ final class PoolDispatcherTests: XCTestCase {
         XCTAssertEqual(pool.dispatcher.liveCount, 0)
         XCTAssertTrue(actions.contains { if case .reply(.refused, _, _) = $0 { true } else { false } })
     }
+
+    func testHelloUnderALiveWorkersNameIsRefusedAndTheWorkerKeepsItsPlace() {
+        let pool = DispatcherHarness()
+        let ids = pool.start(["a", "b"])
+        let copy = Hello(buildID: "test", datasetFingerprint: "fingerprint", hostName: "a", processID: 1, threadCount: 8)
+        let actions = pool.dispatcher.hello(copy, from: Array("impostor".utf8), at: 1)
+        XCTAssertTrue(actions.contains { if case .reply(.refused, _, _) = $0 { true } else { false } }, "got \(actions)")
+        XCTAssertEqual(pool.dispatcher.liveCount, 2)
+        XCTAssertFalse(pool.dispatcher.isLive(Array("impostor".utf8)))
+        XCTAssertEqual(pool.dispatcher.workerIDs, ids, "the live workers changed")
+        // The worker itself saying hello again on its own id (a reconnect) is still welcome.
+        let again = pool.dispatcher.hello(Hello(buildID: "test", datasetFingerprint: "fingerprint", hostName: "a",
+                                                processID: 1, threadCount: 1), from: ids[0], at: 2)
+        XCTAssertTrue(again.contains { if case .reply(.welcome, _, _) = $0 { true } else { false } }, "got \(again)")
+    }
 }
