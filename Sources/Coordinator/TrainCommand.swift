@@ -52,6 +52,8 @@ struct TrainCommand: ParsableCommand {
     var noMaps = false
     @Flag(help: "Also write the final `hidden` activations and labels as .npy (hidden_train.npy, hidden_test.npy, labels_train.npy, labels_test.npy), e.g. for `embed` or umap-learn.")
     var saveHidden = false
+    @Option(help: ArgumentHelp("Also write TensorBoard event files into DIR: per-step and per-epoch scalars and each epoch's map, for `tensorboard --logdir DIR`.", valueName: "dir"))
+    var tensorboard: String?
     @Flag(help: "Also save the last epoch's UMAP model into umap-model/ in the run directory, for `embed --model DIR --transform NEW.npy --out NEW_MAP.npy` (about 150 MB for MNIST).")
     var saveUmapModel = false
 
@@ -93,9 +95,10 @@ struct TrainCommand: ParsableCommand {
         }
         defer { session.finish() }
         let backend = session.backend
+        let board = try tensorboard.map { try TensorBoardLog(directory: $0) }
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
                                     state: session.initialState, log: { log(session.annotate($0)) },
-                                    progress: { log.progress(session.annotate($0)) })
+                                    progress: { log.progress(session.annotate($0)); board?.progress($0) })
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
         var umapOptions = UMAPOptions()
@@ -145,11 +148,16 @@ struct TrainCommand: ParsableCommand {
                 trainPredictions: trainPredictions, testPredictions: testPredictions,
                 confusion: confusionCounts(trueLabels: split.test.labels, predicted: testPredictions),
                 accuracy: Double(correct) / Double(max(split.test.count, 1))))
+            if let board {
+                let frame = run.file("fig/" + RunDirectory.epochStem(epoch) + ".png")
+                figures.afterFigures("the TensorBoard image of epoch \(epoch)") { try board.map(epoch: epoch, pngPath: frame) }
+            }
             log("epoch \(epoch) map written to maps/\(RunDirectory.epochStem(epoch))*.npy in \(fmt(now() - t0, 2)) s", .debug)
         }
         try run.writeMetrics(loop.history)
         var first = try mapEpoch(firstMapEpoch)
         if !first.isEmpty { first["epoch"] = Double(loop.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
+        try board?.epoch(firstMapEpoch, row: first)
         try publishMap(firstMapEpoch)
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
@@ -160,6 +168,7 @@ struct TrainCommand: ParsableCommand {
             row.merge(try mapEpoch(m.epoch)) { a, _ in a }
             jsonl.append(row)
             try run.writeMetricsJSONL(jsonl)
+            try board?.epoch(m.epoch, row: row)
             try publishMap(m.epoch)
         }
         let test = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false) }
