@@ -142,16 +142,20 @@ struct TrainCommand: ParsableCommand {
                                         predictions: trainPredictions.last ?? [], testPredictions: testPredictions))
             figures.epochFrame(epoch: epoch, points: points, labels: train.labels,
                                limits: .fitting(allFrames: [points, maps.testPoints]))
+            if let board {
+                let frame = run.file("fig/" + RunDirectory.epochStem(epoch) + ".png")
+                figures.afterFigures("the TensorBoard image of epoch \(epoch)") {
+                    let start = now()
+                    try board.map(epoch: epoch, pngPath: frame)
+                    log("TensorBoard image of epoch \(epoch) written in \(fmt(1000 * (now() - start), 2)) ms", .debug)
+                }
+            }
             let correct = zip(split.test.labels, testPredictions).filter { $0 == $1 }.count
             figures.report(reportContent(
                 run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
                 trainPredictions: trainPredictions, testPredictions: testPredictions,
                 confusion: confusionCounts(trueLabels: split.test.labels, predicted: testPredictions),
                 accuracy: Double(correct) / Double(max(split.test.count, 1))))
-            if let board {
-                let frame = run.file("fig/" + RunDirectory.epochStem(epoch) + ".png")
-                figures.afterFigures("the TensorBoard image of epoch \(epoch)") { try board.map(epoch: epoch, pngPath: frame) }
-            }
             log("epoch \(epoch) map written to maps/\(RunDirectory.epochStem(epoch))*.npy in \(fmt(now() - t0, 2)) s", .debug)
         }
         try run.writeMetrics(loop.history)
