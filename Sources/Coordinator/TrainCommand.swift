@@ -80,6 +80,7 @@ struct TrainCommand: ParsableCommand {
         let split = try dataSource.load()
         let train = split.train.prefix(limitTrain)
         let run = try RunDirectory(path: cluster.resume ?? out)
+        let board = try tensorboard.map { try TensorBoardLog(directory: $0) }  // before any worker starts
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
               + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(run.path)")
         var settings = TrainingSettings()
@@ -95,7 +96,6 @@ struct TrainCommand: ParsableCommand {
         }
         defer { session.finish() }
         let backend = session.backend
-        let board = try tensorboard.map { try TensorBoardLog(directory: $0) }
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
                                     state: session.initialState, log: { log(session.annotate($0)) },
                                     progress: { log.progress(session.annotate($0)); board?.progress($0) })

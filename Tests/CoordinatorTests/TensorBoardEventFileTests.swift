@@ -113,4 +113,16 @@ final class TensorBoardEventFileTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(path): not a PNG file")
         }
     }
+
+    func testDirectoryThatCannotBeMadeIsOneLineNamingThePathAndTheReason() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = directory + "/a-file"
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data()))
+        XCTAssertThrowsError(try TensorBoardLog(directory: file + "/tb")) { error in
+            XCTAssertEqual("\(error)", "--tensorboard: cannot create directory \(file)/tb: Not a directory")
+        }
+        XCTAssertThrowsError(try TensorBoardLog(directory: file)) { error in
+            XCTAssertEqual("\(error)", "--tensorboard: \(file) exists and is not a directory")
+        }
+    }
 }

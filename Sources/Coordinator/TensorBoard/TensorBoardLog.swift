@@ -29,11 +29,7 @@ final class TensorBoardLog: @unchecked Sendable {
 
     /// Creates `directory` if needed and starts a new event file in it with the file-version event.
     init(directory: String, wallTime: Double = Date().timeIntervalSince1970) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw RunError("--tensorboard: cannot create directory \(directory): \(error.localizedDescription)")
-        }
+        try Self.makeDirectory(directory)
         path = (directory as NSString).appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(Self.hostName())")
         // O_APPEND: a second run started in the same second (a resume) adds to the file instead of cutting it.
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -101,6 +97,22 @@ final class TensorBoardLog: @unchecked Sendable {
         case 4: 2
         case 6: 4
         default: 3
+        }
+    }
+
+    /// `mkdir -p`, failing with the system's reason at the first component that cannot be made (Foundation's
+    /// createDirectory reports only "error 512" for, e.g., a path under a file).
+    private static func makeDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw RunError("--tensorboard: cannot create directory \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RunError("--tensorboard: \(path) exists and is not a directory")
         }
     }
 
