@@ -22,6 +22,8 @@ final class BadInputTests: XCTestCase {
             ("glassbox-coordinator", ["train", "--data", dir + "/missing", "--out", dir + "/r1"], ["missing"]),
             ("glassbox-coordinator", ["train", "--data", file, "--out", dir + "/r2"], ["plain-file"]),
             ("glassbox-coordinator", ["train", "--resume", dir], ["checkpoint"]),
+            ("glassbox-coordinator", ["train", "--data", try mnistDirectory(), "--out", dir + "/r3", "--tensorboard", file + "/tb"],
+             ["--tensorboard", "plain-file/tb", "Not a directory"]),
             ("glassbox-coordinator", ["train", "--spawn-workers", "2", "--workers", "2"], ["--spawn-workers", "--workers"]),
             ("glassbox-coordinator", ["keygen", "--out", "/proc/glassbox-keys"], ["/proc/glassbox-keys"]),
             ("glassbox-coordinator", ["launch", "--hosts", hosts], ["line 2", "two"]),
