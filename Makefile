@@ -62,7 +62,8 @@ run: build data
 	  --spawn-workers $(WORKERS)
 
 # Tests run on a release build (with -enable-testing for @testable): the numerical and multi-process
-# tests need real speed.
+# tests need real speed. The tests that read run files with Python (TensorBoard's reader, the README's
+# snippet) make .venv-python from PyPI on first use.
 TEST_BUILD := $(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(CPU_FLAGS)
 test: test-deps data dist
 	$(TEST_BUILD)

@@ -121,6 +121,9 @@ final class RunFigures: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the figure queue after everything queued so far, e.g. to read a frame just drawn.
+    func afterFigures(_ what: String, _ body: @escaping @Sendable () throws -> Void) { later(what, body) }
+
     /// Runs `write` on a temporary path beside `path`, then renames it to `path`.
     private static func writeAtomically(_ path: String, _ write: (String) throws -> Void) throws {
         let tmp = path + ".tmp"

@@ -52,6 +52,8 @@ struct TrainCommand: ParsableCommand {
     var noMaps = false
     @Flag(help: "Also write the final `hidden` activations and labels as .npy (hidden_train.npy, hidden_test.npy, labels_train.npy, labels_test.npy), e.g. for `embed` or umap-learn.")
     var saveHidden = false
+    @Option(help: ArgumentHelp("Also write TensorBoard event files into DIR: per-step and per-epoch scalars and each epoch's map, for `tensorboard --logdir DIR`.", valueName: "dir"))
+    var tensorboard: String?
     @Flag(help: "Also save the last epoch's UMAP model into umap-model/ in the run directory, for `embed --model DIR --transform NEW.npy --out NEW_MAP.npy` (about 150 MB for MNIST).")
     var saveUmapModel = false
 
@@ -88,6 +90,7 @@ struct TrainCommand: ParsableCommand {
                                   + "lower it or use --no-maps")
         }
         let run = try RunDirectory(path: cluster.resume ?? out)
+        let board = try tensorboard.map { try TensorBoardLog(directory: $0) }  // before any worker starts
         log("\(split.name): \(train.count) training images (\(train.count - Int(Double(train.count) * 0.2)) train / "
               + "\(Int(Double(train.count) * 0.2)) validation), \(split.test.count) test images; run directory \(run.path)")
         let watcher = try watch.start(run: run, epochs: epochs, log: log)
@@ -108,7 +111,11 @@ struct TrainCommand: ParsableCommand {
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count,
                                     backend: watcher?.observing(backend) ?? backend,
                                     state: session.initialState, log: { log(session.annotate($0)) },
-                                    progress: { watcher?.monitor.progress($0); log.progress(session.annotate($0)) })
+                                    progress: {
+                                        watcher?.monitor.progress($0)
+                                        log.progress(session.annotate($0))
+                                        board?.progress($0)
+                                    })
         if let watcher {
             if session.liveWorkers != nil { watcher.monitor.liveWorkers = { session.liveWorkers ?? 0 } }
             watcher.monitor.begin(stepsPerEpoch: loop.plan.stepsPerEpoch, history: loop.history)
@@ -157,6 +164,14 @@ struct TrainCommand: ParsableCommand {
                                         predictions: trainPredictions.last ?? [], testPredictions: testPredictions))
             figures.epochFrame(epoch: epoch, points: points, labels: train.labels,
                                limits: .fitting(allFrames: [points, maps.testPoints]))
+            if let board {
+                let frame = run.file("fig/" + RunDirectory.epochStem(epoch) + ".png")
+                figures.afterFigures("the TensorBoard image of epoch \(epoch)") {
+                    let start = now()
+                    try board.map(epoch: epoch, pngPath: frame)
+                    log("TensorBoard image of epoch \(epoch) written in \(fmt(1000 * (now() - start), 2)) ms", .debug)
+                }
+            }
             let correct = zip(split.test.labels, testPredictions).filter { $0 == $1 }.count
             figures.report(reportContent(
                 run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
@@ -168,6 +183,7 @@ struct TrainCommand: ParsableCommand {
         try run.writeMetrics(loop.history)
         var first = try mapEpoch(firstMapEpoch)
         if !first.isEmpty { first["epoch"] = Double(loop.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
+        try board?.epoch(firstMapEpoch, row: first)
         try publishMap(firstMapEpoch)
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
@@ -179,6 +195,7 @@ struct TrainCommand: ParsableCommand {
             row.merge(try mapEpoch(m.epoch)) { a, _ in a }
             jsonl.append(row)
             try run.writeMetricsJSONL(jsonl)
+            try board?.epoch(m.epoch, row: row)
             try publishMap(m.epoch)
         }
         let test = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false) }

@@ -78,6 +78,8 @@ final class BadInputTests: XCTestCase {
                  ["train-images-idx3-ubyte", "Permission denied"], unprivileged: true),
             Case(coordinator, ["train", "--data", mnist, "--out", "/proc/glassbox-run"], ["/proc/glassbox-run"]),
             Case(coordinator, ["train", "--data", mnist, "--out", files.plainFile], ["plain-file"]),
+            Case(coordinator, ["train", "--data", mnist, "--out", dir + "/r-tb", "--tensorboard", files.plainFile + "/tb"],
+                 ["--tensorboard", "plain-file/tb", "Not a directory"]),
             Case(coordinator, ["train", "--data", mnist, "--out", files.lockedFolder + "/run"], ["locked"], unprivileged: true),
             Case(coordinator, ["train", "--resume", files.plainFile, "--data", mnist], ["plain-file"]),
             // train --resume with settings other than the checkpoint's (seed 1, 200 images, micro-batch 25, MNIST)

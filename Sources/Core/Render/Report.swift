@@ -287,7 +287,7 @@ func groupedDigits(_ n: Int) -> String {
 }
 
 /// Width and height from a PNG's IHDR chunk, or nil if `data` does not start like a PNG.
-func pngDimensions(_ data: Data) -> (width: Int, height: Int)? {
+public func pngDimensions(_ data: Data) -> (width: Int, height: Int)? {
     let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     guard data.count >= 24, Array(data.prefix(8)) == signature else { return nil }
     let bytes = Array(data[data.startIndex + 16..<data.startIndex + 24])
