@@ -57,6 +57,7 @@ start_worker() {
   STARTS=$((STARTS + 1))
   "$BIN/glassbox-worker" --connect "$2" --data "$DATA" --threads 1 > "$3/worker-$1-$STARTS.log" 2>&1 &
   PIDS[$1]=$!
+  disown  # no "Killed" line from the shell for each kill
   STATES[$1]=up
 }
 

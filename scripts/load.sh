@@ -62,6 +62,7 @@ digest() { sha256sum "$1/weights.safetensors" | cut -d' ' -f1; }
 start_worker() {  # start_worker ENDPOINT LOG
   "$BIN/glassbox-worker" --connect "$1" --data "$SUBSET" --threads 1 > "$2" 2>&1 &
   PIDS+=($!)
+  disown  # no "Killed" line from the shell for each kill
 }
 # Messages of TYPE the coordinator sent (FIELD sent_messages) or received, from the run's traffic record.
 traffic() {
@@ -108,9 +109,11 @@ for i in $(seq 1 "$WORKERS"); do start_worker "$endpoint" "$dir/worker-$i.log"; 
 status=0
 wait "$COORDINATOR" || status=$?
 COORDINATOR=
-ended=0
-for pid in "${PIDS[@]}"; do wait "$pid" && ended=$((ended + 1)) || true; done
+for pid in "${PIDS[@]}"; do  # workers exit once told the run ended (within seconds)
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+done
 PIDS=()
+ended=$(grep -l 'coordinator ended the run' "$dir"/worker-*.log | wc -l)
 assignments=$(traffic "$dir/run" stepAssignment sent_messages)
 results=$(traffic "$dir/run" stepResult received_messages)
 requests=$(traffic "$dir/run" evalRequest sent_messages)
