@@ -118,14 +118,21 @@ assignments=$(traffic "$dir/run" stepAssignment sent_messages)
 results=$(traffic "$dir/run" stepResult received_messages)
 requests=$(traffic "$dir/run" evalRequest sent_messages)
 replies=$(traffic "$dir/run" evalReply received_messages)
+updates=$(traffic "$dir/run" stepUpdate sent_messages)
+digests=$(traffic "$dir/run" weightsDigest sent_messages)
+digest_replies=$(traffic "$dir/run" weightsDigest received_messages)
+out_of_step=$(grep -c 'is out of step' "$dir/coordinator.log" || true)
 dropped=$(grep -c ') left: ' "$dir/coordinator.log" || true)
 same=no
 [ "$status" = 0 ] && [ "$(digest "$dir/run")" = "$(digest "$ROOT/reference-fanin")" ] && same=yes
 echo "   exit $status; workers ended cleanly $ended/$WORKERS; dropped $dropped"
-echo "   step assignments sent $assignments, results received $results; evaluation requests $requests, replies $replies"
+echo "   step assignments sent $assignments, results received $results; evaluation requests $requests, replies $replies;"
+echo "   weights checks $digests, answers $digest_replies; step updates sent $updates, workers out of step $out_of_step"
 echo "   coordinator peak memory $(peak "$dir/coordinator.log") MiB; log lines $(wc -l < "$dir/coordinator.log"); weights identical: $same"
 if [ "$same" != yes ] || [ "$ended" != "$WORKERS" ] || [ "$dropped" != 0 ] || [ "$assignments" != "$results" ] \
-   || [ "$requests" != "$replies" ]; then FAILED=$((FAILED + 1)); fi
+   || [ "$requests" != "$replies" ] || [ "$digests" != "$digest_replies" ] || [ "$out_of_step" != 0 ]; then
+  FAILED=$((FAILED + 1))
+fi
 
 echo "2. churn: $CHURN workers joining and leaving in waves of $WAVE, ${CHURNED[*]}"
 start_coordinator churn "$WAVE" "${CHURNED[@]}"

@@ -94,7 +94,12 @@ final class LoadTests: XCTestCase {
         // Every request the coordinator sent was answered: nothing lost on the way either direction.
         XCTAssertEqual(try messages(run, "stepAssignment", "sent_messages"), try messages(run, "stepResult", "received_messages"))
         XCTAssertEqual(try messages(run, "evalRequest", "sent_messages"), try messages(run, "evalReply", "received_messages"))
+        XCTAssertEqual(try messages(run, "weightsDigest", "sent_messages"), try messages(run, "weightsDigest", "received_messages"))
         XCTAssertGreaterThan(try messages(run, "stepAssignment", "sent_messages"), 0)
+        // Every step's update went to every worker, and none fell out of step (a lost update would show there).
+        let steps = try XCTUnwrap(try run.events("traffic").first?["steps"] as? Int)
+        XCTAssertEqual(try messages(run, "stepUpdate", "sent_messages"), steps * Self.fanIn)
+        XCTAssertFalse(run.output.contains("is out of step"), run.output)
         let peak = try XCTUnwrap(peakMemoryMiB(run.output), "no peak memory line:\n\(run.output)")
         XCTAssertLessThan(peak, Self.peakMemoryBoundMiB, "the coordinator's peak memory with \(Self.fanIn) workers")
     }
