@@ -128,7 +128,8 @@ same=no
 echo "   exit $status; workers ended cleanly $ended/$WORKERS; dropped $dropped"
 echo "   step assignments sent $assignments, results received $results; evaluation requests $requests, replies $replies;"
 echo "   weights checks $digests, answers $digest_replies; step updates sent $updates, workers out of step $out_of_step"
-echo "   coordinator peak memory $(peak "$dir/coordinator.log") MiB; log lines $(wc -l < "$dir/coordinator.log"); weights identical: $same"
+echo "   coordinator peak memory $(peak "$dir/coordinator.log") MiB (one process: $(peak "$ROOT/reference-fanin.log") MiB);" \
+  "log lines $(wc -l < "$dir/coordinator.log"); weights identical: $same"
 if [ "$same" != yes ] || [ "$ended" != "$WORKERS" ] || [ "$dropped" != 0 ] || [ "$assignments" != "$results" ] \
    || [ "$requests" != "$replies" ] || [ "$digests" != "$digest_replies" ] || [ "$out_of_step" != 0 ]; then
   FAILED=$((FAILED + 1))
@@ -163,7 +164,8 @@ left=$(grep -c ') left: ' "$dir/coordinator.log" || true)
 same=no
 [ "$status" = 0 ] && [ "$(digest "$dir/run")" = "$(digest "$ROOT/reference-churn")" ] && same=yes
 echo "   exit $status; workers started $started, killed $killed, joined $joined, dropped $left; every wave landed while training: $churned"
-echo "   coordinator peak memory $(peak "$dir/coordinator.log") MiB; log lines $(wc -l < "$dir/coordinator.log"); weights identical: $same"
+echo "   coordinator peak memory $(peak "$dir/coordinator.log") MiB (one process: $(peak "$ROOT/reference-churn.log") MiB);" \
+  "log lines $(wc -l < "$dir/coordinator.log"); weights identical: $same"
 if [ "$same" != yes ] || [ "$churned" != yes ]; then FAILED=$((FAILED + 1)); fi
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 if [ "$FAILED" -gt 0 ] || [ -n "$KEEP" ]; then echo "runs kept in $ROOT"; else rm -rf "$ROOT"; fi
