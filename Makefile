@@ -25,7 +25,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 DIST_NAME := glassbox-$(VERSION)-linux-x86_64
 DIST_TARBALL := dist/$(DIST_NAME).tar.gz
 
-.PHONY: all deps test-deps install-packages data build run test bench hostile install dist clean help
+.PHONY: all deps test-deps install-packages data build run test bench hostile chaos load install dist clean help
 all: build
 
 help:
@@ -35,6 +35,8 @@ help:
 	@echo "make install PREFIX=/usr/local - copy glassbox-coordinator and glassbox-worker into PREFIX/bin"
 	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
+	@echo "make chaos  - 5 runs of 3 workers killed, stopped and restarted at random; weights must not change"
+	@echo "make load   - 32 workers on one coordinator, then 100 joining and leaving; weights must not change"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
@@ -81,6 +83,14 @@ bench: build data
 	@# network namespaces need root; about 2 minutes (docs/DISTRIBUTED.md, Measurements)
 	@if [ "$$(id -u)" = 0 ] || sudo -n true 2> /dev/null; then $(SUDO) bash scripts/dist_netns.sh $(BIN) $(DATA_DIR); \
 	else echo "make bench: skipped scripts/dist_netns.sh (needs root: sudo scripts/dist_netns.sh $(BIN) $(DATA_DIR))"; fi
+
+# Faults and load (RELIABILITY.md): each prints a table and fails if any run's weights differ.
+CHAOS_RUNS ?= 5
+chaos: build data
+	bash scripts/chaos.sh $(BIN) $(DATA_DIR) $(CHAOS_RUNS) 3
+
+load: build data
+	bash scripts/load.sh $(BIN) $(DATA_DIR) 32 100
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -159,8 +159,12 @@ final class PoolDispatcher {
                           + "and process id must be unique in a run)")
         }
         var rank = nextRank
+        // A worker repeats its hello until the welcome arrives; under load a repeat can cross the welcome. It is
+        // welcomed again (it then starts over from the state sent behind that welcome) but joined only once.
+        var repeated = false
         if let previous = workers[id] {
             rank = previous.rank
+            repeated = previous.name == name
             requeueTask(of: previous)
             workers[id] = nil
         } else {
@@ -171,13 +175,20 @@ final class PoolDispatcher {
         var actions: [PoolAction] = [
             .reply(.welcome(Welcome(rank: UInt32(rank), runNonce: runNonce, seed: settings.seed,
                                     settings: settings.welcomeSettings)), Envelope(runNonce: runNonce), to: id),
-            .log("worker \(name) joined as rank \(rank) (\(worker.threads) threads, build \(hello.buildID)); "
-                 + "\(workers.count) live", .info),
-            .record("worker_joined", ["worker": name, "rank": rank, "threads": worker.threads, "build": hello.buildID,
-                                      "live": workers.count]),
         ]
+        if repeated {
+            actions.append(.log("worker \(name) said hello again before its welcome arrived; welcomed again as rank \(rank)",
+                                .debug))
+        } else {
+            actions += [
+                .log("worker \(name) joined as rank \(rank) (\(worker.threads) threads, build \(hello.buildID)); "
+                     + "\(workers.count) live", .info),
+                .record("worker_joined", ["worker": name, "rank": rank, "threads": worker.threads, "build": hello.buildID,
+                                          "live": workers.count]),
+            ]
+        }
         worker.lastSent = t
-        if let expected = settings.expectedBuildID, expected != hello.buildID {
+        if !repeated, let expected = settings.expectedBuildID, expected != hello.buildID {
             actions.append(.log("worker \(name) runs build \(hello.buildID), not this coordinator's \(expected): its "
                                 + "floating-point results may differ in the last bits (the per-epoch weights check "
                                 + "will resync it)", .warning))

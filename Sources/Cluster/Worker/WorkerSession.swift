@@ -332,6 +332,8 @@ public final class WorkerSession {
     private func accept(_ welcome: Welcome) -> SessionOutcome? {
         do {
             let settings = try RunSettings(welcome)
+            // A repeated hello that crossed the first welcome is welcomed again: the same join, logged once.
+            let again = self.settings.map { $0.runNonce == settings.runNonce && $0.rank == settings.rank } ?? false
             self.settings = settings
             weightsVersion = 0
             adam = nil
@@ -341,7 +343,7 @@ public final class WorkerSession {
             }
             log.prefix = "worker \(identity.host):\(identity.pid) rank \(settings.rank)"
             log("joined the coordinator at \(endpoint) as rank \(settings.rank) (run \(String(settings.runNonce, radix: 16)), "
-                + "\(identity.threads) threads, build \(identity.buildID))")
+                + "\(identity.threads) threads, build \(identity.buildID))", again ? .debug : .info)
             return nil
         } catch {
             return .refused("\(error)")
