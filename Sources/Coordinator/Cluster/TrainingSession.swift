@@ -17,20 +17,23 @@ final class TrainingSession {
     private let settings: CheckpointSettings
     private let log: Log
     private var checkpointedEpochs: Int?
+    private let checkpointEvery: Int
     private var finished = false
 
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
     /// log level); `local` makes the in-process backend when no workers are asked for, and with workers the
     /// one that recomputes steps whose gradient stayed on a lost worker.
     init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
-         workerArguments: [String], run: RunDirectory, log: Log, local: @escaping () -> LocalBackend) throws {
+         choices: RunChoices? = nil, workerArguments: [String], run: RunDirectory, log: Log,
+         local: @escaping () -> LocalBackend) throws {
         self.run = run
         self.log = log
+        checkpointEvery = options.checkpointEvery
         events = try EventLog(path: run.file("events.jsonl"))
         settings = CheckpointSettings(seed: training.seed, batchSize: training.batchSize,
                                       microBatchSize: training.microBatchSize,
                                       validationFraction: training.validationFraction, trainingImages: trainingImages,
-                                      dataset: split.name, datasetFingerprint: split.fingerprint)
+                                      dataset: split.name, datasetFingerprint: split.fingerprint, run: choices)
         if options.resume != nil {
             let (state, saved) = try Checkpoint.read(in: run.path)
             if let difference = Checkpoint.difference(saved, settings) {
@@ -38,7 +41,9 @@ final class TrainingSession {
             }
             initialState = state
             checkpointedEpochs = state.epochsDone
-            log("resuming \(run.path) after epoch \(state.epochsDone) (Adam step \(state.adam.step))")
+            let within = state.stepsDone > 0 ? ", step \(state.stepsDone) of epoch \(state.epochsDone + 1)" : ""
+            log("resuming \(run.path) after epoch \(state.epochsDone)\(within) (Adam step \(state.adam.step))")
+            run.removeUnfinishedWrites()
         } else {
             initialState = .initial(seed: training.seed)
         }
@@ -121,10 +126,21 @@ final class TrainingSession {
         }
     }
 
-    /// Runs one epoch and checkpoints it (see `guarded` for lost workers).
+    /// Runs one epoch and checkpoints it, and every `--checkpoint-every` steps within it (see `guarded`
+    /// for lost workers).
     func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
+        loop.checkpointEvery = checkpointEvery
+        loop.checkpoint = { [self] state in
+            let start = now()
+            try Checkpoint.write(state, settings: settings, in: run)
+            checkpointedEpochs = state.epochsDone
+            log("checkpoint at step \(state.stepsDone) of epoch \(state.epochsDone + 1) written in "
+                + "\(fmt(now() - start, 3)) s", .debug)
+            CrashPoint.checkpoint.reached()
+        }
         let metrics = try guarded { try loop.runEpoch() }
         try Checkpoint.write(loop.state, settings: settings, in: run)
+        CrashPoint.checkpoint.reached()
         checkpointedEpochs = loop.epochsDone
         var fields: [String: Any] = ["epoch": metrics.epoch, "loss": metrics.loss, "acc": metrics.acc,
                                      "val_loss": metrics.valLoss, "val_acc": metrics.valAcc, "seconds": metrics.seconds,
