@@ -25,7 +25,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 DIST_NAME := glassbox-$(VERSION)-linux-x86_64
 DIST_TARBALL := dist/$(DIST_NAME).tar.gz
 
-.PHONY: all deps test-deps install-packages data build run test bench install dist clean help
+.PHONY: all deps test-deps install-packages data build run test bench crash install dist clean help
 all: build
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make install PREFIX=/usr/local - copy glassbox-coordinator and glassbox-worker into PREFIX/bin"
 	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
+	@echo "make crash  - kill the coordinator at 12 random moments, resume each, compare with an undisturbed run"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
@@ -76,6 +77,10 @@ bench: build data
 	@# network namespaces need root; about 2 minutes (docs/DISTRIBUTED.md, Measurements)
 	@if [ "$$(id -u)" = 0 ] || sudo -n true 2> /dev/null; then $(SUDO) bash scripts/dist_netns.sh $(BIN) $(DATA_DIR); \
 	else echo "make bench: skipped scripts/dist_netns.sh (needs root: sudo scripts/dist_netns.sh $(BIN) $(DATA_DIR))"; fi
+
+# Not part of `make test`: a dozen full short runs, each killed once and resumed (RELIABILITY.md).
+crash: build data
+	bash scripts/crash_resume.sh $(BIN) $(DATA_DIR)
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -101,6 +101,7 @@ struct TrainCommand: ParsableCommand {
                                            microBatchSize: microBatch), train: train, test: split.test, seed: seed)
         }
         defer { session.finish() }
+        try session.checkpointStart()
         let backend = session.backend
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count, backend: backend,
                                     state: session.initialState, log: { log(session.annotate($0)) },

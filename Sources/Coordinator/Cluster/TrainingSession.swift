@@ -126,6 +126,14 @@ final class TrainingSession {
         }
     }
 
+    /// Checkpoints the starting state of a new run, so that a crash before the first checkpoint of the
+    /// training (during the first map, say) can be resumed with the run's settings too.
+    func checkpointStart() throws {
+        guard checkpointedEpochs == nil else { return }
+        try Checkpoint.write(initialState, settings: settings, in: run)
+        checkpointedEpochs = initialState.epochsDone
+    }
+
     /// Runs one epoch and checkpoints it, and every `--checkpoint-every` steps within it (see `guarded`
     /// for lost workers).
     func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
