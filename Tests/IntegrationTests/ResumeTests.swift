@@ -112,8 +112,9 @@ final class ResumeTests: XCTestCase {
     func testCheckpointCutShortByACrashIsNeverLoaded() throws {
         let reference = try reference()
         let root = try temporaryDirectory(self, "resume-write")
-        // The 5th checkpoint (epoch 2 after step 6) dies half-written: the 4th is loaded.
-        let output = try crashAndResume("checkpoint-write:5", in: root)
+        // Writes: the start, epoch 1 after steps 3, 6, 8, epoch 2 after step 3, then the 6th (epoch 2 after
+        // step 6) dies half-written: the 5th is loaded.
+        let output = try crashAndResume("checkpoint-write:6", in: root)
         XCTAssertTrue(output.contains("after epoch 1, step 3 of epoch 2"), output)
         let left = try FileManager.default.contentsOfDirectory(atPath: root + "/run").filter { $0.contains(".tmp-") }
         XCTAssertEqual(left, [], "the half-written file is cleared")
