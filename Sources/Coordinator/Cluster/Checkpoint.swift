@@ -76,7 +76,7 @@ enum Checkpoint {
     static func read(in directory: String) throws -> (TrainingState, CheckpointSettings) {
         let path = (directory as NSString).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw RunError("--resume \(directory): no \(fileName) there (a run writes one after each epoch)")
+            throw RunError("--resume \(directory): no \(fileName) there (a run writes one when it starts, then during and after each epoch)")
         }
         let (tensors, metadata) = try Safetensors.read(from: path)
         func field(_ key: String) throws -> String {
