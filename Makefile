@@ -35,7 +35,7 @@ help:
 	@echo "make install PREFIX=/usr/local - copy glassbox-coordinator and glassbox-worker into PREFIX/bin"
 	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
-	@echo "make crash  - kill the coordinator at 14 random moments, resume each, compare with an undisturbed run"
+	@echo "make crash  - kill the coordinator at >= 10 random moments, resume each, compare with an undisturbed run"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:

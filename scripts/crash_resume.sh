@@ -5,9 +5,10 @@
 # without their timing columns. Prints one table row per moment.
 # A crash before the first checkpoint is complete (the start's own, cut mid-write) leaves nothing to resume:
 # the run starts again with the same options, as the systemd unit does.
-# Usage: scripts/crash_resume.sh BIN_DIR DATA_DIR [TRIALS]   (default 14: a moment past the run's end is not counted)
+# Usage: scripts/crash_resume.sh BIN_DIR DATA_DIR [TRIALS]   (default 12; more are drawn until 10 moments
+# hit the run: one past the run's end is not counted)
 set -euo pipefail
-BIN=${1:?bin dir}; DATA=${2:?data dir}; TRIALS=${3:-14}
+BIN=${1:?bin dir}; DATA=${2:?data dir}; TRIALS=${3:-12}; MIN_KILLS=10
 COORD="$BIN/glassbox-coordinator"
 [ -x "$COORD" ] || { echo "crash_resume: no $COORD (build first)" >&2; exit 2; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/glassbox-crash-XXXXXX")
@@ -54,8 +55,9 @@ fingerprint "$WORK/reference" > "$WORK/reference.fp"
 echo "== undisturbed run: ${seconds} s, $(wc -l < "$WORK/reference.fp") compared files and rows"
 
 printf '%-3s %-30s %-40s %-11s %-9s\n' "#" "moment" "what was running" "resumed ok" "identical"
-identical=0 killed=0
-for trial in $(seq 1 "$TRIALS"); do
+identical=0 killed=0 trial=0
+while (( (trial < TRIALS || killed < MIN_KILLS) && trial < 3 * TRIALS )); do
+  trial=$((trial + 1))
   dir="$WORK/t$trial"
   env=()
   # Every third moment is a checkpoint write cut in half (too short to hit by chance), every fifth a map's
@@ -66,6 +68,7 @@ for trial in $(seq 1 "$TRIALS"); do
     k=$(( 1 + RANDOM % 4 )); env=(GLASSBOX_CRASH_AT=map-files:$k); moment="after map #$k's files"
   else
     at=$(python3 -c "import random; random.seed($RANDOM); print(round(random.uniform(0.03, 0.9) * $seconds, 2))")
+    begun=$(date +%s.%N)
     moment="at ${at} s"
   fi
   env "${env[@]}" "$COORD" train "${ARGS[@]}" --out "$dir" > "$dir.log" 2>&1 &
@@ -77,6 +80,8 @@ for trial in $(seq 1 "$TRIALS"); do
   status=0; { wait "$pid"; } 2>/dev/null || status=$?  # no "Killed" notice from bash
   if [ "$status" -ne 137 ]; then
     printf '%-3s %-30s %-40s %-11s %-9s\n' "$trial" "$moment" "(run ended first: status $status)" "-" "-"
+    # The machine got faster: draw later moments from this run's length.
+    [ ${#env[@]} -eq 0 ] && seconds=$(python3 -c "print(round($(date +%s.%N) - $begun, 1))")
     continue
   fi
   killed=$((killed + 1))
