@@ -25,7 +25,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 DIST_NAME := glassbox-$(VERSION)-linux-x86_64
 DIST_TARBALL := dist/$(DIST_NAME).tar.gz
 
-.PHONY: all deps test-deps install-packages data build run test bench hostile chaos load install dist clean help
+.PHONY: all deps test-deps install-packages data build run test bench hostile chaos load crash install dist clean help
 all: build
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
 	@echo "make chaos  - 5 runs of 3 workers killed, stopped and restarted at random; weights must not change"
 	@echo "make load   - 32 workers on one coordinator, then 100 joining and leaving; weights must not change"
+	@echo "make crash  - kill the coordinator at >= 10 random moments, resume each, compare with an undisturbed run"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
@@ -91,6 +92,10 @@ chaos: build data
 
 load: build data
 	bash scripts/load.sh $(BIN) $(DATA_DIR) 32 100
+
+# Not part of `make test`: a dozen full short runs, each killed once and resumed (RELIABILITY.md).
+crash: build data
+	bash scripts/crash_resume.sh $(BIN) $(DATA_DIR)
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

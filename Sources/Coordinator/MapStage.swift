@@ -12,6 +12,8 @@ final class MapStage {
     let testLabels: [UInt8]
     private let log: Log
     private var model: UMAPModel?
+    /// Where the next warm fit starts when no model was fitted in this process (a resumed run).
+    private var restoredStart: UMAPWarmStart?
     /// One aligned map (2 x training count floats) per epoch, epoch 0 first.
     private(set) var frames: [[Float]] = []
     /// The test images placed into the latest map.
@@ -28,12 +30,12 @@ final class MapStage {
     /// train/test figure); returns the map's measurements for the metrics files.
     func embed(epoch: Int, hidden: [Float], testHidden: [Float], dim: Int = SeedCNN.hiddenWidth) throws -> [String: Double] {
         let rows = hidden.count / dim
-        let kind = model == nil ? "fit" : mode == .warm ? "warm-started" : "fresh fit"
+        let kind = frames.isEmpty ? "fit" : mode == .warm ? "warm-started" : "fresh fit"
         let start = now()
         let next: UMAPModel
         let stages: any NeighborSearchStages = neighborStages ?? ThreadedNeighborStages(threads: options.threads)
-        if mode == .warm, let previous = model {
-            next = try UMAP.warmFit(data: hidden, previous: previous, options: options, stages: stages)  // aligned
+        if mode == .warm, let previous = model?.warmStart ?? restoredStart {
+            next = try UMAP.warmFit(data: hidden, from: previous, options: options, stages: stages)  // aligned
         } else {
             next = try UMAP.fit(data: hidden, rows: rows, dim: dim, options: options, stages: stages)
         }
@@ -66,6 +68,17 @@ final class MapStage {
             + "trustworthiness \(fmt(m["umap_trustworthiness"]!, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"]!, 4))"
             + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? ""))
         return m
+    }
+
+    /// What the next warm map starts from (nil in fresh mode, or before the first map).
+    var warmStart: UMAPWarmStart? { mode == .warm ? model?.warmStart ?? restoredStart : nil }
+
+    /// Continues a resumed run: the frames so far (epoch order), the test images' place in the last one,
+    /// and where the next warm fit starts.
+    func restore(frames: [[Float]], testPoints: [Float], warmStart: UMAPWarmStart?) {
+        self.frames = frames
+        self.testPoints = testPoints
+        restoredStart = warmStart
     }
 
     /// Saves the latest epoch's model (its map before any display alignment) for `embed --model`.

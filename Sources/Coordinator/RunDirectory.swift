@@ -30,6 +30,16 @@ struct RunDirectory {
         }
     }
 
+    /// Removes the temporary files of atomic writes that a crash interrupted (`.NAME.tmp-*`, never read).
+    func removeUnfinishedWrites() {
+        for folder in ["", "maps", "fig"] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: file(folder))) ?? []
+            where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileManager.default.removeItem(atPath: file(folder + "/" + name))
+            }
+        }
+    }
+
     func writeMetrics(_ history: [EpochMetrics]) throws {
         try writeAtomically("metrics.csv", ([EpochMetrics.csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n")
     }

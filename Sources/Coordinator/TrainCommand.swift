@@ -28,26 +28,27 @@ struct TrainCommand: ParsableCommand {
             """)
 
     // .unconditional: `--epochs -1` is read as a value (and refused below), not as an unknown option.
-    @Option(parsing: .unconditional, help: "Epochs to train.")
-    var epochs: Int = 10
+    // Optionals where --resume takes the checkpoint's value unless one is given (`TrainChoices`).
+    @Option(parsing: .unconditional, help: "Epochs to train (default 10; with --resume the checkpoint's run's).")
+    var epochs: Int?
     @OptionGroup(title: "Data")
     var dataSource: DataSourceOptions
-    @Option(parsing: .unconditional, help: "Random seed: weights, shuffles and dropout all derive from it.")
-    var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Random seed: weights, shuffles and dropout all derive from it (default 1).")
+    var seed: UInt64?
     @Option(help: "Run directory for metrics, weights and figures.")
     var out: String = "runs/default"
     @Option(parsing: .unconditional, help: "Compute threads in this process.")
     var threads: Int = defaultThreadCount()
-    @Option(parsing: .unconditional, help: "Samples per micro-batch (the unit of parallel work; batch 100 is cut into these).")
-    var microBatch: Int = 25
+    @Option(parsing: .unconditional, help: "Samples per micro-batch (the unit of parallel work; batch 100 is cut into these; default 25).")
+    var microBatch: Int?
     @Option(parsing: .unconditional, help: "Use only the first N training images (quick runs).")
     var limitTrain: Int?
-    @Option(help: ArgumentHelp("Epoch maps: warm (each epoch starts from the previous map, aligned; steady) or fresh (an independent UMAP fit per epoch, as the reference).", valueName: "mode"))
-    var umapMode: MapStage.Mode = .warm
+    @Option(help: ArgumentHelp("Epoch maps: warm (each epoch starts from the previous map, aligned; steady; the default) or fresh (an independent UMAP fit per epoch, as the reference).", valueName: "mode"))
+    var umapMode: MapStage.Mode?
     @Option(help: ArgumentHelp("Where the UMAP neighbour search's per-row stages run: local (the coordinator's threads) or workers (blocks of rows on the workers of a distributed run, which needs --spawn-workers or --workers; the same neighbours; pays with workers on other hosts, slower than local on one small host).", valueName: "place"))
     var umapNeighbors: NeighborSearchPlace = .local
-    @Option(parsing: .unconditional, help: "UMAP neighbours per point (the reference run used 40).")
-    var nNeighbors: Int = 40
+    @Option(parsing: .unconditional, help: "UMAP neighbours per point (default 40, as the reference run).")
+    var nNeighbors: Int?
     @Flag(help: "Skip the UMAP maps, the animation and the train/test map (train and score only).")
     var noMaps = false
     @Flag(help: "Also write the final `hidden` activations and labels as .npy (hidden_train.npy, hidden_test.npy, labels_train.npy, labels_test.npy), e.g. for `embed` or umap-learn.")
@@ -58,11 +59,13 @@ struct TrainCommand: ParsableCommand {
     var saveUmapModel = false
 
     func validate() throws {
-        guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
+        if let epochs, epochs < 0 { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
         try validateThreadCount(threads)
         if saveUmapModel && noMaps { throw ValidationError("--save-umap-model needs the maps; drop --no-maps") }
-        guard (1...100).contains(microBatch) else { throw ValidationError("--micro-batch must be in 1...100, got \(microBatch)") }
-        guard nNeighbors >= 2 else { throw ValidationError("--n-neighbors must be >= 2, got \(nNeighbors)") }
+        if let microBatch, !(1...100).contains(microBatch) {
+            throw ValidationError("--micro-batch must be in 1...100, got \(microBatch)")
+        }
+        if let nNeighbors, nNeighbors < 2 { throw ValidationError("--n-neighbors must be >= 2, got \(nNeighbors)") }
         if let n = limitTrain, n < 200 { throw ValidationError("--limit-train must be at least 200, got \(n)") }
     }
 
@@ -79,14 +82,20 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let log = Log(level: logLevel.level, prefix: "coordinator", format: logFormat)
-        if let resume = cluster.resume { _ = try Checkpoint.path(in: resume) }  // before the seconds of loading data
+        // The checkpoint is read (and refused if missing or damaged) before the seconds of loading data.
+        let saved = try cluster.resume.map { try Checkpoint.read(in: $0).1 }
+        let choices = try TrainChoices(self, saved: saved,
+                                       dataGiven: DataSourceOptions.areGiven(in: Array(CommandLine.arguments.dropFirst())))
+        let (epochs, seed, microBatch, limitTrain, noMaps) = (choices.epochs, choices.seed, choices.microBatch,
+                                                              choices.limitTrain, !choices.maps)
+        let dataSource = choices.dataSource
         let split = try dataSource.load()
         if let n = limitTrain, n > split.train.count {
             throw ValidationError("--limit-train \(n) is more than the \(split.train.count) training images of \(split.name)")
         }
         let train = split.train.prefix(limitTrain)
-        if !noMaps && nNeighbors >= train.count {
-            throw ValidationError("--n-neighbors \(nNeighbors) needs more training images than that (\(train.count)); "
+        if !noMaps && choices.nNeighbors >= train.count {
+            throw ValidationError("--n-neighbors \(choices.nNeighbors) needs more training images than that (\(train.count)); "
                                   + "lower it or use --no-maps")
         }
         let run = try RunDirectory(path: cluster.resume ?? out)
@@ -100,13 +109,14 @@ struct TrainCommand: ParsableCommand {
         settings.seed = seed
         settings.microBatchSize = microBatch
         let session = try TrainingSession(
-            options: cluster, training: settings, split: split, trainingImages: train.count,
+            options: cluster, training: settings, split: split, trainingImages: train.count, choices: choices.recorded,
             workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)", "--log-format", logFormat.rawValue],
             run: run, log: log, poolObserver: watcher?.monitor) {
             LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
                                            microBatchSize: microBatch), train: train, test: split.test, seed: seed)
         }
         defer { session.finish() }
+        try session.checkpointStart()
         let backend = session.backend
         let loop = try TrainingLoop(settings: settings, sampleCount: train.count,
                                     backend: watcher?.observing(backend) ?? backend,
@@ -123,10 +133,10 @@ struct TrainCommand: ParsableCommand {
         let figures = try RunFigures(run: run, log: log)
         figures.imageGrid(train)
         var umapOptions = UMAPOptions()
-        umapOptions.nNeighbors = nNeighbors
+        umapOptions.nNeighbors = choices.nNeighbors
         umapOptions.seed = seed
         umapOptions.threads = threads
-        let maps = noMaps ? nil : MapStage(options: umapOptions, mode: umapMode,
+        let maps = noMaps ? nil : MapStage(options: umapOptions, mode: choices.umapMode,
                                            labels: train.labels, testLabels: split.test.labels, log: log)
         if umapNeighbors == .workers {
             guard let cluster = backend as? ClusterBackend else {
@@ -136,9 +146,13 @@ struct TrainCommand: ParsableCommand {
         }
         let mapFiles = noMaps ? nil : try MapFiles(run: run)
         try mapFiles?.writeLabels(train: train.labels, test: split.test.labels)
-        var trainPredictions: [[UInt8]] = []
-        var testPredictions: [UInt8] = []  // of the latest map's epoch
-        var jsonl: [[String: Double]] = []
+        // A resumed run continues the metrics rows and the maps done before the crash.
+        let resumed = try cluster.resume.map { _ in
+            try ResumedOutputs(run: run, maps: maps, files: mapFiles, epochsDone: loop.epochsDone, history: loop.history)
+        }
+        var trainPredictions = resumed?.trainPredictions ?? []
+        var testPredictions = resumed?.testPredictions ?? []  // of the latest map's epoch
+        var jsonl = resumed?.rows ?? []
         /// The map of the network as it is now (epoch 0 = before training).
         func mapEpoch(_ epoch: Int) throws -> [String: Double] {
             guard let maps else { return [:] }
@@ -146,6 +160,7 @@ struct TrainCommand: ParsableCommand {
             defer { loop.recordMap(seconds: now() - t0) }
             let hidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
+            CrashPoint.map.reached()
             trainPredictions.append(hidden.predictions)
             testPredictions = testHidden.predictions
             var m = try session.guarded { try maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden) }
@@ -153,8 +168,7 @@ struct TrainCommand: ParsableCommand {
             watcher?.monitor.mapDone(epoch: epoch, metrics: m)
             return m
         }
-        // A resumed run's maps start at the epoch it resumes from.
-        let firstMapEpoch = loop.epochsDone
+        let firstMapEpoch = resumed?.firstMapEpoch ?? loop.epochsDone
         /// Epoch `epoch`'s map on disk at once (after its metrics row): the .npy files here, the figure
         /// with the frame's own limits and the rebuilt report on the figure queue.
         func publishMap(_ epoch: Int) throws {
@@ -174,24 +188,35 @@ struct TrainCommand: ParsableCommand {
             }
             let correct = zip(split.test.labels, testPredictions).filter { $0 == $1 }.count
             figures.report(reportContent(
-                run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
+                choices, run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
                 trainPredictions: trainPredictions, testPredictions: testPredictions,
                 confusion: confusionCounts(trueLabels: split.test.labels, predicted: testPredictions),
                 accuracy: Double(correct) / Double(max(split.test.count, 1))))
+            CrashPoint.mapFiles.reached()
+            try MapCheckpoint(epoch: epoch, metricsRows: jsonl, warmStart: maps.warmStart).write(in: run)
             log("epoch \(epoch) map written to maps/\(RunDirectory.epochStem(epoch))*.npy in \(fmt(now() - t0, 2)) s", .debug)
         }
         try run.writeMetrics(loop.history)
-        var first = try mapEpoch(firstMapEpoch)
-        if !first.isEmpty { first["epoch"] = Double(loop.epochsDone); jsonl.append(first); try run.writeMetricsJSONL(jsonl) }
-        try board?.epoch(firstMapEpoch, row: first)
-        try publishMap(firstMapEpoch)
+        // The map of the epoch the run starts from, unless a resumed run has it: epoch 0's (before training)
+        // has no training figures.
+        if (resumed?.rowsThrough ?? -1) < loop.epochsDone {
+            let map = try mapEpoch(loop.epochsDone)
+            if !map.isEmpty {
+                var row = loop.history.last(where: { $0.epoch == loop.epochsDone })?.metricsRow ?? [:]
+                row["epoch"] = Double(loop.epochsDone)
+                row.merge(map) { a, _ in a }
+                jsonl.append(row)
+                try run.writeMetricsJSONL(jsonl)
+                try board?.epoch(loop.epochsDone, row: row)
+                try publishMap(loop.epochsDone)
+            }
+        }
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
             watcher?.monitor.epochDone(m)
             try run.writeMetrics(loop.history)
             figures.curves(loop.history)
-            var row: [String: Double] = ["epoch": Double(m.epoch), "loss": m.loss, "acc": m.acc, "val_loss": m.valLoss,
-                                         "val_acc": m.valAcc, "seconds": m.seconds, "samples_per_second": m.samplesPerSecond]
+            var row = m.metricsRow
             row.merge(try mapEpoch(m.epoch)) { a, _ in a }
             jsonl.append(row)
             try run.writeMetricsJSONL(jsonl)
@@ -218,7 +243,7 @@ struct TrainCommand: ParsableCommand {
         try run.writeWeights(backend.model().parameters, metadata: ["seed": "\(seed)", "epochs": "\(epochs)", "dataset": split.name])
         if let maps {
             figures.report(reportContent(
-                run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
+                choices, run: run, split: split, train: train, history: loop.history, maps: maps, firstMapEpoch: firstMapEpoch,
                 trainPredictions: trainPredictions, testPredictions: test.predictions, confusion: confusion, accuracy: accuracy))
         }
         try figures.finish()
@@ -230,13 +255,13 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// What `report.html` shows: every figure, the metrics, the settings and the map explorer.
-    func reportContent(run: RunDirectory, split: DatasetSplit, train: LabeledImages, history: [EpochMetrics],
+    func reportContent(_ choices: TrainChoices, run: RunDirectory, split: DatasetSplit, train: LabeledImages, history: [EpochMetrics],
                        maps: MapStage, firstMapEpoch: Int, trainPredictions: [[UInt8]], testPredictions: [UInt8],
                        confusion: [[Int]], accuracy: Double) -> RunReport {
         let settings: [(name: String, value: String)] = [
-            ("dataset", split.name), ("training images", "\(train.count)"), ("epochs", "\(epochs)"), ("seed", "\(seed)"),
-            ("batch", "100"), ("micro-batch", "\(microBatch)"), ("threads", "\(threads)"),
-            ("UMAP", "\(maps.mode.rawValue), n_neighbors \(nNeighbors)"),
+            ("dataset", split.name), ("training images", "\(train.count)"), ("epochs", "\(choices.epochs)"),
+            ("seed", "\(choices.seed)"), ("batch", "100"), ("micro-batch", "\(choices.microBatch)"), ("threads", "\(threads)"),
+            ("UMAP", "\(maps.mode.rawValue), n_neighbors \(choices.nNeighbors)"),
             ("test accuracy", "\(fmt(100 * accuracy, 2))%"),
         ]
         return RunReport(title: "Glassbox run \(run.path)", settings: settings, history: history, frames: maps.frames,

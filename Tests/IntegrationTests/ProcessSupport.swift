@@ -78,13 +78,16 @@ final class RunningProcess {
     let process = Process()
     let outputPath: String
 
-    /// Starts `executable` from the build directory; its output goes to `outputPath`.
-    convenience init(_ executable: String, _ arguments: [String], outputPath: String) throws {
-        try self.init(path: buildDirectory.appendingPathComponent(executable).path, arguments, outputPath: outputPath)
+    /// Starts `executable` from the build directory; its output goes to `outputPath`; `environment` is added
+    /// to this process' environment.
+    convenience init(_ executable: String, _ arguments: [String], outputPath: String,
+                     environment: [String: String] = [:]) throws {
+        try self.init(path: buildDirectory.appendingPathComponent(executable).path, arguments, outputPath: outputPath,
+                      environment: environment)
     }
 
     /// Starts the program at `path`; its output goes to `outputPath`.
-    init(path: String, _ arguments: [String], outputPath: String) throws {
+    init(path: String, _ arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
         name = (outputPath as NSString).lastPathComponent
         self.outputPath = outputPath
         FileManager.default.createFile(atPath: outputPath, contents: nil)
@@ -94,6 +97,7 @@ final class RunningProcess {
         process.standardOutput = output
         process.standardError = output
         process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
+            .merging(environment) { $1 }
         try process.run()
     }
 

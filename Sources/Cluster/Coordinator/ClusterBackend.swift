@@ -161,7 +161,9 @@ public final class ClusterBackend: ComputeBackend {
         }
         if let failure = pool.currentFailure { throw failure }
         if let upcoming {
-            try pool.submit(trainingJob(upcoming.microBatches, epoch: epoch, endsEpoch: upcoming.endsEpoch))
+            // A worker reports its state after a step whose weights are read, so that reading them costs nothing.
+            try pool.submit(trainingJob(upcoming.microBatches, epoch: epoch,
+                                        endsEpoch: upcoming.endsEpoch || upcoming.readsWeights))
             ahead = (upcoming.microBatches, epoch, upcoming.endsEpoch)
         }
         return stats

@@ -40,8 +40,14 @@ struct ClusterOptions: ParsableArguments {
                                + "workers whose public key (NAME.pub) is there.", valueName: "dir"))
     var curveKeys: String?
     @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint (written after every "
-                               + "epoch); the run goes on writing there (--out is not used).", valueName: "dir"))
+                               + "epoch and every --checkpoint-every steps); the run goes on writing there (--out is "
+                               + "not used) with the checkpoint's seed, data set, sizes and map settings.",
+                               valueName: "dir"))
     var resume: String?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Also checkpoint every N training steps within an epoch, so that a crash costs at most N "
+                               + "steps (0: only at the end of each epoch).", valueName: "steps"))
+    var checkpointEvery = 100
 
     /// Whether training runs on worker processes.
     var isDistributed: Bool { spawnWorkers != nil || workers != nil }
@@ -55,6 +61,9 @@ struct ClusterOptions: ParsableArguments {
         }
         if let n = spawnWorkers {
             try validateCount(n, in: 1...Self.maximumSpawnedWorkers, option: "--spawn-workers", because: "processes on this host")
+        }
+        guard checkpointEvery >= 0 else {
+            throw ValidationError("--checkpoint-every must be >= 0 steps (0: only at epoch ends), got \(checkpointEvery)")
         }
         guard minWorkers >= 1 else { throw ValidationError("--min-workers must be at least 1, got \(minWorkers)") }
         if let n = spawnWorkers ?? workers, minWorkers > n {

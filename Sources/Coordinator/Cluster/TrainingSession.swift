@@ -17,6 +17,7 @@ final class TrainingSession {
     private let settings: CheckpointSettings
     private let log: Log
     private var checkpointedEpochs: Int?
+    private let checkpointEvery: Int
     private var finished = false
 
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
@@ -24,15 +25,17 @@ final class TrainingSession {
     /// one that recomputes steps whose gradient stayed on a lost worker. `poolObserver` is told each worker's
     /// traffic and answer times (`--metrics-listen`).
     init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
-         workerArguments: [String], run: RunDirectory, log: Log, poolObserver: (any WorkerPoolObserver)? = nil,
+         choices: RunChoices? = nil, workerArguments: [String], run: RunDirectory, log: Log,
+         poolObserver: (any WorkerPoolObserver)? = nil,
          local: @escaping () -> LocalBackend) throws {
         self.run = run
         self.log = log
+        checkpointEvery = options.checkpointEvery
         events = try EventLog(path: run.file("events.jsonl"))
         settings = CheckpointSettings(seed: training.seed, batchSize: training.batchSize,
                                       microBatchSize: training.microBatchSize,
                                       validationFraction: training.validationFraction, trainingImages: trainingImages,
-                                      dataset: split.name, datasetFingerprint: split.fingerprint)
+                                      dataset: split.name, datasetFingerprint: split.fingerprint, run: choices)
         if options.resume != nil {
             let (state, saved) = try Checkpoint.read(in: run.path)
             if let difference = Checkpoint.difference(saved, settings) {
@@ -40,7 +43,9 @@ final class TrainingSession {
             }
             initialState = state
             checkpointedEpochs = state.epochsDone
-            log("resuming \(run.path) after epoch \(state.epochsDone) (Adam step \(state.adam.step))")
+            let within = state.stepsDone > 0 ? ", step \(state.stepsDone) of epoch \(state.epochsDone + 1)" : ""
+            log("resuming \(run.path) after epoch \(state.epochsDone)\(within) (Adam step \(state.adam.step))")
+            run.removeUnfinishedWrites()
         } else {
             initialState = .initial(seed: training.seed)
         }
@@ -127,10 +132,29 @@ final class TrainingSession {
         }
     }
 
-    /// Runs one epoch and checkpoints it (see `guarded` for lost workers).
+    /// Checkpoints the starting state of a new run, so that a crash before the first checkpoint of the
+    /// training (during the first map, say) can be resumed with the run's settings too.
+    func checkpointStart() throws {
+        guard checkpointedEpochs == nil else { return }
+        try Checkpoint.write(initialState, settings: settings, in: run)
+        checkpointedEpochs = initialState.epochsDone
+    }
+
+    /// Runs one epoch and checkpoints it, and every `--checkpoint-every` steps within it (see `guarded`
+    /// for lost workers).
     func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
+        loop.checkpointEvery = checkpointEvery
+        loop.checkpoint = { [self] state in
+            let start = now()
+            try Checkpoint.write(state, settings: settings, in: run)
+            checkpointedEpochs = state.epochsDone
+            log("checkpoint at step \(state.stepsDone) of epoch \(state.epochsDone + 1) written in "
+                + "\(fmt(now() - start, 3)) s", .debug)
+            CrashPoint.checkpoint.reached()
+        }
         let metrics = try guarded { try loop.runEpoch() }
         try Checkpoint.write(loop.state, settings: settings, in: run)
+        CrashPoint.checkpoint.reached()
         checkpointedEpochs = loop.epochsDone
         var fields: [String: Any] = ["epoch": metrics.epoch, "loss": metrics.loss, "acc": metrics.acc,
                                      "val_loss": metrics.valLoss, "val_acc": metrics.valAcc, "seconds": metrics.seconds,

@@ -25,10 +25,13 @@ public struct UpcomingStep: Sendable, Equatable {
     public var microBatches: [ArraySlice<Int>]
     /// True if it is the epoch's last step (after which the weights are read: validation, checkpoint).
     public var endsEpoch: Bool
+    /// True if the weights are read after it although it does not end the epoch (a mid-epoch checkpoint).
+    public var readsWeights: Bool
 
-    public init(microBatches: [ArraySlice<Int>], endsEpoch: Bool) {
+    public init(microBatches: [ArraySlice<Int>], endsEpoch: Bool, readsWeights: Bool = false) {
         self.microBatches = microBatches
         self.endsEpoch = endsEpoch
+        self.readsWeights = readsWeights
     }
 }
 

@@ -28,19 +28,29 @@ public struct EpochMetrics: Sendable, Codable, Equatable {
     }
 }
 
-/// Everything that determines how training continues: weights, optimiser state, epochs done.
+/// Everything that determines how training continues: weights, optimiser state, epochs done, and the
+/// steps of the next epoch already taken (a mid-epoch checkpoint) with their summed statistics.
 public struct TrainingState: Sendable {
     public var parameters: [Float]
     public var adam: AdamState
     public var epochsDone: Int
     public var history: [EpochMetrics]
+    /// Steps of epoch `epochsDone + 1` already applied to `parameters` (0 at an epoch's end).
+    public var stepsDone: Int
+    /// The loss and accuracy sums of those steps, added in step order (so the epoch's metrics come out
+    /// the same bits as without the interruption).
+    public var epochStats: BatchStats
 
-    public init(parameters: [Float], adam: AdamState, epochsDone: Int = 0, history: [EpochMetrics] = []) {
+    public init(parameters: [Float], adam: AdamState, epochsDone: Int = 0, history: [EpochMetrics] = [],
+                stepsDone: Int = 0, epochStats: BatchStats = BatchStats()) {
         self.parameters = parameters; self.adam = adam; self.epochsDone = epochsDone; self.history = history
+        self.stepsDone = stepsDone; self.epochStats = epochStats
     }
 
-    public init(model: ModelState, epochsDone: Int, history: [EpochMetrics]) {
-        self.init(parameters: model.parameters, adam: model.adam, epochsDone: epochsDone, history: history)
+    public init(model: ModelState, epochsDone: Int, history: [EpochMetrics], stepsDone: Int = 0,
+                epochStats: BatchStats = BatchStats()) {
+        self.init(parameters: model.parameters, adam: model.adam, epochsDone: epochsDone, history: history,
+                  stepsDone: stepsDone, epochStats: epochStats)
     }
 
     /// The weights and optimiser state.
@@ -69,8 +79,18 @@ public final class TrainingLoop {
     /// The whole run's ETA; the caller records each map's time (`recordMap(seconds:)`).
     public private(set) var estimate: RunEstimate
 
+    /// Steps of the current epoch taken so far and their statistics (0 between epochs).
+    private var stepsDone: Int
+    private var epochStats: BatchStats
+    /// Steps between mid-epoch checkpoints (0: none); `checkpoint` receives the state after such a step.
+    public var checkpointEvery = 0
+    public var checkpoint: ((TrainingState) throws -> Void)?
+
     /// Everything a checkpoint holds; the weights come from the backend, which owns the optimiser step.
-    public var state: TrainingState { TrainingState(model: backend.model(), epochsDone: epochsDone, history: history) }
+    public var state: TrainingState {
+        TrainingState(model: backend.model(), epochsDone: epochsDone, history: history, stepsDone: stepsDone,
+                      epochStats: epochStats)
+    }
 
     public init(settings: TrainingSettings, sampleCount: Int, backend: ComputeBackend, state: TrainingState,
                 log: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) throws {
@@ -80,6 +100,8 @@ public final class TrainingLoop {
         self.backend = backend
         epochsDone = state.epochsDone
         history = state.history
+        stepsDone = state.stepsDone
+        epochStats = state.epochStats
         self.log = log
         self.progress = progress ?? { log($0.message) }
         estimate = RunEstimate(epochs: settings.epochs, stepsPerEpoch: plan.stepsPerEpoch)
@@ -89,27 +111,44 @@ public final class TrainingLoop {
     /// Counts one map's time into the ETA of the progress lines.
     public func recordMap(seconds: Double) { estimate.recordMap(seconds: seconds) }
 
-    /// Trains epoch `state.epochsDone + 1`, validates, and returns its metrics.
+    /// Whether a mid-epoch checkpoint follows step `step` (0-based) of `steps`; never the last one, which
+    /// the epoch's own checkpoint follows.
+    private func checkpointsAfter(_ step: Int, of steps: Int) -> Bool {
+        checkpoint != nil && checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 && step + 1 < steps
+    }
+
+    /// Trains epoch `state.epochsDone + 1` (from its step `stepsDone` when resumed mid-epoch), validates,
+    /// and returns its metrics.
     public func runEpoch() throws -> EpochMetrics {
         let epoch = epochsDone + 1
         let order = plan.order(epoch: epoch)
         let steps = plan.stepsPerEpoch
+        let firstStep = min(stepsDone, steps)
         let start = now()
         var lastPrint = start
-        var total = BatchStats()
+        var total = epochStats
+        var samples = 0  // trained by this process, for the rate
         let batch = { (step: Int) in microBatches(of: self.plan.batch(step, of: order), size: self.settings.microBatchSize) }
-        var next = steps > 0 ? batch(0) : nil
-        for step in 0..<steps {
+        var next = firstStep < steps ? batch(firstStep) : nil
+        for step in firstStep..<steps {
             let current = next!
             next = step + 1 < steps ? batch(step + 1) : nil
-            let upcoming = next.map { UpcomingStep(microBatches: $0, endsEpoch: step + 2 == steps) }
+            let upcoming = next.map { UpcomingStep(microBatches: $0, endsEpoch: step + 2 == steps,
+                                                   readsWeights: checkpointsAfter(step + 1, of: steps)) }
             let stats = try backend.step(microBatches: current, epoch: epoch, upcoming: upcoming)
             total = total + stats
+            samples += stats.count
+            if checkpointsAfter(step, of: steps), let checkpoint {
+                stepsDone = step + 1
+                epochStats = total
+                try checkpoint(state)
+            }
             let t = now()
             if t - lastPrint >= settings.progressInterval || step == steps - 1 {
                 lastPrint = t
-                let rate = Double(total.count) / (t - start)
-                let left = estimate.remaining(epoch: epoch, stepsDone: step + 1, secondsPerStep: (t - start) / Double(step + 1))
+                let rate = Double(samples) / (t - start)
+                let taken = Double(step + 1 - firstStep)
+                let left = estimate.remaining(epoch: epoch, stepsDone: step + 1, secondsPerStep: (t - start) / taken)
                 progress(TrainingProgress(
                     epoch: epoch, epochs: settings.epochs, step: step + 1, steps: steps, samplesPerSecond: rate,
                     loss: total.lossSum / Double(total.count), acc: Double(total.correct) / Double(total.count),
@@ -121,8 +160,10 @@ public final class TrainingLoop {
         let m = EpochMetrics(
             epoch: epoch, loss: total.lossSum / Double(total.count), acc: Double(total.correct) / Double(total.count),
             valLoss: val.lossSum / Double(max(val.count, 1)), valAcc: Double(val.correct) / Double(max(val.count, 1)),
-            seconds: now() - start, samplesPerSecond: Double(total.count) / trainSeconds)
+            seconds: now() - start, samplesPerSecond: Double(samples) / trainSeconds)
         epochsDone = epoch
+        stepsDone = 0
+        epochStats = BatchStats()
         history.append(m)
         log("epoch \(epoch)/\(settings.epochs) done in \(fmt(m.seconds, 1)) s: loss \(fmt(m.loss, 4)) acc \(fmt(m.acc, 4)) "
             + "val_loss \(fmt(m.valLoss, 4)) val_acc \(fmt(m.valAcc, 4))")

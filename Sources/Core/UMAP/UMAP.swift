@@ -134,16 +134,26 @@ public enum UMAP {
         data: [Float], previous: UMAPModel, options: UMAPOptions? = nil, stages: Stages,
         progress: ((UMAPStage, Double) -> Void)? = nil
     ) throws(Stages.Failure) -> UMAPModel {
-        let options = options ?? previous.options
+        precondition(previous.options.nComponents == 2, "warmFit aligns 2-D maps")
+        return try warmFit(data: data, from: previous.warmStart, options: options ?? previous.options, stages: stages,
+                           progress: progress)
+    }
+
+    /// The next map of a sequence from what the previous one left (`UMAPModel.warmStart`, which a run saves
+    /// with its checkpoint); the same model as `warmFit(data:previous:options:stages:)`.
+    public static func warmFit<Stages: NeighborSearchStages>(
+        data: [Float], from previous: UMAPWarmStart, options: UMAPOptions, stages: Stages,
+        progress: ((UMAPStage, Double) -> Void)? = nil
+    ) throws(Stages.Failure) -> UMAPModel {
         let rows = previous.rows
         precondition(data.count % rows == 0, "warmFit needs the same rows as the previous fit")
-        precondition(options.nComponents == 2 && previous.options.nComponents == 2, "warmFit aligns 2-D maps")
+        precondition(options.nComponents == 2, "warmFit aligns 2-D maps")
         let dim = data.count / rows
         var timings = UMAPTimings()
         var clock = ContinuousClock.now
         let k = min(options.nNeighbors, rows)
         let (knn, index) = try nearestNeighbors(data: data, rows: rows, dim: dim, k: k, options: options,
-                                                previous: previous.neighbors, axes: previous.index?.axes, stages: stages)
+                                                previous: previous.neighbors, axes: previous.axes, stages: stages)
         timings.neighbors = seconds(since: clock)
         progress?(.neighbors, 1)
 
