@@ -35,6 +35,8 @@ help:
 	@echo "make install PREFIX=/usr/local - copy glassbox-coordinator and glassbox-worker into PREFIX/bin"
 	@echo "make bench  - speed and memory side by side with Keras and PyTorch (see BENCHMARKS.md), and"
 	@echo "              distributed step time over emulated 1 Gbit/s, 0.5 ms links (root; docs/DISTRIBUTED.md)"
+	@echo "make fuzz   - every libFuzzer target for FUZZ_SECONDS=$(FUZZ_SECONDS) s (fuzz-smoke: 10 s each)"
+	@echo "make sanitize - unit tests and a few integration tests under ASan, then TSan"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
@@ -95,5 +97,35 @@ dist: deps
 	tar -C dist -czf $(DIST_TARBALL) $(DIST_NAME)
 	@echo "wrote $(DIST_TARBALL) ($$(du -h $(DIST_TARBALL) | cut -f1))"
 
+# Fuzzing (Fuzz/, a package of its own so that `swift build` never builds it): each libFuzzer target for
+# FUZZ_SECONDS; prints executions, exec/s, crashes and corpus size per target (RELIABILITY.md).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := fuzz-wire fuzz-idx fuzz-safetensors fuzz-npy fuzz-umap-model
+# The swift driver keeps only the last -sanitize= it is given, so SwiftPM's two --sanitize flags would
+# leave the code without coverage counters: -Xswiftc passes both in one flag, after them.
+# --disable-dead-strip: the linker's --gc-sections would drop the counters' sections.
+FUZZ_BUILD := cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+              --disable-dead-strip --scratch-path ../.build-fuzz $(CPU_FLAGS)
+.PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread
+fuzz-build: deps
+	$(FUZZ_BUILD)
+
+fuzz: fuzz-build data
+	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/work $(DATA_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build data
+	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/smoke $(DATA_DIR) 10 $(FUZZ_TARGETS)
+
+# The unit tests and a few integration tests (real processes: the worker protocol, a 2-worker run, remote
+# neighbours) under AddressSanitizer, then ThreadSanitizer; debug builds in .build-asan and .build-tsan.
+SANITIZE_TESTS ?= CoreTests|ProtocolTests|ClusterTests|CommandLineOptionsTests|CoordinatorTests|WorkerProtocolTests|testTwoSpawnedWorkersTrainOnLoopback|testWorkersFindTheInProcessNeighboursBitForBit
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps data
+	bash scripts/sanitize.sh address .build-asan $(CURDIR)/$(DATA_DIR) '$(SANITIZE_TESTS)' $(CPU_FLAGS)
+
+sanitize-thread: deps data
+	bash scripts/sanitize.sh thread .build-tsan $(CURDIR)/$(DATA_DIR) '$(SANITIZE_TESTS)' $(CPU_FLAGS)
+
 clean:
-	rm -rf .build .build-dist dist
+	rm -rf .build .build-dist dist .build-fuzz .build-asan .build-tsan
