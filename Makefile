@@ -116,9 +116,14 @@ fuzz: fuzz-build data
 fuzz-smoke: fuzz-build data
 	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/smoke $(DATA_DIR) 10 $(FUZZ_TARGETS)
 
-# The unit tests and a few integration tests (real processes: the worker protocol, a 2-worker run, remote
-# neighbours) under AddressSanitizer, then ThreadSanitizer; debug builds in .build-asan and .build-tsan.
-SANITIZE_TESTS ?= CoreTests|ProtocolTests|ClusterTests|CommandLineOptionsTests|CoordinatorTests|WorkerProtocolTests|testTwoSpawnedWorkersTrainOnLoopback|testWorkersFindTheInProcessNeighboursBitForBit
+# Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the unit
+# tests but those that train or map thousands of MNIST images (hours in a sanitized debug build), and
+# two integration tests with real processes: a worker answering every request kind, and a 2-worker run
+# (the coordinator's pool thread, the workers' compute threads).
+SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests|DatasetTests
+SANITIZE_COMPUTE := SupportTests|RandomTests|FlushToZeroTests|CNNEngineTests|UMAPStagesTests|UMAPRowBlocksTests|UMAPNeighborsTests
+SANITIZE_UNITS := ProtocolTests|ClusterTests|CommandLineOptionsTests|CoordinatorTests|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_COMPUTE))
+SANITIZE_TESTS ?= $(SANITIZE_UNITS)|WorkerProtocolTests|testTwoSpawnedWorkersTrainOnLoopback
 sanitize: sanitize-address sanitize-thread
 
 sanitize-address: deps data
