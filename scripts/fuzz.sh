@@ -14,6 +14,8 @@ bash "$here/fuzz_seeds.sh" "$bin" "$work/seeds" "$data" "$@" || exit 1
 # a few KiB), is an out-of-memory bug. Leak checks are off: the Swift runtime's caches read as leaks.
 options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=65536
          -print_final_stats=1 -detect_leaks=0)
+# Crashes go to libFuzzer, which saves the input at once, not to the Swift runtime's backtracer.
+export SWIFT_BACKTRACE=enable=no
 failed=0
 rows=()
 for target in "$@"; do

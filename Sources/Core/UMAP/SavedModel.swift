@@ -125,6 +125,14 @@ extension UMAPModel {
                            distances: try store.read("neighbor_distances.npy", shape: [rows, k]))
         var index: NeighborIndex? = nil
         if let saved = header.index {
+            // Checked before any shape is computed from it: `cells + 1` must not overflow.
+            if let cells = saved.cells, !(1...rows).contains(cells) {
+                throw DataError(.badHeader, path: headerPath, "index.cells is \(cells); expected 1 to \(rows) (rows)")
+            }
+            guard saved.probes >= 1, saved.candidates >= 1 else {
+                throw DataError(.badHeader, path: headerPath, "expected index.probes and index.candidates >= 1, found "
+                                + "\(saved.probes) and \(saved.candidates)")
+            }
             let order = try store.readIndices("index_order.npy", shape: [rows], range: 0..<rows)
             let mean = try store.read("index_axes_mean.npy", shape: [dim])
             let variances = try store.read("index_axes_variances.npy", shape: nil)
