@@ -116,14 +116,14 @@ fuzz: fuzz-build data
 fuzz-smoke: fuzz-build data
 	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/smoke $(DATA_DIR) 10 $(FUZZ_TARGETS)
 
-# Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the unit
-# tests but those that train or map thousands of MNIST images (hours in a sanitized debug build), and
-# two integration tests with real processes: a worker answering every request kind, and a 2-worker run
-# (the coordinator's pool thread, the workers' compute threads).
-SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests|DatasetTests
-SANITIZE_COMPUTE := SupportTests|RandomTests|FlushToZeroTests|CNNEngineTests|UMAPStagesTests|UMAPRowBlocksTests|UMAPNeighborsTests
-SANITIZE_UNITS := ProtocolTests|ClusterTests|CommandLineOptionsTests|CoordinatorTests|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_COMPUTE))
-SANITIZE_TESTS ?= $(SANITIZE_UNITS)|WorkerProtocolTests|testTwoSpawnedWorkersTrainOnLoopback
+# Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the protocol,
+# cluster and option tests, the file readers, and the tests that run threads (the parallel-for, the UMAP
+# layout on several threads, the trainer's step gradient on several threads, ZeroMQ sockets and the ZAP
+# thread). Left out: the tests that train or map thousands of MNIST images and the integration tests,
+# which take hours in a sanitized debug build on 2 shared cores (SANITIZE_TESTS=... adds them).
+SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests
+SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount
+SANITIZE_TESTS ?= ProtocolTests\.|CommandLineOptionsTests\.|ClusterTests\.|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_THREADS))
 sanitize: sanitize-address sanitize-thread
 
 sanitize-address: deps data
