@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tests with a sanitizer (a debug build in its own scratch path) and runs the unit tests and
-# a few integration tests under it. The integration tests start the programs from the build folder they
-# were built into, so the coordinator and workers they spawn carry the same sanitizer.
+# Builds the tests with a sanitizer (a debug build in its own scratch path) and runs the tests matching
+# TEST_FILTER under it. Integration tests start the programs from the build folder they were built into,
+# so the coordinator and workers they spawn would carry the same sanitizer (in a debug build they skip).
 # usage: scripts/sanitize.sh address|thread SCRATCH_PATH DATA_DIR TEST_FILTER [swift build flags...]
 set -euo pipefail
 sanitizer=$1 scratch=$2 data=$3 filter=$4
