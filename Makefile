@@ -38,6 +38,8 @@ help:
 	@echo "make chaos  - 5 runs of 3 workers killed, stopped and restarted at random; weights must not change"
 	@echo "make load   - 32 workers on one coordinator, then 100 joining and leaving; weights must not change"
 	@echo "make crash  - kill the coordinator at >= 10 random moments, resume each, compare with an undisturbed run"
+	@echo "make fuzz   - every libFuzzer target for FUZZ_SECONDS=$(FUZZ_SECONDS) s (fuzz-smoke: 10 s each)"
+	@echo "make sanitize - unit tests and a few integration tests under ASan, then TSan"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
@@ -115,5 +117,41 @@ dist: deps
 	tar -C dist -czf $(DIST_TARBALL) $(DIST_NAME)
 	@echo "wrote $(DIST_TARBALL) ($$(du -h $(DIST_TARBALL) | cut -f1))"
 
+# Fuzzing (Fuzz/, a package of its own so that `swift build` never builds it): each libFuzzer target for
+# FUZZ_SECONDS; prints executions, exec/s, crashes and corpus size per target (RELIABILITY.md).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := fuzz-wire fuzz-idx fuzz-safetensors fuzz-npy fuzz-umap-model
+# The swift driver keeps only the last -sanitize= it is given, so SwiftPM's two --sanitize flags would
+# leave the code without coverage counters: -Xswiftc passes both in one flag, after them.
+# --disable-dead-strip: the linker's --gc-sections would drop the counters' sections.
+FUZZ_BUILD := cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+              --disable-dead-strip --scratch-path ../.build-fuzz $(CPU_FLAGS)
+.PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread
+fuzz-build: deps
+	$(FUZZ_BUILD)
+
+fuzz: fuzz-build data
+	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/work $(DATA_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build data
+	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/smoke $(DATA_DIR) 10 $(FUZZ_TARGETS)
+
+# Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the protocol,
+# cluster and option tests, the file readers, and the tests that run threads (the parallel-for, the UMAP
+# layout on several threads, the trainer's step gradient on several threads, ZeroMQ sockets and the ZAP
+# thread). Left out: the tests that train or map thousands of MNIST images (hours in a sanitized debug
+# build on 2 shared cores; SANITIZE_TESTS=... adds them), and the integration tests, which skip
+# themselves in debug builds (they need a release build's speed).
+SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests
+SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount
+SANITIZE_TESTS ?= ProtocolTests\.|CommandLineOptionsTests\.|ClusterTests\.|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_THREADS))
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps data
+	bash scripts/sanitize.sh address .build-asan $(CURDIR)/$(DATA_DIR) '$(SANITIZE_TESTS)' $(CPU_FLAGS)
+
+sanitize-thread: deps data
+	bash scripts/sanitize.sh thread .build-tsan $(CURDIR)/$(DATA_DIR) '$(SANITIZE_TESTS)' $(CPU_FLAGS)
+
 clean:
-	rm -rf .build .build-dist dist
+	rm -rf .build .build-dist dist .build-fuzz .build-asan .build-tsan

@@ -36,6 +36,17 @@ public enum FileBytes {
         return (try inflater.finish(), true)
     }
 
+    /// `stored` inflated if it starts with the gzip magic 1f 8b, else as it is: what
+    /// `readInflatingGzip` gives for a file holding `stored`. `path` only goes into error messages.
+    public static func inflatingGzip(
+        _ stored: [UInt8], path: String, byteLimit: Int = defaultByteLimit
+    ) throws -> (bytes: [UInt8], wasGzip: Bool) {
+        guard stored.starts(with: gzipMagic) else { return (stored, false) }
+        let inflater = try GzipInflater(path: path, byteLimit: byteLimit)
+        try inflater.consume(stored)
+        return (try inflater.finish(), true)
+    }
+
     /// Writes `bytes` to `path` so that readers see either the old file or the whole new one:
     /// the bytes go to a temporary file in the same directory, are flushed to disk, and the
     /// temporary file is then renamed over `path`.

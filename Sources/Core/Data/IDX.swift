@@ -23,13 +23,30 @@ public enum IDX {
 
     /// Reads the image file at `path` (raw or gzip'd).
     public static func readImages(at path: String) throws -> Images {
-        let (bytes, wasGzip) = try FileBytes.readInflatingGzip(path)
-        return try decodeImages(bytes, path: path, inflated: wasGzip)
+        try decodeImageFile(FileBytes.read(path), path: path)
     }
 
     /// Reads the label file at `path` (raw or gzip'd); every label must lie in 0..<classCount.
     public static func readLabels(at path: String, classCount: Int = 10) throws -> [UInt8] {
-        let (bytes, wasGzip) = try FileBytes.readInflatingGzip(path)
+        try decodeLabelFile(FileBytes.read(path), classCount: classCount, path: path)
+    }
+
+    /// Decodes the bytes of an image file as stored, raw or gzip'd (inflating to at most
+    /// `byteLimit` bytes); `path` only goes into error messages.
+    public static func decodeImageFile(
+        _ stored: [UInt8], path: String, byteLimit: Int = FileBytes.defaultByteLimit
+    ) throws -> Images {
+        let (bytes, wasGzip) = try FileBytes.inflatingGzip(stored, path: path, byteLimit: byteLimit)
+        return try decodeImages(bytes, path: path, inflated: wasGzip)
+    }
+
+    /// Decodes the bytes of a label file as stored, raw or gzip'd (inflating to at most
+    /// `byteLimit` bytes); every label must lie in 0..<classCount.
+    public static func decodeLabelFile(
+        _ stored: [UInt8], classCount: Int = 10, path: String,
+        byteLimit: Int = FileBytes.defaultByteLimit
+    ) throws -> [UInt8] {
+        let (bytes, wasGzip) = try FileBytes.inflatingGzip(stored, path: path, byteLimit: byteLimit)
         return try decodeLabels(bytes, classCount: classCount, path: path, inflated: wasGzip)
     }
 

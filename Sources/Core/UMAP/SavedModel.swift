@@ -51,7 +51,7 @@ extension UMAPModel {
         } catch {
             throw DataError(.io, path: directory, "cannot create the model directory: \(error.localizedDescription)")
         }
-        let store = ModelFiles(directory: directory)
+        let store = ModelFiles(directory: directory) { path in try FileBytes.read(path) }
         guard rows < 1 << 24 else {
             throw DataError(.invalidArgument, path: directory, "\(rows) rows: a saved model holds at most 16,777,215")
         }
@@ -88,11 +88,18 @@ extension UMAPModel {
     /// Reads a model written by `save`; `threads` replaces the saved thread count (results do not
     /// depend on it). Every problem is a `DataError` naming the file and what was expected.
     public static func load(from directory: String, threads: Int = UMAPOptions.defaultThreads) throws -> UMAPModel {
-        let store = ModelFiles(directory: directory)
+        try load(directory: directory, threads: threads) { path in try FileBytes.read(path) }
+    }
+
+    /// Reads a model from the bytes of its files, as `load(from:)` does: `contents(path)` gives the
+    /// bytes of the file at `path` (`directory` joined with a file name) or throws.
+    public static func load(directory: String, threads: Int = UMAPOptions.defaultThreads,
+                            contents: @escaping (_ path: String) throws -> [UInt8]) throws -> UMAPModel {
+        let store = ModelFiles(directory: directory, contents: contents)
         let headerPath = store.path("umap-model.json")
         let header: SavedModelHeader
         do {
-            header = try JSONDecoder().decode(SavedModelHeader.self, from: Data(try FileBytes.read(headerPath)))
+            header = try JSONDecoder().decode(SavedModelHeader.self, from: Data(try contents(headerPath)))
         } catch let error as DecodingError {
             throw DataError(.badHeader, path: headerPath, describe(error))
         }
@@ -118,6 +125,14 @@ extension UMAPModel {
                            distances: try store.read("neighbor_distances.npy", shape: [rows, k]))
         var index: NeighborIndex? = nil
         if let saved = header.index {
+            // Checked before any shape is computed from it: `cells + 1` must not overflow.
+            if let cells = saved.cells, !(1...rows).contains(cells) {
+                throw DataError(.badHeader, path: headerPath, "index.cells is \(cells); expected 1 to \(rows) (rows)")
+            }
+            guard saved.probes >= 1, saved.candidates >= 1 else {
+                throw DataError(.badHeader, path: headerPath, "expected index.probes and index.candidates >= 1, found "
+                                + "\(saved.probes) and \(saved.candidates)")
+            }
             let order = try store.readIndices("index_order.npy", shape: [rows], range: 0..<rows)
             let mean = try store.read("index_axes_mean.npy", shape: [dim])
             let variances = try store.read("index_axes_variances.npy", shape: nil)
@@ -162,6 +177,8 @@ extension UMAPModel {
 /// The .npy files of a model directory, with the shape checks of `load`.
 private struct ModelFiles {
     let directory: String
+    /// The bytes of the file at a path.
+    let contents: (_ path: String) throws -> [UInt8]
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
@@ -171,7 +188,7 @@ private struct ModelFiles {
 
     /// The values of `name`, which must have `shape` (any 1-D shape when nil).
     func read(_ name: String, shape: [Int]?) throws -> [Float] {
-        let array = try NPY.read(from: path(name))
+        let array = try NPY.decode(contents(path(name)), path: path(name))
         if let shape, array.shape != shape {
             throw DataError(.mismatch, path: path(name),
                             "expected shape \(tuple(shape)) (from umap-model.json), found \(tuple(array.shape))")

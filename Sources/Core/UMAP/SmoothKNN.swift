@@ -65,7 +65,9 @@ func smoothKNNDistanceRows(
         }
         @inline(__always) func nonZeroDistance(_ n: Int) -> Float { row[firstNonZero + n] }
         var rho: Float = 0
-        if Float(nonZero) >= localConnectivity {
+        // nonZero > 0: with localConnectivity <= 0 and no non-zero distance (a row of duplicates) the
+        // first non-zero distance would be read past the row's end; a saved model can hold any value.
+        if nonZero > 0 && Float(nonZero) >= localConnectivity {
             let index = Int(localConnectivity.rounded(.down))
             let interpolation = localConnectivity - Float(index)
             if index > 0 {
