@@ -235,7 +235,12 @@ public struct PayloadReader {
         }
         let byteCount = count * size
         let values: [T]
-        if hasBitwiseWireLayout(T.self) {
+        // Never `unsafeUninitializedCapacity: 0`: that writes a count into the runtime's one shared empty
+        // array, which every thread reads: a data race, harmless (it writes the 0 already there) but reported
+        // by ThreadSanitizer, which would hide real ones.
+        if count == 0 {
+            values = []
+        } else if hasBitwiseWireLayout(T.self) {
             values = [T](unsafeUninitializedCapacity: count) { destination, initialized in
                 bytes.withUnsafeBytes { source in
                     UnsafeMutableRawBufferPointer(destination)
@@ -293,7 +298,7 @@ public struct PayloadReader {
             position = start
             throw invalid(field, "the bitmap marks \(marked) elements, the count says \(kept)")
         }
-        let values = bytes.withUnsafeBytes { raw in
+        let values = count == 0 ? [] : bytes.withUnsafeBytes { raw in  // see `readArray` on count 0
             [Float](unsafeUninitializedCapacity: count) { out, initialized in
                 var next = valuesStart
                 for byte in 0..<bitmapBytes {

@@ -54,6 +54,8 @@ func decodeLittleEndian(
     _ bytes: [UInt8], at offset: Int, count: Int, as element: StoredElement
 ) -> [Float] {
     precondition(offset >= 0 && count >= 0 && offset + count * element.byteCount <= bytes.count)
+    // Never `unsafeUninitializedCapacity: 0`: it writes a count into the runtime's shared empty array.
+    guard count > 0 else { return [] }
     return bytes.withUnsafeBytes { raw in
         [Float](unsafeUninitializedCapacity: count) { out, initialized in
             for i in 0..<count {
