@@ -126,7 +126,7 @@ FUZZ_TARGETS := fuzz-wire fuzz-idx fuzz-safetensors fuzz-npy fuzz-umap-model
 # --disable-dead-strip: the linker's --gc-sections would drop the counters' sections.
 FUZZ_BUILD := cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
               --disable-dead-strip --scratch-path ../.build-fuzz $(CPU_FLAGS)
-.PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread sanitize-thread-cluster
+.PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster
 fuzz-build: deps
 	$(FUZZ_BUILD)
 
@@ -139,18 +139,22 @@ fuzz-smoke: fuzz-build data
 # Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the protocol,
 # cluster and option tests, the file readers, and the tests that run threads (the parallel-for, the UMAP
 # layout on several threads, the trainer's step gradient on several threads, ZeroMQ sockets and the ZAP
-# thread), then a real distributed run (sanitize-thread-cluster). Left out: the tests that train or map thousands of MNIST images (hours in a sanitized debug
-# build on 2 shared cores; SANITIZE_TESTS=... adds them), and the integration tests, which skip
-# themselves in debug builds (they need a release build's speed).
+# thread). Left out there: the tests that train or map thousands of MNIST images (hours in a sanitized
+# debug build on 2 shared cores; SANITIZE_TESTS=... adds them) and the integration tests, which skip
+# themselves in debug builds; real processes run under each sanitizer in sanitize-*-cluster instead.
 SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests
 SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount
 SANITIZE_TESTS ?= ProtocolTests\.|CommandLineOptionsTests\.|ClusterTests\.|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_THREADS))
-sanitize: sanitize-address sanitize-thread sanitize-thread-cluster
+sanitize: sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster
 
-# Real processes under ThreadSanitizer (release build in .build-tsan-release): a coordinator, 2 spawned
-# workers and a map on 1,000 images, its metrics server scraped while it runs (scripts/sanitize_cluster.sh).
+# Real processes under each sanitizer (release builds in .build-asan-release, .build-tsan-release): a
+# coordinator, 2 spawned workers and a map on 1,000 images, its metrics server scraped while it runs
+# (scripts/sanitize_cluster.sh).
+sanitize-address-cluster: deps data
+	bash scripts/sanitize_cluster.sh address .build-asan-release $(CURDIR)/$(DATA_DIR) $(CPU_FLAGS)
+
 sanitize-thread-cluster: deps data
-	bash scripts/sanitize_cluster.sh .build-tsan-release $(CURDIR)/$(DATA_DIR) $(CPU_FLAGS)
+	bash scripts/sanitize_cluster.sh thread .build-tsan-release $(CURDIR)/$(DATA_DIR) $(CPU_FLAGS)
 
 sanitize-address: deps data
 	bash scripts/sanitize.sh address .build-asan $(CURDIR)/$(DATA_DIR) '$(SANITIZE_TESTS)' $(CPU_FLAGS)
