@@ -39,7 +39,8 @@ help:
 	@echo "make load   - 32 workers on one coordinator, then 100 joining and leaving; weights must not change"
 	@echo "make crash  - kill the coordinator at >= 10 random moments, resume each, compare with an undisturbed run"
 	@echo "make fuzz   - every libFuzzer target for FUZZ_SECONDS=$(FUZZ_SECONDS) s (fuzz-smoke: 10 s each)"
-	@echo "make sanitize - unit tests and a few integration tests under ASan, then TSan"
+	@echo "make sanitize - unit and threaded tests, then a real distributed run, under ASan and under TSan"
+	@echo "make hostile - hostile peers against a real 2-worker run (RELIABILITY.md)"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
 deps:
