@@ -10,18 +10,13 @@ set -euo pipefail
 sanitizer=$1 scratch=$2 data=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/sanitizers/options.sh"
+sanitizer_options "$sanitizer"
 swift build -c release --sanitize="$sanitizer" --scratch-path "$scratch" "$@"
 bin=$(swift build -c release --sanitize="$sanitizer" --scratch-path "$scratch" --show-bin-path "$@")
-case $sanitizer in
-  thread) export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/sanitizers/tsan.supp"
-          report="ThreadSanitizer" ;;
-  # Leak checking is off: the Swift runtime's metadata caches read as leaks at exit.
-  address) export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0"
-           report="AddressSanitizer" ;;
-  *) echo "sanitize_cluster.sh: the sanitizer must be thread or address, got $sanitizer" >&2; exit 64 ;;
-esac
-run=$(mktemp -d /tmp/glassbox-tsan-XXXXXX)
-trap 'kill "$pid" 2> /dev/null || true' EXIT
+run=$(mktemp -d /tmp/glassbox-sanitize-XXXXXX)
+pid=
+trap '[ -z "$pid" ] || kill "$pid" 2> /dev/null || true' EXIT
 start=$(date +%s)
 "$bin/glassbox-coordinator" train --data "$data" --limit-train 1000 --epochs 1 --spawn-workers 2 --n-neighbors 10 \
     --metrics-listen 127.0.0.1:0 --out "$run/run" > "$run/log" 2>&1 &
