@@ -35,7 +35,10 @@ let package = Package(
                        providers: [.apt(["libgif-dev"])]),
         // Glassbox's own C (CPU features, flush-to-zero, exec): compiled for baseline x86-64, never -mavx2.
         .target(name: "CKernels"),
-        .target(name: "Core", dependencies: ["CKernels", "CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
+        // The convolution kernels in C on 16-float registers: one source, built per function for AVX-512 and
+        // for AVX2 (target attributes, so the target itself stays baseline); entered only after a CPU check.
+        .target(name: "CConvKernels"),
+        .target(name: "Core", dependencies: ["CKernels", "CConvKernels", "CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
                 // report.html's style sheet and script, compiled in as byte arrays (`PackageResources`).
                 resources: [.embedInCode("Render/Resources/report.css"), .embedInCode("Render/Resources/report.js")]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
@@ -61,7 +64,7 @@ let package = Package(
             "CKernels", "Core", "Protocol", "Cluster", "CommandLineOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "CConvKernels"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core", "Protocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol", "Cluster"]),

@@ -18,6 +18,8 @@ struct CNNBench: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Compute threads (micro-batches run in parallel; BLAS uses one thread each).")
     var threads: Int = defaultThreadCount()
+    @Option(help: kernelsHelp)
+    var kernels = "auto"
     @Option(parsing: .unconditional, help: "Samples per micro-batch.")
     var microBatch: Int = 25
     @Option(parsing: .unconditional, help: "Training steps of 100 samples per timing round.")
@@ -28,6 +30,7 @@ struct CNNBench: ParsableCommand {
 
     func validate() throws {
         try validateThreadCount(threads)
+        try validateKernels(kernels)
         try validateCount(microBatch, in: 1...100, option: "--micro-batch", because: "batch 100 is cut into these")
         try validateCount(steps, in: 1...1_000_000, option: "--steps")
         try validateCount(forwardSamples, in: 1...10_000_000, option: "--forward-samples")
@@ -38,6 +41,7 @@ struct CNNBench: ParsableCommand {
     }
 
     func run() throws {
+        _ = try selectKernels(kernels)
         printBenchMachine()
         let peak = Benchmark.sgemmPeak(threads: threads)
         print(String(format: "sgemm 2048^3 peak: %.1f GFLOP/s (%d threads)", peak, threads))

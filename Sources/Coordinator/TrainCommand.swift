@@ -39,6 +39,8 @@ struct TrainCommand: ParsableCommand {
     var out: String = "runs/default"
     @Option(parsing: .unconditional, help: "Compute threads in this process.")
     var threads: Int = defaultThreadCount()
+    @Option(help: kernelsHelp)
+    var kernels = "auto"
     @Option(parsing: .unconditional, help: "Samples per micro-batch (the unit of parallel work; batch 100 is cut into these; default 25).")
     var microBatch: Int?
     @Option(parsing: .unconditional, help: "Use only the first N training images (quick runs).")
@@ -61,6 +63,7 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         if let epochs, epochs < 0 { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
         try validateThreadCount(threads)
+        try validateKernels(kernels)
         if saveUmapModel && noMaps { throw ValidationError("--save-umap-model needs the maps; drop --no-maps") }
         if let microBatch, !(1...100).contains(microBatch) {
             throw ValidationError("--micro-batch must be in 1...100, got \(microBatch)")
@@ -82,6 +85,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let log = Log(level: logLevel.level, prefix: "coordinator", format: logFormat)
+        log(try selectKernels(kernels))  // spawned workers are given the same
         // The checkpoint is read (and refused if missing or damaged) before the seconds of loading data.
         let saved = try cluster.resume.map { try Checkpoint.read(in: $0).1 }
         let choices = try TrainChoices(self, saved: saved,

@@ -39,6 +39,8 @@ struct GlassboxWorker: ParsableCommand {
     var cache: String?
     @Option(parsing: .unconditional, help: "Compute threads (micro-batches run in parallel, one per thread).")
     var threads: Int = defaultThreadCount()
+    @Option(help: kernelsHelp)
+    var kernels = "auto"
     @Option(parsing: .unconditional, help: "Seconds without any message from a coordinator before giving up.")
     var coordinatorTimeout: Double = 60
     @Option(help: ArgumentHelp("Lowest level of the lines logged; debug adds connection attempts, ignored messages and each weights version received.", valueName: "level"))
@@ -70,6 +72,7 @@ struct GlassboxWorker: ParsableCommand {
 
     func validate() throws {
         try validateThreadCount(threads)
+        try validateKernels(kernels)
         try validateSeconds(coordinatorTimeout, option: "--coordinator-timeout")
         try validateCurveKeyName(curveKeyName, option: "--curve-key-name")
         var isFolder: ObjCBool = false
@@ -107,6 +110,7 @@ struct GlassboxWorker: ParsableCommand {
             "\($0.name) (fingerprint \($0.fingerprint.prefix(12))), \($0.train.count) training and \($0.test.count) test images"
         } ?? "no data set given: the coordinator's, cached in \(cacheRoot)"
         log("\(dataLine); \(threads) threads; connecting to \(connect)" + (curve == nil ? "" : " with CURVE"))
+        log(try selectKernels(kernels))
         let identity = WorkerIdentity(host: host, pid: pid, threads: threads, fingerprint: split?.fingerprint ?? "",
                                       buildID: executableBuildID())
         let session = try WorkerSession(endpoint: connect, identity: identity, data: split,

@@ -88,7 +88,7 @@ final class WorkerProtocolTests: XCTestCase {
             .leavingOut(OwnRows(firstMicroBatch: 2, start: 0, count: 35))
         XCTAssertEqual(update.gradient.rows, 0)
         try send(.stepUpdate(update), step: 2)
-        applyAdam(gradient, samples: 35, parameters: &parameters, adam: &adam)
+        applyAdam(gradient, samples: 35, threads: 2, parameters: &parameters, adam: &adam)
         let digest = parameters.withUnsafeBytes { sha256Hex($0) }
         try send(.weightsDigest(WeightsDigest(version: 2, sha256: digest)), step: 3)
         guard case .weightsDigest(let held) = try receive("digest").1 else { return XCTFail("expected weightsDigest") }
@@ -106,7 +106,7 @@ final class WorkerProtocolTests: XCTestCase {
         let (wholeGradient, wholeStats) = engine.gradients(microBatches: whole, data: data.train, epoch: 5, seed: seed)
         XCTAssertEqual(own.lossSums.reduce(0, +), wholeStats.lossSum, accuracy: 1e-9)
         XCTAssertEqual(own.correctCounts.reduce(0, +), Int32(wholeStats.correct))
-        applyAdam(wholeGradient, samples: 50, parameters: &parameters, adam: &adam)
+        applyAdam(wholeGradient, samples: 50, threads: 1, parameters: &parameters, adam: &adam)
         let state = try XCTUnwrap(own.state, "the state was asked for")
         XCTAssertEqual(state.version, 3, "the state after the step")
         XCTAssertEqual(state.adamStep, UInt64(adam.step))

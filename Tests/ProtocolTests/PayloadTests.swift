@@ -53,6 +53,28 @@ final class PayloadTests: XCTestCase {
         }
     }
 
+    /// Random zero patterns of every length up to 70, with the values last in the buffer (the reader's
+    /// careful tail) and followed by other bytes (its branch-free path reads ahead).
+    func testZeroSuppressedRandomPatternsAtTheBufferEndAndBeforeMore() throws {
+        var rng = TestRandom(seed: 5)
+        for count in 0...70 {
+            for density in [0.0, 0.3, 0.5, 0.9, 1.0] {
+                let values: [Float] = (0..<count).map { _ in
+                    Double(rng.below(1000)) / 1000 < density ? Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) | 1) : 0
+                }
+                for trailing in [0, 1, 40] {
+                    var w = PayloadWriter()
+                    w.writeZeroSuppressed(values)
+                    for _ in 0..<trailing { w.write(UInt8(0xAB)) }
+                    var r = PayloadReader(w.bytes)
+                    XCTAssertEqual(try r.readZeroSuppressed("x").map(\.bitPattern), values.map(\.bitPattern),
+                                   "\(count) values, density \(density), \(trailing) bytes after")
+                    XCTAssertEqual(r.remaining, trailing)
+                }
+            }
+        }
+    }
+
     func testZeroSuppressedBitmapMustMatchItsKeptCount() {
         func read(_ build: (inout PayloadWriter) -> Void) -> WireError? {
             var w = PayloadWriter()

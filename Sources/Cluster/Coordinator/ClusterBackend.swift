@@ -102,7 +102,7 @@ public final class ClusterBackend: ComputeBackend {
                     base = holder.model()
                     local = nil
                 }
-                base.applyAdam(gradient, samples: samples)
+                base.applyAdam(gradient, samples: samples, threads: defaultThreadCount())
             case .recompute(let microBatches, let epoch):
                 if local == nil {
                     let holder = recomputer ?? makeRecomputer()

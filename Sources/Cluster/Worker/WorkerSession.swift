@@ -462,7 +462,7 @@ public final class WorkerSession {
 
     /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
     private func advance(by gradient: StepGradient, samples: Int) {
-        applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam!)
+        applyAdam(gradient, samples: samples, threads: identity.threads, parameters: &parameters, adam: &adam!)
         runner?.setParameters(parameters)
         weightsVersion += 1
     }

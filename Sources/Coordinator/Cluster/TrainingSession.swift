@@ -78,7 +78,8 @@ final class TrainingSession {
         var spawned: LocalWorkers?
         do {
             if let n = options.spawnWorkers {
-                var arguments = workerArguments + ["--coordinator-timeout", "\(Int(max(60, options.workerTimeout)))"]
+                var arguments = workerArguments + ["--coordinator-timeout", "\(Int(max(60, options.workerTimeout)))",
+                                                   "--kernels", KernelPath.current.rawValue]
                 if let keys = options.curveKeys { arguments += ["--curve-keys", keys] }
                 spawned = try LocalWorkers(count: n, threads: options.threadsPerSpawnedWorker(n), endpoint: pool.endpoint,
                                            arguments: arguments, log: log)

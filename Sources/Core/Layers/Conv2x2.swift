@@ -8,6 +8,11 @@
 // Invariant: every kernel writes only valid pixels (i < S, j < S); pad pixels stay zero.
 //
 // Weights are in Keras layout (kh, kw, cin, cout) = [tap][ci][co], tap = di*2 + dj.
+//
+// The 32 -> 32 kernels exist twice (`KernelPath`): the Swift SIMD8 code below (`avx2`) and C on 16-float
+// registers (`avx512`, `CConvKernels`), each lane doing the same fused multiply-adds in the same order.
+
+import CConvKernels
 
 /// Geometry of one padded activation tensor.
 public struct PaddedGeometry: Sendable, Equatable {
@@ -57,9 +62,14 @@ public enum Conv2x2 {
     public static func apply32(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        offsets: (Int, Int, Int, Int), geometry g: PaddedGeometry
+        offsets: (Int, Int, Int, Int), geometry g: PaddedGeometry, path: KernelPath
     ) {
         precondition(g.channels == 32 && g.size % 2 == 0)
+        if path == .avx512 {
+            let taps = [offsets.0, offsets.1, offsets.2, offsets.3]
+            glassbox_conv32_apply_avx512(input, output, weights, bias, taps, g.size, g.images)
+            return
+        }
         let zero = SIMD8<Float>(repeating: 0)
         let b0 = bias.map { load8($0) } ?? zero, b1 = bias.map { load8($0 + 8) } ?? zero
         let b2 = bias.map { load8($0 + 16) } ?? zero, b3 = bias.map { load8($0 + 24) } ?? zero
@@ -98,10 +108,10 @@ public enum Conv2x2 {
     /// Forward of a 32 -> 32 convolution.
     public static func forward32(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, geometry g: PaddedGeometry
+        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, geometry g: PaddedGeometry, path: KernelPath
     ) {
         apply32(input: input, output: output, weights: kernel, bias: bias,
-                offsets: g.tapOffsets, geometry: g)
+                offsets: g.tapOffsets, geometry: g, path: path)
     }
 
     /// Rearranges a Keras kernel [tap][ci][co] into the backward kernel [tap][co][ci].
@@ -117,11 +127,11 @@ public enum Conv2x2 {
     /// `transposeTaps32`. dOut's pad pixels must be zero.
     public static func inputGradient32(
         outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
-        transposedKernel: UnsafePointer<Float>, geometry g: PaddedGeometry
+        transposedKernel: UnsafePointer<Float>, geometry g: PaddedGeometry, path: KernelPath
     ) {
         let (o0, o1, o2, o3) = g.tapOffsets
         apply32(input: outputGradient, output: inputGradient, weights: transposedKernel, bias: nil,
-                offsets: (-o0, -o1, -o2, -o3), geometry: g)
+                offsets: (-o0, -o1, -o2, -o3), geometry: g, path: path)
     }
 
     /// kernelGrad[t] += in_shifted(t)^T . dOut for each tap, and biasGrad += sum over pixels of dOut.
@@ -133,9 +143,15 @@ public enum Conv2x2 {
     public static func weightGradient32(
         input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
         kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
-        geometry g: PaddedGeometry
+        geometry g: PaddedGeometry, path: KernelPath
     ) {
         let pixels = g.images * g.pixelsPerImage
+        if path == .avx512 {
+            let taps = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+            glassbox_conv32_weight_gradient_avx512(input, outputGradient, kernelGradient, taps, g.size, g.images)
+            addChannelSums(outputGradient, pixels: pixels, into: biasGradient)
+            return
+        }
         let offs = [g.tapOffsets.0 * 32, g.tapOffsets.1 * 32, g.tapOffsets.2 * 32, g.tapOffsets.3 * 32]
         let block = 96
         var start = 0

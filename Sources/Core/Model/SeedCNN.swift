@@ -81,9 +81,12 @@ public final class CNNWorkspace: @unchecked Sendable {
     public let gradient: FloatBuffer
     public private(set) var labels: [UInt8] = []
     public private(set) var sampleCount = 0
+    /// The build of the 32-channel convolution kernels this workspace runs (the same bits on each).
+    public let kernelPath: KernelPath
 
-    public init(capacity m: Int) {
+    public init(capacity m: Int, kernels: KernelPath = .current) {
         capacity = m
+        kernelPath = kernels
         gx = PaddedGeometry(size: 28, channels: 1, images: m)
         g28 = PaddedGeometry(size: 28, channels: 32, images: m)
         g14 = PaddedGeometry(size: 14, channels: 32, images: m)
@@ -137,7 +140,7 @@ public final class CNNWorkspace: @unchecked Sendable {
         let m = sampleCount
         let (gx, g28, g14) = geometries()
         Conv2x2.forward1(input: x.pointer, output: a1.pointer, kernel: w + o.c1k, bias: w + o.c1b, geometry: gx)
-        Conv2x2.forward32(input: a1.pointer, output: a2.pointer, kernel: w + o.c2k, bias: w + o.c2b, geometry: g28)
+        Conv2x2.forward32(input: a1.pointer, output: a2.pointer, kernel: w + o.c2k, bias: w + o.c2b, geometry: g28, path: kernelPath)
         MaxPoolReLU.forward(input: a2.pointer, inputGeometry: g28, output: p1.pointer, outputPadded: true, argmax: arg1)
         if let key = dropout {
             for s in 0..<m {
@@ -148,8 +151,8 @@ public final class CNNWorkspace: @unchecked Sendable {
             }
             Dropout.apply(p1.pointer, mask: mask1.pointer, count: g14.floatCount)
         }
-        Conv2x2.forward32(input: p1.pointer, output: a3.pointer, kernel: w + o.c3k, bias: w + o.c3b, geometry: g14)
-        Conv2x2.forward32(input: a3.pointer, output: a4.pointer, kernel: w + o.c4k, bias: w + o.c4b, geometry: g14)
+        Conv2x2.forward32(input: p1.pointer, output: a3.pointer, kernel: w + o.c3k, bias: w + o.c3b, geometry: g14, path: kernelPath)
+        Conv2x2.forward32(input: a3.pointer, output: a4.pointer, kernel: w + o.c4k, bias: w + o.c4b, geometry: g14, path: kernelPath)
         MaxPoolReLU.forward(input: a4.pointer, inputGeometry: g14, output: flat.pointer, outputPadded: false, argmax: arg2)
         if let key = dropout {
             for s in 0..<m {
@@ -194,20 +197,20 @@ public final class CNNWorkspace: @unchecked Sendable {
         MaxPoolReLU.backward(outputGradient: dFlat.pointer, argmax: arg2, outputPadded: false,
                              inputGradient: dA4.pointer, inputGeometry: g14)
         Conv2x2.weightGradient32(input: a3.pointer, outputGradient: dA4.pointer, kernelGradient: gr + o.c4k,
-                                 biasGradient: gr + o.c4b, geometry: g14)
+                                 biasGradient: gr + o.c4b, geometry: g14, path: kernelPath)
         Conv2x2.inputGradient32(outputGradient: dA4.pointer, inputGradient: dA3.pointer,
-                                transposedKernel: kernels.conv4.pointer, geometry: g14)
+                                transposedKernel: kernels.conv4.pointer, geometry: g14, path: kernelPath)
         Conv2x2.weightGradient32(input: p1.pointer, outputGradient: dA3.pointer, kernelGradient: gr + o.c3k,
-                                 biasGradient: gr + o.c3b, geometry: g14)
+                                 biasGradient: gr + o.c3b, geometry: g14, path: kernelPath)
         Conv2x2.inputGradient32(outputGradient: dA3.pointer, inputGradient: dP1.pointer,
-                                transposedKernel: kernels.conv3.pointer, geometry: g14)
+                                transposedKernel: kernels.conv3.pointer, geometry: g14, path: kernelPath)
         if dropout { Dropout.apply(dP1.pointer, mask: mask1.pointer, count: g14.floatCount) }
         MaxPoolReLU.backward(outputGradient: dP1.pointer, argmax: arg1, outputPadded: true,
                              inputGradient: dA2.pointer, inputGeometry: g28)
         Conv2x2.weightGradient32(input: a1.pointer, outputGradient: dA2.pointer, kernelGradient: gr + o.c2k,
-                                 biasGradient: gr + o.c2b, geometry: g28)
+                                 biasGradient: gr + o.c2b, geometry: g28, path: kernelPath)
         Conv2x2.inputGradient32(outputGradient: dA2.pointer, inputGradient: dA1.pointer,
-                                transposedKernel: kernels.conv2.pointer, geometry: g28)
+                                transposedKernel: kernels.conv2.pointer, geometry: g28, path: kernelPath)
         Conv2x2.weightGradient1(input: x.pointer, outputGradient: dA1.pointer, kernelGradient: gr + o.c1k,
                                 biasGradient: gr + o.c1b, geometry: gx)
     }

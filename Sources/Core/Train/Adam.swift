@@ -17,30 +17,83 @@ public struct AdamState: Sendable, Equatable {
         v = [Float](repeating: 0, count: count)
     }
 
-    /// One update of `weights` with the (already averaged) gradient.
-    public mutating func apply(gradient g: UnsafePointer<Float>, to w: UnsafeMutablePointer<Float>, count: Int) {
-        precondition(count == m.count)
-        FlushToZero.enable()
+    /// Counts one more update; its step size alpha and the factors of the moment updates.
+    private mutating func nextStep() -> (alpha: Float, b1: Float, b2: Float, epsilon: Float) {
         step += 1
         let t = Double(step)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
-        let b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon
+        return (alpha, 1 - beta1, 1 - beta2, epsilon)
+    }
+
+    /// One update of `weights` with the (already averaged) gradient, on at most `threads` threads (a worker
+    /// of one thread uses one: on a shared host its neighbours have the other cores).
+    public mutating func apply(gradient g: UnsafePointer<Float>, to w: UnsafeMutablePointer<Float>, count: Int,
+                               threads: Int) {
+        precondition(count == m.count)
+        FlushToZero.enable()
+        let (alpha, b1, b2, eps) = nextStep()
         // Element-wise, so splitting into chunks over threads cannot change the result.
         let chunk = 65_536
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
                 let mp = UncheckedSendable(value: mb.baseAddress!), vp = UncheckedSendable(value: vb.baseAddress!)
                 let wp = UncheckedSendable(value: w), gp = UncheckedSendable(value: g)
-                DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
-                    FlushToZero.enable()
-                    let m = mp.value, v = vp.value, w = wp.value, g = gp.value
-                    for i in (c * chunk)..<min(count, (c + 1) * chunk) {
-                        let gi = g[i]
-                        m[i] += (gi - m[i]) * b1
-                        v[i] += (gi * gi - v[i]) * b2
-                        w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
-                    }
+                forEachBlockAsTaken((count + chunk - 1) / chunk, threads: threads) { c in
+                    AdamState.update(m: mp.value, v: vp.value, weights: wp.value, gradient: gp.value,
+                                     range: (c * chunk)..<min(count, (c + 1) * chunk), alpha: alpha, b1: b1, b2: b2, epsilon: eps)
                 }
+            }
+        }
+    }
+
+    /// The update of elements `range`, eight at a time: each lane does exactly the scalar operations of
+    /// `referenceUpdate` in the same order (no fused multiply-add), so the bits are the same; with scalar
+    /// square roots and divisions the loop took 2.4 ms for the model's 821,002 parameters, a tenth of a
+    /// one-thread worker's step.
+    @inline(__always)
+    static func update(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, weights w: UnsafeMutablePointer<Float>,
+                       gradient g: UnsafePointer<Float>, range: Range<Int>, alpha: Float, b1: Float, b2: Float,
+                       epsilon: Float) {
+        typealias V = SIMD8<Float>
+        let b1v = V(repeating: b1), b2v = V(repeating: b2), alphaV = V(repeating: alpha), epsV = V(repeating: epsilon)
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
+            var mi = UnsafeRawPointer(m + i).loadUnaligned(as: V.self)
+            var vi = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
+            let wi = UnsafeRawPointer(w + i).loadUnaligned(as: V.self)
+            mi = mi + (gi - mi) * b1v
+            vi = vi + (gi * gi - vi) * b2v
+            UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
+            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+            UnsafeMutableRawPointer(w + i).storeBytes(of: wi - alphaV * mi / (vi.squareRoot() + epsV), as: V.self)
+            i += 8
+        }
+        referenceUpdate(m: m, v: v, weights: w, gradient: g, range: i..<range.upperBound, alpha: alpha, b1: b1, b2: b2,
+                        epsilon: epsilon)
+    }
+
+    /// The readable update, one element at a time: Keras' formulas as written above.
+    static func referenceUpdate(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+                                weights w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
+                                range: Range<Int>, alpha: Float, b1: Float, b2: Float, epsilon: Float) {
+        for i in range {
+            let gi = g[i]
+            m[i] += (gi - m[i]) * b1
+            v[i] += (gi * gi - v[i]) * b2
+            w[i] -= alpha * m[i] / (v[i].squareRoot() + epsilon)
+        }
+    }
+
+    /// `apply` through `referenceUpdate` alone, on the calling thread (for tests of the fast path).
+    public mutating func applyReference(gradient g: UnsafePointer<Float>, to w: UnsafeMutablePointer<Float>, count: Int) {
+        precondition(count == m.count)
+        FlushToZero.enable()
+        let (alpha, b1, b2, eps) = nextStep()
+        m.withUnsafeMutableBufferPointer { mb in
+            v.withUnsafeMutableBufferPointer { vb in
+                AdamState.referenceUpdate(m: mb.baseAddress!, v: vb.baseAddress!, weights: w, gradient: g, range: 0..<count,
+                                          alpha: alpha, b1: b1, b2: b2, epsilon: eps)
             }
         }
     }

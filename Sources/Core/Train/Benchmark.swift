@@ -41,7 +41,7 @@ public enum Benchmark {
                     let idx = Array((s * batch)..<((s + 1) * batch))
                     let (g, _) = engine.gradients(microBatches: microBatches(of: idx[...], size: engine.microBatchSize),
                                                   data: data, epoch: round + 1, seed: 1)
-                    applyAdam(g, samples: batch, parameters: &params, adam: &adam)
+                    applyAdam(g, samples: batch, threads: engine.threads, parameters: &params, adam: &adam)
                     engine.setParameters(params)
                 }
             })

@@ -17,15 +17,19 @@ public final class CNNEngine: @unchecked Sendable {
     /// The current weights, in the parameter layout.
     public private(set) var parameters: [Float]
 
-    public init(parameters: [Float], threads: Int, microBatchSize: Int = 25) {
+    /// The convolution kernels its workspaces run (`KernelPath.current` unless given).
+    public let kernelPath: KernelPath
+
+    public init(parameters: [Float], threads: Int, microBatchSize: Int = 25, kernels: KernelPath = .current) {
         precondition(parameters.count == SeedCNN.layout.count)
         precondition(threads >= 1 && microBatchSize >= 1)
         self.parameters = parameters
         self.threads = threads
         self.microBatchSize = microBatchSize
-        workspaces = (0..<threads).map { _ in CNNWorkspace(capacity: microBatchSize) }
+        kernelPath = kernels
+        workspaces = (0..<threads).map { _ in CNNWorkspace(capacity: microBatchSize, kernels: kernels) }
         BLAS.setThreads(1)
-        parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
+        parameters.withUnsafeBufferPointer { self.kernels.update(from: $0.baseAddress!) }
     }
 
     public func setParameters(_ p: [Float]) {

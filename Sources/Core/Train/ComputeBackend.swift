@@ -55,7 +55,7 @@ public final class LocalBackend: ComputeBackend {
     public func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep? = nil) -> BatchStats {
         precondition(current != nil, "LocalBackend: load a model before training")
         let (gradient, stats) = engine.gradients(microBatches: microBatches, data: train, epoch: epoch, seed: seed)
-        current!.applyAdam(gradient, samples: stats.count)
+        current!.applyAdam(gradient, samples: stats.count, threads: engine.threads)
         engine.setParameters(current!.parameters)
         return stats
     }
@@ -84,16 +84,20 @@ public struct ModelState: Sendable {
     /// Applies the mean of `gradient` over `samples` samples with Adam. One mutating access to the whole
     /// state: `applyAdam(..., parameters: &s.parameters, adam: &s.adam)` on a class's `s` is two
     /// overlapping accesses, which a build with exclusivity checking (e.g. the test build) traps on.
-    public mutating func applyAdam(_ gradient: StepGradient, samples: Int) {
-        Core.applyAdam(gradient, samples: samples, parameters: &parameters, adam: &adam)
+    public mutating func applyAdam(_ gradient: StepGradient, samples: Int, threads: Int) {
+        Core.applyAdam(gradient, samples: samples, threads: threads, parameters: &parameters, adam: &adam)
     }
 }
 
-/// Applies the mean of the step gradient over `samples` samples to `parameters` with Adam.
-public func applyAdam(_ gradient: StepGradient, samples: Int, parameters: inout [Float], adam: inout AdamState) {
+/// Applies the mean of the step gradient over `samples` samples to `parameters` with Adam, on at most
+/// `threads` threads (the result does not depend on them).
+public func applyAdam(_ gradient: StepGradient, samples: Int, threads: Int, parameters: inout [Float],
+                      adam: inout AdamState) {
     FlushToZero.enable()  // the mean is formed on this thread
-    let mean = gradient.mean(samples: samples)
+    let mean = gradient.mean(samples: samples, threads: threads)
     mean.withUnsafeBufferPointer { g in
-        parameters.withUnsafeMutableBufferPointer { adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: $0.count) }
+        parameters.withUnsafeMutableBufferPointer {
+            adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: $0.count, threads: threads)
+        }
     }
 }

@@ -45,7 +45,7 @@ public struct StepGradient: Sendable, Equatable {
     }
 
     /// The mean gradient over `samples` samples, in the full parameter layout.
-    public func mean(samples: Int) -> [Float] {
+    public func mean(samples: Int, threads: Int) -> [Float] {
         let hk = StepGradient.hiddenKernel
         let n = SeedCNN.layout.count
         var out = [Float](repeating: 0, count: n)
@@ -57,9 +57,9 @@ public struct StepGradient: Sendable, Equatable {
                 (p + hk.range.upperBound).update(from: s.baseAddress! + hk.offset, count: n - hk.range.upperBound)
             }
             if rows > 0 {
-                // Two fixed column blocks computed concurrently, each by single-threaded BLAS: the
-                // split never depends on the machine or the process' BLAS setting, so neither does
-                // the result.
+                // Two fixed column blocks, each by single-threaded BLAS, on up to two threads: the
+                // split never depends on the machine, `threads` or the process' BLAS setting, so neither
+                // does the result.
                 BLAS.setThreads(1)
                 let out = UncheckedSendable(value: p + hk.offset)
                 flatRows.withUnsafeBufferPointer { f in
@@ -67,8 +67,7 @@ public struct StepGradient: Sendable, Equatable {
                         let fp = UncheckedSendable(value: f.baseAddress!)
                         let dp = UncheckedSendable(value: d.baseAddress!)
                         let half = SeedCNN.hiddenWidth / 2, rows = self.rows
-                        DispatchQueue.concurrentPerform(iterations: 2) { block in
-                            FlushToZero.enable()
+                        forEachBlockAsTaken(2, threads: threads) { block in
                             BLAS.sgemm(transA: true, m: SeedCNN.flatWidth, n: half, k: rows,
                                        alpha: 1 / Float(samples), a: fp.value, lda: SeedCNN.flatWidth,
                                        b: dp.value + block * half, ldb: SeedCNN.hiddenWidth, beta: 0,

@@ -89,7 +89,7 @@ final class FlushToZeroTests: XCTestCase {
         let gradient = (0..<count).map { $0 % 2 == 0 ? Float(0) : subnormal }
         clearFlushToZeroOnPoolThreads()
         gradient.withUnsafeBufferPointer { g in
-            weights.withUnsafeMutableBufferPointer { adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: count) }
+            weights.withUnsafeMutableBufferPointer { adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: count, threads: 2) }
         }
         XCTAssertEqual(subnormalCount(adam.m), 0, "subnormal first moments")
         XCTAssertEqual(subnormalCount(adam.v), 0, "subnormal second moments")

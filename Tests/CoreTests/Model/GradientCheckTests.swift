@@ -94,12 +94,16 @@ final class GradientCheckTests: XCTestCase {
     /// The fast Float network (padded layout, SIMD kernels, sgemm) against the Double reference,
     /// with the very dropout masks the fast path derived from (seed, epoch, sample index).
     func testFastNetworkMatchesReference() {
+        for path in KernelPath.supported { checkFastNetworkMatchesReference(path) }
+    }
+
+    private func checkFastNetworkMatchesReference(_ path: KernelPath) {
         let n = 3
         let params = initialParameters(seed: 5)
         var g = SplitMix64(seed: 4, stream: .sampling)
         let pixels = (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) }
         let labels: [UInt8] = [1, 9, 4]
-        let ws = CNNWorkspace(capacity: 4)
+        let ws = CNNWorkspace(capacity: 4, kernels: path)
         ws.load(LabeledImages(rows: 28, cols: 28, pixels: pixels, labels: labels), indices: 0..<n)
         let kernels = BackwardKernels()
         let stats = params.withUnsafeBufferPointer { w -> BatchStats in
@@ -129,7 +133,7 @@ final class GradientCheckTests: XCTestCase {
             let a = Array(fast[t.range]), b = Array(ref.grad[t.range])
             let diff = zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
             let norm = b.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            XCTAssertLessThan(diff, 1e-4 * max(norm, 1e-3), "\(t.name): |fast - ref| = \(diff), |ref| = \(norm)")
+            XCTAssertLessThan(diff, 1e-4 * max(norm, 1e-3), "\(path.rawValue) kernels, \(t.name): |fast - ref| = \(diff), |ref| = \(norm)")
         }
     }
 }

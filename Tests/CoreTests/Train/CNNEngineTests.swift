@@ -1,12 +1,14 @@
 import XCTest
 @testable import Core
 
+/// `n` random 28 x 28 images with random labels.
+func syntheticSet(_ n: Int, seed: UInt64) -> LabeledImages {
+    var g = SplitMix64(seed: seed, stream: .sampling)
+    return LabeledImages(rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) },
+                         labels: (0..<n).map { _ in UInt8(g.nextInt(below: 10)) })
+}
+
 final class CNNEngineTests: XCTestCase {
-    private func syntheticSet(_ n: Int, seed: UInt64) -> LabeledImages {
-        var g = SplitMix64(seed: seed, stream: .sampling)
-        return LabeledImages(rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in UInt8(g.nextInt(below: 256)) },
-                        labels: (0..<n).map { _ in UInt8(g.nextInt(below: 10)) })
-    }
 
     func testStepGradientIsBitIdenticalForAnyThreadCount() {
         let data = syntheticSet(40, seed: 1)
@@ -27,7 +29,7 @@ final class CNNEngineTests: XCTestCase {
         let params = initialParameters(seed: 4)
         let engine = CNNEngine(parameters: params, threads: 2, microBatchSize: 6)
         let (step, _) = engine.gradients(microBatches: microBatches(of: Array(0..<12)[...], size: 6), data: data, epoch: 3, seed: 5)
-        let mean = step.mean(samples: 12)
+        let mean = step.mean(samples: 12, threads: 2)
         // The same samples in one workspace with the full hidden-kernel gradient.
         let ws = CNNWorkspace(capacity: 12)
         ws.load(data, indices: 0..<12)
@@ -55,7 +57,7 @@ final class CNNEngineTests: XCTestCase {
             let (g, stats) = engine.gradients(microBatches: mbs, data: data, epoch: step, seed: 1)
             if step == 0 { first = stats }
             last = stats
-            state.applyAdam(g, samples: 30)
+            state.applyAdam(g, samples: 30, threads: 2)
             engine.setParameters(state.parameters)
         }
         let eval = engine.evaluate(Array(0..<30), data: data).stats
@@ -67,7 +69,7 @@ final class CNNEngineTests: XCTestCase {
     func testAdamMatchesKerasFormula() {
         var adam = AdamState(count: 1)
         var w: [Float] = [1]
-        for g: Float in [0.5, -0.25] { w.withUnsafeMutableBufferPointer { p in [g].withUnsafeBufferPointer { adam.apply(gradient: $0.baseAddress!, to: p.baseAddress!, count: 1) } } }
+        for g: Float in [0.5, -0.25] { w.withUnsafeMutableBufferPointer { p in [g].withUnsafeBufferPointer { adam.apply(gradient: $0.baseAddress!, to: p.baseAddress!, count: 1, threads: 1) } } }
         // By hand: t=1: m=.05, v=.00025, alpha=1e-3*sqrt(.001)/.1 -> w -= alpha*m/(sqrt(v)+1e-7)
         var m = 0.0, v = 0.0, wd = 1.0
         for (t, g) in [(1.0, 0.5), (2.0, -0.25)] {

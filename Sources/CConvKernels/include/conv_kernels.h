@@ -1,0 +1,31 @@
+// The 32 -> 32 channel 2x2 convolution kernels for CPUs with AVX-512 (and the same C source built for
+// AVX2 + FMA, which the tests run against the Swift kernels on any AVX2 machine). Each function carries
+// its own target attribute, so this target is compiled for baseline x86-64 like the rest: call a
+// function only after checking that the CPU has its features (`KernelPath.supported`).
+//
+// Layouts are those of `Layers/Conv2x2.swift`: the padded NHWC layout with 32 channels, images of
+// (size + 1) x (size + 1) pixels, and `tap_offsets` the four taps' flat pixel offsets (their negatives for
+// the input gradient). Every output lane does the very fused multiply-adds of the Swift kernels in the
+// same order, so both widths give the same bits as the Swift path.
+#ifndef GLASSBOX_CONV_KERNELS_H
+#define GLASSBOX_CONV_KERNELS_H
+
+#include <stddef.h>
+
+/// output[q] = bias + sum over taps t and input channels of input[q + tap_offsets[t]] . weights[t], for
+/// every valid pixel q; `bias` may be NULL (zero). weights: [4][32 in][32 out]. `size` must be even.
+void glassbox_conv32_apply_avx512(const float *input, float *output, const float *weights, const float *bias,
+                                  const ptrdiff_t tap_offsets[4], ptrdiff_t size, ptrdiff_t images);
+void glassbox_conv32_apply_avx2(const float *input, float *output, const float *weights, const float *bias,
+                                const ptrdiff_t tap_offsets[4], ptrdiff_t size, ptrdiff_t images);
+
+/// kernel_gradient[t] += input shifted by tap t, transposed, times output_gradient, over every padded
+/// pixel (the output gradient's pad pixels are zero). kernel_gradient: [4][32 in][32 out].
+void glassbox_conv32_weight_gradient_avx512(const float *input, const float *output_gradient,
+                                            float *kernel_gradient, const ptrdiff_t tap_offsets[4],
+                                            ptrdiff_t size, ptrdiff_t images);
+void glassbox_conv32_weight_gradient_avx2(const float *input, const float *output_gradient,
+                                          float *kernel_gradient, const ptrdiff_t tap_offsets[4],
+                                          ptrdiff_t size, ptrdiff_t images);
+
+#endif

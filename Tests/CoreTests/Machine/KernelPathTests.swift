@@ -1,0 +1,175 @@
+import CConvKernels
+import XCTest
+@testable import Core
+
+/// Every build of the 32-channel convolution kernels against one readable reference, bit for bit: the
+/// Swift SIMD8 kernels (`avx2`), the C source on 16-float vectors built for AVX2 (which runs on any AVX2
+/// CPU, so the C text behind the `avx512` path is tested here too) and, where the CPU has it, the
+/// AVX-512 build itself.
+final class KernelPathTests: XCTestCase {
+    private struct Case {
+        let geometry: PaddedGeometry
+        let input: FloatBuffer, gradient: FloatBuffer
+        var weights: [Float], bias: [Float]
+    }
+
+    /// Random activations of `images` images of `size`, zero in the pad pixels, and random weights.
+    private func makeCase(size: Int, images: Int, seed: UInt64) -> Case {
+        var rng = SplitMix64(seed: seed, stream: .sampling)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        let g = PaddedGeometry(size: size, channels: 32, images: images)
+        let input = g.makeBuffer(), gradient = g.makeBuffer()
+        g.forEachValidPixel { q in
+            for c in 0..<32 {
+                // Some exact zeros, as after ReLU.
+                input.pointer[q * 32 + c] = c % 5 == 0 ? 0 : uniform()
+                gradient.pointer[q * 32 + c] = uniform() * 1e-2
+            }
+        }
+        return Case(geometry: g, input: input, gradient: gradient, weights: (0..<4096).map { _ in uniform() * 0.2 },
+                    bias: (0..<32).map { _ in uniform() * 0.1 })
+    }
+
+    /// The reference: one output value at a time, bias first, then taps and input channels in order, each a
+    /// fused multiply-add, as every fast lane does.
+    private func referenceApply(_ c: Case, offsets: [Int], bias: Bool) -> [Float] {
+        let g = c.geometry
+        var out = [Float](repeating: 0, count: g.floatCount)
+        g.forEachValidPixel { q in
+            for co in 0..<32 {
+                var acc: Float = bias ? c.bias[co] : 0
+                for t in 0..<4 {
+                    for ci in 0..<32 {
+                        acc.addProduct(c.input.pointer[(q + offsets[t]) * 32 + ci], c.weights[t * 1024 + ci * 32 + co])
+                    }
+                }
+                out[q * 32 + co] = acc
+            }
+        }
+        return out
+    }
+
+    /// The reference weight gradient, starting from `start`: per kernel element, pixels in order.
+    private func referenceWeightGradient(_ c: Case, start: [Float]) -> [Float] {
+        let g = c.geometry
+        let offsets = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+        var k = start
+        for t in 0..<4 {
+            for ci in 0..<32 {
+                for co in 0..<32 {
+                    var acc = k[t * 1024 + ci * 32 + co]
+                    for p in 0..<(g.images * g.pixelsPerImage) {
+                        acc.addProduct(c.input.pointer[(p + offsets[t]) * 32 + ci], c.gradient.pointer[p * 32 + co])
+                    }
+                    k[t * 1024 + ci * 32 + co] = acc
+                }
+            }
+        }
+        return k
+    }
+
+    private typealias CApply = (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?,
+                                UnsafePointer<Float>?, UnsafePointer<Int>?, Int, Int) -> Void
+    private typealias CWeightGradient = (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?,
+                                         UnsafePointer<Int>?, Int, Int) -> Void
+
+    /// The builds this CPU runs: name, apply, weight gradient (the gradient's bias sums are Swift on all).
+    private var builds: [(String, (Case, [Int], Bool, UnsafeMutablePointer<Float>) -> Void,
+                          (Case, UnsafeMutablePointer<Float>) -> Void)] {
+        func swift(_ path: KernelPath) -> (String, (Case, [Int], Bool, UnsafeMutablePointer<Float>) -> Void,
+                                           (Case, UnsafeMutablePointer<Float>) -> Void) {
+            ("Swift dispatch \(path.rawValue)", { c, o, bias, out in
+                c.weights.withUnsafeBufferPointer { w in
+                    c.bias.withUnsafeBufferPointer { b in
+                        Conv2x2.apply32(input: c.input.pointer, output: out, weights: w.baseAddress!,
+                                        bias: bias ? b.baseAddress! : nil, offsets: (o[0], o[1], o[2], o[3]),
+                                        geometry: c.geometry, path: path)
+                    }
+                }
+            }, { c, k in
+                var biasSums = [Float](repeating: 0, count: 32)
+                Conv2x2.weightGradient32(input: c.input.pointer, outputGradient: c.gradient.pointer, kernelGradient: k,
+                                         biasGradient: &biasSums, geometry: c.geometry, path: path)
+            })
+        }
+        func c(_ name: String, _ apply: @escaping CApply, _ weightGradient: @escaping CWeightGradient)
+            -> (String, (Case, [Int], Bool, UnsafeMutablePointer<Float>) -> Void, (Case, UnsafeMutablePointer<Float>) -> Void) {
+            (name, { c, o, bias, out in
+                c.weights.withUnsafeBufferPointer { w in
+                    c.bias.withUnsafeBufferPointer { b in
+                        apply(c.input.pointer, out, w.baseAddress!, bias ? b.baseAddress! : nil, o, c.geometry.size,
+                              c.geometry.images)
+                    }
+                }
+            }, { c, k in
+                let g = c.geometry
+                weightGradient(c.input.pointer, c.gradient.pointer, k, [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2,
+                                                                        g.tapOffsets.3], g.size, g.images)
+            })
+        }
+        var all = KernelPath.supported.map(swift)
+        if KernelPath.supported.contains(.avx2) {
+            all.append(c("C source built for AVX2", glassbox_conv32_apply_avx2, glassbox_conv32_weight_gradient_avx2))
+        }
+        return all
+    }
+
+    func testEveryBuildOfEveryKernelMatchesTheReferenceBitForBit() {
+        XCTAssertTrue(KernelPath.supported.contains(.avx2), "the tests run on AVX2 machines (the programs need it)")
+        for (size, images) in [(28, 2), (14, 3)] {  // 14: the AVX-512 build's 4-pixel pass leaves 2 per row
+            let c = makeCase(size: size, images: images, seed: UInt64(size))
+            let g = c.geometry
+            let forward = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+            let backward = forward.map { -$0 }
+            let expectedForward = referenceApply(c, offsets: forward, bias: true)
+            let expectedBackward = referenceApply(c, offsets: backward, bias: false)
+            let start = (0..<4096).map { Float($0 % 7) * 0.01 }  // the gradient accumulates onto what is there
+            let expectedKernel = referenceWeightGradient(c, start: start)
+            for (name, apply, weightGradient) in builds {
+                let out = g.makeBuffer()
+                apply(c, forward, true, out.pointer)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: out.pointer, count: g.floatCount)).map(\.bitPattern),
+                               expectedForward.map(\.bitPattern), "\(name): forward, size \(size)")
+                let back = g.makeBuffer()
+                apply(c, backward, false, back.pointer)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: back.pointer, count: g.floatCount)).map(\.bitPattern),
+                               expectedBackward.map(\.bitPattern), "\(name): input gradient, size \(size)")
+                var kernel = start
+                kernel.withUnsafeMutableBufferPointer { weightGradient(c, $0.baseAddress!) }
+                XCTAssertEqual(kernel.map(\.bitPattern), expectedKernel.map(\.bitPattern), "\(name): weight gradient, size \(size)")
+            }
+        }
+    }
+
+    func testWholeStepGradientIsTheSameOnEveryPathTheCPURuns() {
+        let data = syntheticSet(20, seed: 9)
+        let params = initialParameters(seed: 2)
+        let mbs = microBatches(of: Array(0..<20)[...], size: 10)
+        let results = KernelPath.supported.map { path in
+            CNNEngine(parameters: params, threads: 2, microBatchSize: 10, kernels: path)
+                .gradients(microBatches: mbs, data: data, epoch: 1, seed: 3)
+        }
+        for (path, result) in zip(KernelPath.supported, results).dropFirst() {
+            XCTAssertEqual(result.0, results[0].0, "\(path.rawValue) against \(KernelPath.supported[0].rawValue)")
+        }
+        XCTAssertFalse(results.isEmpty)
+    }
+
+    func testChoosingKernels() throws {
+        XCTAssertEqual(try KernelPath.resolve("auto"), KernelPath.widest)
+        XCTAssertEqual(try KernelPath.resolve("avx2"), .avx2)
+        XCTAssertThrowsError(try KernelPath.resolve("sse")) {
+            XCTAssertTrue("\($0)".contains("unknown kernels 'sse'; expected auto, avx2, avx512"), "\($0)")
+        }
+        if !KernelPath.supported.contains(.avx512) {
+            XCTAssertThrowsError(try KernelPath.resolve("avx512")) {
+                XCTAssertTrue("\($0)".contains("cannot run the avx512 kernels"), "\($0)")
+                XCTAssertTrue("\($0)".contains("use --kernels avx2"), "\($0)")
+            }
+        }
+        let xeon = CPUFeatures(avx2: true, fma: true, avx512f: true, avx512bw: true, avx512dq: true, avx512vl: true)
+        XCTAssertTrue(KernelPath.avx512.runs(on: xeon))
+        XCTAssertFalse(KernelPath.avx512.runs(on: CPUFeatures(avx2: true, fma: true, avx512f: true)), "F alone is not enough")
+        XCTAssertFalse(KernelPath.avx2.runs(on: CPUFeatures(avx2: true)), "AVX2 without FMA")
+    }
+}
