@@ -37,8 +37,8 @@ let package = Package(
         .target(name: "CKernels"),
         // The convolution kernels in C on 16-float registers: one source, built per function for AVX-512 and
         // for AVX2 (target attributes, so the target itself stays baseline); entered only after a CPU check.
-        .target(name: "CConvKernels"),
-        .target(name: "Core", dependencies: ["CKernels", "CConvKernels", "CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
+        .target(name: "CVectorKernels"),
+        .target(name: "Core", dependencies: ["CKernels", "CVectorKernels", "CBLAS", "CZlib", "CPNG", "CCairo", "CGif"],
                 // report.html's style sheet and script, compiled in as byte arrays (`PackageResources`).
                 resources: [.embedInCode("Render/Resources/report.css"), .embedInCode("Render/Resources/report.js")]),
         .target(name: "Protocol", dependencies: ["CZMQ"]),
@@ -64,7 +64,7 @@ let package = Package(
             "CKernels", "Core", "Protocol", "Cluster", "CommandLineOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "CoreTests", dependencies: ["Core", "CConvKernels"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "CVectorKernels"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core", "Protocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "Protocol", "Cluster"]),

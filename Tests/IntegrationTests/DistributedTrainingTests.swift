@@ -83,6 +83,32 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// A cluster of unlike machines, on one host: one worker on the fast kernels of this CPU, one on the
+    /// readable reference loops with OpenBLAS forced to another core (`Sandybridge`, whose sgemm rounds
+    /// differently from `Haswell`/`Zen`). Every kernel path does the same chain of fused multiply-adds per
+    /// value and no BLAS call is on the training path, so the weights are one process' bit for bit.
+    func testWorkersOnDifferentKernelPathsAndBLASCoresGiveTheWeightsOfOneProcess() throws {
+        let root = try temporaryDirectory(self, "mixed-paths")
+        // Small: the reference loops are slow (8 steps of 100, half of each on that worker).
+        let settings = ["--data", try mnistDirectory(), "--limit-train", "1000", "--epochs", "1", "--seed", "5", "--no-maps"]
+        let alone = try train(settings, in: root + "/in-process")
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let fast = try startWorker(endpoint, ["--kernels", "auto"], logPath: root + "/worker-fast.log")
+        let slow = try RunningProcess("glassbox-worker", ["--connect", endpoint, "--data", try mnistDirectory(), "--threads", "1",
+                                                          "--kernels", "reference"],
+                                      outputPath: root + "/worker-reference.log", environment: ["OPENBLAS_CORETYPE": "Sandybridge"])
+        let mixed = try train(settings + ["--workers", "2", "--bind", endpoint], in: root + "/mixed", timeout: 300)
+        XCTAssertEqual(mixed.status, 0, mixed.output)
+        XCTAssertTrue(slow.output.contains("kernels: reference (--kernels)") && slow.output.contains("core Sandybridge"), slow.output)
+        XCTAssertTrue(fast.output.contains("kernels: avx"), fast.output)
+        XCTAssertEqual(try mixed.weightsDigest(), try alone.weightsDigest(),
+                       "workers on different kernels and BLAS cores changed the weights:\n\(mixed.output)")
+        XCTAssertEqual(try mixed.metricsWithoutTimings(), try alone.metricsWithoutTimings())
+        XCTAssertEqual(fast.wait(timeout: 30), 0, fast.output)
+        XCTAssertEqual(slow.wait(timeout: 30), 0, slow.output)
+    }
+
     func testSIGKILLedWorkerMidEpochAndALateJoinerLeaveTheWeightsUnchanged() throws {
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "sigkill")

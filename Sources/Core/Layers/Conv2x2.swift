@@ -9,10 +9,11 @@
 //
 // Weights are in Keras layout (kh, kw, cin, cout) = [tap][ci][co], tap = di*2 + dj.
 //
-// The 32 -> 32 kernels exist twice (`KernelPath`): the Swift SIMD8 code below (`avx2`) and C on 16-float
-// registers (`avx512`, `CConvKernels`), each lane doing the same fused multiply-adds in the same order.
+// The 32 -> 32 kernels exist three times (`KernelPath`): the Swift SIMD8 code below (`avx2`), C on 16-float
+// registers (`avx512`, `CVectorKernels`) and the readable loops at the end (`reference`), each output value
+// the same chain of fused multiply-adds in the same order.
 
-import CConvKernels
+import CVectorKernels
 
 /// Geometry of one padded activation tensor.
 public struct PaddedGeometry: Sendable, Equatable {
@@ -65,10 +66,17 @@ public enum Conv2x2 {
         offsets: (Int, Int, Int, Int), geometry g: PaddedGeometry, path: KernelPath
     ) {
         precondition(g.channels == 32 && g.size % 2 == 0)
-        if path == .avx512 {
+        switch path {
+        case .avx512:
             let taps = [offsets.0, offsets.1, offsets.2, offsets.3]
             glassbox_conv32_apply_avx512(input, output, weights, bias, taps, g.size, g.images)
             return
+        case .reference:
+            referenceApply32(input: input, output: output, weights: weights, bias: bias,
+                             offsets: [offsets.0, offsets.1, offsets.2, offsets.3], geometry: g)
+            return
+        case .avx2:
+            break
         }
         let zero = SIMD8<Float>(repeating: 0)
         let b0 = bias.map { load8($0) } ?? zero, b1 = bias.map { load8($0 + 8) } ?? zero
@@ -146,11 +154,19 @@ public enum Conv2x2 {
         geometry g: PaddedGeometry, path: KernelPath
     ) {
         let pixels = g.images * g.pixelsPerImage
-        if path == .avx512 {
-            let taps = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+        let taps = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+        switch path {
+        case .avx512:
             glassbox_conv32_weight_gradient_avx512(input, outputGradient, kernelGradient, taps, g.size, g.images)
             addChannelSums(outputGradient, pixels: pixels, into: biasGradient)
             return
+        case .reference:
+            referenceWeightGradient32(input: input, outputGradient: outputGradient, kernelGradient: kernelGradient,
+                                      offsets: taps, pixels: pixels)
+            addChannelSums(outputGradient, pixels: pixels, into: biasGradient)
+            return
+        case .avx2:
+            break
         }
         let offs = [g.tapOffsets.0 * 32, g.tapOffsets.1 * 32, g.tapOffsets.2 * 32, g.tapOffsets.3 * 32]
         let block = 96
@@ -244,5 +260,37 @@ public enum Conv2x2 {
             }
         }
         for v in 0..<4 { store8(load8(biasGradient + v * 8) + acc[16 + v], biasGradient + v * 8) }
+    }
+
+    // MARK: the readable kernels (`KernelPath.reference`), which every fast build is tested against
+
+    /// out[q][co] = bias[co] + sum over taps t, then input channels ci, of in[q + offsets[t]][ci] * W[t][ci][co],
+    /// one output value at a time.
+    static func referenceApply32(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                 weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, offsets: [Int],
+                                 geometry g: PaddedGeometry) {
+        g.forEachValidPixel { q in
+            for co in 0..<32 {
+                var acc = bias?[co] ?? 0
+                for t in 0..<4 {
+                    for ci in 0..<32 { acc.addProduct(input[(q + offsets[t]) * 32 + ci], weights[t * 1024 + ci * 32 + co]) }
+                }
+                output[q * 32 + co] = acc
+            }
+        }
+    }
+
+    /// kernelGrad[t][ci][co] += sum over all padded pixels p, in order, of in[p + offsets[t]][ci] * dOut[p][co].
+    static func referenceWeightGradient32(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                          kernelGradient: UnsafeMutablePointer<Float>, offsets: [Int], pixels: Int) {
+        for t in 0..<4 {
+            for ci in 0..<32 {
+                for co in 0..<32 {
+                    var acc = kernelGradient[t * 1024 + ci * 32 + co]
+                    for p in 0..<pixels { acc.addProduct(input[(p + offsets[t]) * 32 + ci], outputGradient[p * 32 + co]) }
+                    kernelGradient[t * 1024 + ci * 32 + co] = acc
+                }
+            }
+        }
     }
 }

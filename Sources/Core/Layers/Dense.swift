@@ -2,35 +2,48 @@
 // output (rows, out), all row-major.
 
 public enum Dense {
+    /// output = bias + input . kernel (each element: the bias, then a chain over the inputs).
     public static func forward(
         input: UnsafePointer<Float>, rows: Int, inWidth: Int, outWidth: Int,
-        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, path: KernelPath
     ) {
         for r in 0..<rows { (output + r * outWidth).update(from: bias, count: outWidth) }
-        BLAS.sgemm(m: rows, n: outWidth, k: inWidth, a: input, lda: inWidth, b: kernel, ldb: outWidth,
-                   beta: 1, c: output, ldc: outWidth)
+        DenseProduct.accumulate(m: rows, n: outWidth, k: inWidth, a: input, aRow: inWidth, aCol: 1, b: kernel,
+                                ldb: outWidth, c: output, ldc: outWidth, path: path)
     }
 
     /// kernelGrad += input^T . dOut (skipped when nil); biasGrad += column sums of dOut; inputGrad = dOut . kernel^T.
+    /// `scratch` holds at least (inWidth + outWidth) x `paddedRows(rows)` floats: the input gradient is formed
+    /// transposed (rows as the vector lanes, so no transposed copy of a large kernel is needed) and turned back.
     public static func backward(
         input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
         inWidth: Int, outWidth: Int, kernel: UnsafePointer<Float>,
         kernelGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>,
-        inputGradient: UnsafeMutablePointer<Float>?
+        inputGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>, path: KernelPath
     ) {
         if let kernelGradient {
-            BLAS.sgemm(transA: true, m: inWidth, n: outWidth, k: rows, a: input, lda: inWidth,
-                       b: outputGradient, ldb: outWidth, beta: 1, c: kernelGradient, ldc: outWidth)
+            DenseProduct.accumulate(m: inWidth, n: outWidth, k: rows, a: input, aRow: 1, aCol: inWidth, b: outputGradient,
+                                    ldb: outWidth, c: kernelGradient, ldc: outWidth, path: path)
         }
         for r in 0..<rows {
             let row = outputGradient + r * outWidth
             for c in 0..<outWidth { biasGradient[c] += row[c] }
         }
         if let inputGradient {
-            BLAS.sgemm(transB: true, m: rows, n: inWidth, k: outWidth, a: outputGradient, lda: outWidth,
-                       b: kernel, ldb: outWidth, beta: 0, c: inputGradient, ldc: inWidth)
+            // inputGrad^T (in x padded rows) = kernel (in x out) . dOut^T (out x padded rows), zero lanes past `rows`.
+            let lanes = paddedRows(rows)
+            let dOutT = scratch, gradT = scratch + outWidth * lanes
+            dOutT.update(repeating: 0, count: outWidth * lanes)
+            for r in 0..<rows { for c in 0..<outWidth { dOutT[c * lanes + r] = outputGradient[r * outWidth + c] } }
+            gradT.update(repeating: 0, count: inWidth * lanes)
+            DenseProduct.accumulate(m: inWidth, n: lanes, k: outWidth, a: kernel, aRow: outWidth, aCol: 1, b: dOutT,
+                                    ldb: lanes, c: gradT, ldc: lanes, path: path)
+            for r in 0..<rows { for i in 0..<inWidth { inputGradient[r * inWidth + i] = gradT[i * lanes + r] } }
         }
     }
+
+    /// `rows` rounded up to whole 16-float vectors.
+    public static func paddedRows(_ rows: Int) -> Int { (rows + 15) / 16 * 16 }
 }
 
 public enum ReLU {

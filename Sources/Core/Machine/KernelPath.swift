@@ -1,12 +1,15 @@
 import Foundation
 
-/// Which build of the 32-channel convolution kernels (most of the network's arithmetic) a process runs.
-/// One build of the programs carries both and picks at start-up: `avx2` (the Swift SIMD8 kernels of
-/// `Conv2x2`, for any x86-64 CPU with AVX2 + FMA) and `avx512` (the C kernels of `CConvKernels` on
-/// 16-float registers). Every output lane does the same fused multiply-adds in the same order on both, so
-/// they give the same bits: a cluster of mixed CPUs still agrees with one process (the tests compare the
-/// paths bit for bit wherever the CPU runs both).
+/// Which build of the network's kernels (the 32-channel convolutions and the dense layers' products: nearly
+/// all its arithmetic) a process runs. One build of the programs carries them all and picks at start-up:
+/// `avx2` (the Swift SIMD8 convolutions of `Conv2x2` and the AVX2 build of `CVectorKernels`' products, for
+/// any x86-64 CPU with AVX2 + FMA), `avx512` (`CVectorKernels` built for AVX-512 throughout) and
+/// `reference` (the readable one-element-at-a-time loops every fast path is tested against; slow). Every
+/// output element is the same chain of fused multiply-adds in the same order on all three, so they give the
+/// same bits: a cluster of mixed CPUs trains the weights of one process (the tests compare every path the
+/// CPU runs bit for bit, and train with two workers on different paths).
 public enum KernelPath: String, CaseIterable, Sendable, Comparable {
+    case reference
     case avx2
     case avx512
 
@@ -17,6 +20,7 @@ public enum KernelPath: String, CaseIterable, Sendable, Comparable {
     /// Whether a CPU with `features` can run this path.
     public func runs(on features: CPUFeatures) -> Bool {
         switch self {
+        case .reference: true
         case .avx2: features.avx2 && features.fma
         case .avx512: features.hasAVX512Core && features.fma
         }
@@ -25,9 +29,8 @@ public enum KernelPath: String, CaseIterable, Sendable, Comparable {
     /// The paths this machine's CPU runs, narrowest first.
     public static let supported: [KernelPath] = allCases.filter { $0.runs(on: .current) }
 
-    /// The widest path this machine's CPU runs (`avx2` where it runs none: the programs stop before any
-    /// kernel on such a CPU).
-    public static var widest: KernelPath { supported.last ?? .avx2 }
+    /// The widest path this machine's CPU runs.
+    public static var widest: KernelPath { supported.last ?? .reference }
 
     /// The path `choice` names on this machine ("auto": the widest), or an error naming what the CPU lacks.
     public static func resolve(_ choice: String) throws -> KernelPath {
@@ -49,6 +52,7 @@ public enum KernelPath: String, CaseIterable, Sendable, Comparable {
     /// The CPU extensions the path needs, by their /proc/cpuinfo names.
     public var requirements: String {
         switch self {
+        case .reference: "nothing"
         case .avx2: "avx2 fma"
         case .avx512: "avx512f avx512bw avx512dq avx512vl fma"
         }

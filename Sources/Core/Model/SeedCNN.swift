@@ -81,8 +81,10 @@ public final class CNNWorkspace: @unchecked Sendable {
     public let gradient: FloatBuffer
     public private(set) var labels: [UInt8] = []
     public private(set) var sampleCount = 0
-    /// The build of the 32-channel convolution kernels this workspace runs (the same bits on each).
+    /// The build of the kernels this workspace runs (the same bits on each).
     public let kernelPath: KernelPath
+    /// The dense layers' transposed input gradients (`Dense.backward`).
+    let denseScratch: FloatBuffer
 
     public init(capacity m: Int, kernels: KernelPath = .current) {
         capacity = m
@@ -101,6 +103,7 @@ public final class CNNWorkspace: @unchecked Sendable {
         dA4 = g14.makeBuffer(); dA3 = g14.makeBuffer(); dP1 = g14.makeBuffer()
         dA2 = g28.makeBuffer(); dA1 = g28.makeBuffer()
         gradient = FloatBuffer(count: SeedCNN.layout.count)
+        denseScratch = FloatBuffer(count: (SeedCNN.flatWidth + 512) * Dense.paddedRows(m))
     }
 
     deinit { arg1.deallocate(); arg2.deallocate() }
@@ -163,10 +166,10 @@ public final class CNNWorkspace: @unchecked Sendable {
             Dropout.apply(flat.pointer, mask: mask2.pointer, count: m * SeedCNN.flatWidth)
         }
         Dense.forward(input: flat.pointer, rows: m, inWidth: SeedCNN.flatWidth, outWidth: 512,
-                      kernel: w + o.hk, bias: w + o.hb, output: hiddenPre.pointer)
+                      kernel: w + o.hk, bias: w + o.hb, output: hiddenPre.pointer, path: kernelPath)
         ReLU.forward(hiddenPre.pointer, into: hidden.pointer, count: m * 512)
         Dense.forward(input: hidden.pointer, rows: m, inWidth: 512, outWidth: 10,
-                      kernel: w + o.ek, bias: w + o.eb, output: probs.pointer)
+                      kernel: w + o.ek, bias: w + o.eb, output: probs.pointer, path: kernelPath)
         return SoftmaxCrossEntropy.forward(logitsToProbabilities: probs.pointer, rows: m, classes: 10, labels: labels)
     }
 
@@ -188,11 +191,11 @@ public final class CNNWorkspace: @unchecked Sendable {
                                      logitGradient: dLogits.pointer)
         Dense.backward(input: hidden.pointer, outputGradient: dLogits.pointer, rows: m, inWidth: 512, outWidth: 10,
                        kernel: w + o.ek, kernelGradient: gr + o.ek, biasGradient: gr + o.eb,
-                       inputGradient: dHidden.pointer)
+                       inputGradient: dHidden.pointer, scratch: denseScratch.pointer, path: kernelPath)
         ReLU.backward(dHidden.pointer, activation: hiddenPre.pointer, count: m * 512)
         Dense.backward(input: flat.pointer, outputGradient: dHidden.pointer, rows: m, inWidth: SeedCNN.flatWidth,
                        outWidth: 512, kernel: w + o.hk, kernelGradient: hiddenKernel ? gr + o.hk : nil, biasGradient: gr + o.hb,
-                       inputGradient: dFlat.pointer)
+                       inputGradient: dFlat.pointer, scratch: denseScratch.pointer, path: kernelPath)
         if dropout { Dropout.apply(dFlat.pointer, mask: mask2.pointer, count: m * SeedCNN.flatWidth) }
         MaxPoolReLU.backward(outputGradient: dFlat.pointer, argmax: arg2, outputPadded: false,
                              inputGradient: dA4.pointer, inputGeometry: g14)

@@ -45,7 +45,7 @@ public struct StepGradient: Sendable, Equatable {
     }
 
     /// The mean gradient over `samples` samples, in the full parameter layout.
-    public func mean(samples: Int, threads: Int) -> [Float] {
+    public func mean(samples: Int, threads: Int, kernels: KernelPath = .current) -> [Float] {
         let hk = StepGradient.hiddenKernel
         let n = SeedCNN.layout.count
         var out = [Float](repeating: 0, count: n)
@@ -57,10 +57,8 @@ public struct StepGradient: Sendable, Equatable {
                 (p + hk.range.upperBound).update(from: s.baseAddress! + hk.offset, count: n - hk.range.upperBound)
             }
             if rows > 0 {
-                // Two fixed column blocks, each by single-threaded BLAS, on up to two threads: the
-                // split never depends on the machine, `threads` or the process' BLAS setting, so neither
-                // does the result.
-                BLAS.setThreads(1)
+                // Two fixed column blocks, on up to two threads: every element is one chain over the
+                // rows (`DenseProduct`), so neither the split, `threads` nor the CPU changes the result.
                 let out = UncheckedSendable(value: p + hk.offset)
                 flatRows.withUnsafeBufferPointer { f in
                     deltaRows.withUnsafeBufferPointer { d in
@@ -68,10 +66,10 @@ public struct StepGradient: Sendable, Equatable {
                         let dp = UncheckedSendable(value: d.baseAddress!)
                         let half = SeedCNN.hiddenWidth / 2, rows = self.rows
                         forEachBlockAsTaken(2, threads: threads) { block in
-                            BLAS.sgemm(transA: true, m: SeedCNN.flatWidth, n: half, k: rows,
-                                       alpha: 1 / Float(samples), a: fp.value, lda: SeedCNN.flatWidth,
-                                       b: dp.value + block * half, ldb: SeedCNN.hiddenWidth, beta: 0,
-                                       c: out.value + block * half, ldc: SeedCNN.hiddenWidth)
+                            DenseProduct.accumulate(m: SeedCNN.flatWidth, n: half, k: rows, a: fp.value, aRow: 1,
+                                                    aCol: SeedCNN.flatWidth, b: dp.value + block * half,
+                                                    ldb: SeedCNN.hiddenWidth, c: out.value + block * half,
+                                                    ldc: SeedCNN.hiddenWidth, scale: 1 / Float(samples), path: kernels)
                         }
                     }
                 }

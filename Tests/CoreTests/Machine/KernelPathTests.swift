@@ -1,11 +1,11 @@
-import CConvKernels
+import CVectorKernels
 import XCTest
 @testable import Core
 
-/// Every build of the 32-channel convolution kernels against one readable reference, bit for bit: the
-/// Swift SIMD8 kernels (`avx2`), the C source on 16-float vectors built for AVX2 (which runs on any AVX2
-/// CPU, so the C text behind the `avx512` path is tested here too) and, where the CPU has it, the
-/// AVX-512 build itself.
+/// Every build of the network's kernels against one readable reference, bit for bit: the Swift SIMD8
+/// convolutions (`avx2`), the C source on 16-float vectors built for AVX2 (which runs on any AVX2 CPU, so
+/// the C text behind the `avx512` path is tested here too) and, where the CPU has it, the AVX-512 build;
+/// for the dense layers' product, each path's build against `DenseProduct`'s reference loop.
 final class KernelPathTests: XCTestCase {
     private struct Case {
         let geometry: PaddedGeometry
@@ -141,6 +141,45 @@ final class KernelPathTests: XCTestCase {
         }
     }
 
+    func testDenseProductOnEveryPathMatchesTheReferenceBitForBit() {
+        var rng = SplitMix64(seed: 21, stream: .sampling)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        // The model's shapes and their awkward cousins: row tails (25 = 4 x 6 + 1), a 10-column scalar tail,
+        // 1568 = 98 vectors, a transposed a (aRow 1), a row stride wider than n, a final scale.
+        let shapes: [(m: Int, n: Int, k: Int, transposedA: Bool, ldcExtra: Int, scale: Float)] = [
+            (25, 512, 1568, false, 0, 1), (25, 10, 512, false, 0, 1), (1568, 256, 100, true, 256, 0.01),
+            (512, 10, 25, true, 0, 1), (1568, 32, 512, false, 0, 1), (7, 49, 3, false, 5, 1), (1, 1, 1, false, 0, 0.5),
+        ]
+        let fast = KernelPath.supported.filter { $0 != .reference }
+        XCTAssertFalse(fast.isEmpty)
+        for shape in shapes {
+            let (m, n, k) = (shape.m, shape.n, shape.k)
+            let a = (0..<(m * k)).map { i in i % 9 == 0 ? 0 : uniform() }
+            let b = (0..<(k * n)).map { _ in uniform() }
+            let ldc = n + shape.ldcExtra
+            let start = (0..<(m * ldc)).map { _ in uniform() * 0.1 }
+            let (aRow, aCol) = shape.transposedA ? (1, m) : (k, 1)
+            func run(_ path: KernelPath) -> [Float] {
+                var c = start
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            DenseProduct.accumulate(m: m, n: n, k: k, a: ap.baseAddress!, aRow: aRow, aCol: aCol,
+                                                    b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: ldc,
+                                                    scale: shape.scale, path: path)
+                        }
+                    }
+                }
+                return c
+            }
+            let expected = run(.reference)
+            XCTAssertNotEqual(expected, start)
+            for path in fast {
+                XCTAssertEqual(run(path).map(\.bitPattern), expected.map(\.bitPattern), "\(path.rawValue): \(shape)")
+            }
+        }
+    }
+
     func testWholeStepGradientIsTheSameOnEveryPathTheCPURuns() {
         let data = syntheticSet(20, seed: 9)
         let params = initialParameters(seed: 2)
@@ -159,17 +198,20 @@ final class KernelPathTests: XCTestCase {
         XCTAssertEqual(try KernelPath.resolve("auto"), KernelPath.widest)
         XCTAssertEqual(try KernelPath.resolve("avx2"), .avx2)
         XCTAssertThrowsError(try KernelPath.resolve("sse")) {
-            XCTAssertTrue("\($0)".contains("unknown kernels 'sse'; expected auto, avx2, avx512"), "\($0)")
+            XCTAssertTrue("\($0)".contains("unknown kernels 'sse'; expected auto, reference, avx2, avx512"), "\($0)")
         }
         if !KernelPath.supported.contains(.avx512) {
             XCTAssertThrowsError(try KernelPath.resolve("avx512")) {
                 XCTAssertTrue("\($0)".contains("cannot run the avx512 kernels"), "\($0)")
-                XCTAssertTrue("\($0)".contains("use --kernels avx2"), "\($0)")
+                XCTAssertTrue("\($0)".contains("use --kernels reference or avx2"), "\($0)")
             }
         }
         let xeon = CPUFeatures(avx2: true, fma: true, avx512f: true, avx512bw: true, avx512dq: true, avx512vl: true)
         XCTAssertTrue(KernelPath.avx512.runs(on: xeon))
         XCTAssertFalse(KernelPath.avx512.runs(on: CPUFeatures(avx2: true, fma: true, avx512f: true)), "F alone is not enough")
         XCTAssertFalse(KernelPath.avx2.runs(on: CPUFeatures(avx2: true)), "AVX2 without FMA")
+        XCTAssertTrue(KernelPath.reference.runs(on: CPUFeatures()))
+        XCTAssertEqual(KernelPath.widest, KernelPath.supported.last)
+        XCTAssertNotEqual(KernelPath.widest, .reference, "auto never picks the slow loops on an AVX2 machine")
     }
 }

@@ -1,5 +1,5 @@
-// The 32 -> 32 channel 2x2 convolution kernels for CPUs with AVX-512 (and the same C source built for
-// AVX2 + FMA, which the tests run against the Swift kernels on any AVX2 machine). Each function carries
+// Glassbox's kernels on 16-float vectors: the 32 -> 32 channel 2x2 convolutions and the matrix product of
+// the dense layers, each built for AVX-512 and for AVX2 + FMA from one source. Each function carries
 // its own target attribute, so this target is compiled for baseline x86-64 like the rest: call a
 // function only after checking that the CPU has its features (`KernelPath.supported`).
 //
@@ -27,5 +27,17 @@ void glassbox_conv32_weight_gradient_avx512(const float *input, const float *out
 void glassbox_conv32_weight_gradient_avx2(const float *input, const float *output_gradient,
                                           float *kernel_gradient, const ptrdiff_t tap_offsets[4],
                                           ptrdiff_t size, ptrdiff_t images);
+
+/// c[i][j] = scale * (c[i][j] + sum over l < k of a(i, l) * b[l][j]) for i < m, j < n, where
+/// a(i, l) = a[i * a_row + l * a_col] (a row-major matrix, or with the strides swapped its transpose),
+/// b has row stride ldb and c row stride ldc. The sum is a chain of fused multiply-adds in order of l,
+/// onto c's value, for every element alike (then one multiplication when scale != 1), so the result is
+/// the same on both widths and for any tiling: the dense layers' bits depend on no BLAS library.
+void glassbox_gemm_accumulate_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row,
+                                     ptrdiff_t a_col, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                                     float scale);
+void glassbox_gemm_accumulate_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row,
+                                   ptrdiff_t a_col, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                                   float scale);
 
 #endif

@@ -1,0 +1,205 @@
+// One source for both widths: 16-float vectors (GCC/Clang vector extensions) that a function built for
+// AVX-512 keeps in one zmm register and one built for AVX2 in two ymm registers. The wider build also
+// computes more pixels (apply) or input channels (weight gradient) per pass, as it has 32 registers.
+// Neither changes any lane's sequence of fused multiply-adds.
+#include "vector_kernels.h"
+
+#include <stdlib.h>
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unaligned loads and stores
+
+#define LOAD(p) (*(const v16u *)(p))
+#define STORE(p, v) (*(v16u *)(p) = (v))
+#define SPLAT(x) ((v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
+#define FMA(a, b, c) __builtin_elementwise_fma(a, b, c)
+
+// P neighbouring output pixels x 32 channels, from flat float offset q: 2P accumulators.
+#define DEFINE_APPLY_PIXELS(SUFFIX, TARGET, P)                                                               \
+    __attribute__((target(TARGET))) static inline void apply_##P##_##SUFFIX(                                 \
+        const float *input, float *output, const float *weights, const float *bias,                           \
+        const ptrdiff_t offs[4], ptrdiff_t q) {                                                               \
+        v16 zero = SPLAT(0.0f);                                                                               \
+        v16 b0 = bias ? LOAD(bias) : zero, b1 = bias ? LOAD(bias + 16) : zero;                               \
+        v16 acc[P][2];                                                                                        \
+        for (int p = 0; p < P; p++) { acc[p][0] = b0; acc[p][1] = b1; }                                      \
+        for (int t = 0; t < 4; t++) {                                                                         \
+            const float *x = input + q + offs[t];                                                             \
+            const float *w = weights + t * 1024;                                                              \
+            for (int ci = 0; ci < 32; ci++, w += 32) {                                                        \
+                v16 w0 = LOAD(w), w1 = LOAD(w + 16);                                                          \
+                for (int p = 0; p < P; p++) {                                                                 \
+                    v16 s = SPLAT(x[32 * p + ci]);                                                            \
+                    acc[p][0] = FMA(s, w0, acc[p][0]);                                                        \
+                    acc[p][1] = FMA(s, w1, acc[p][1]);                                                        \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int p = 0; p < P; p++) {                                                                         \
+            STORE(output + q + 32 * p, acc[p][0]);                                                            \
+            STORE(output + q + 32 * p + 16, acc[p][1]);                                                       \
+        }                                                                                                     \
+    }
+
+// Rows of `size` valid pixels, WIDE at a time, then 2 at a time for what is left (size is even).
+#define DEFINE_APPLY(SUFFIX, TARGET, WIDE)                                                                   \
+    __attribute__((target(TARGET))) void glassbox_conv32_apply_##SUFFIX(                                     \
+        const float *input, float *output, const float *weights, const float *bias,                           \
+        const ptrdiff_t tap_offsets[4], ptrdiff_t size, ptrdiff_t images) {                                   \
+        const ptrdiff_t pitch = size + 1;                                                                     \
+        const ptrdiff_t offs[4] = {tap_offsets[0] * 32, tap_offsets[1] * 32, tap_offsets[2] * 32,            \
+                                   tap_offsets[3] * 32};                                                      \
+        for (ptrdiff_t n = 0; n < images; n++) {                                                              \
+            for (ptrdiff_t i = 0; i < size; i++) {                                                            \
+                const ptrdiff_t row = n * pitch * pitch + i * pitch;                                          \
+                ptrdiff_t j = 0;                                                                              \
+                for (; j + (WIDE) <= size; j += (WIDE))                                                       \
+                    apply_##WIDE##_##SUFFIX(input, output, weights, bias, offs, (row + j) * 32);              \
+                for (; j < size; j += 2)                                                                      \
+                    apply_2_##SUFFIX(input, output, weights, bias, offs, (row + j) * 32);                     \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
+// Per block of pixels, for each tap and group of CI input channels, 2 CI accumulators (CI in x 32 out)
+// stay in registers while the output gradient's rows stream through.
+#define DEFINE_WEIGHT_GRADIENT(SUFFIX, TARGET, CI)                                                            \
+    __attribute__((target(TARGET))) void glassbox_conv32_weight_gradient_##SUFFIX(                           \
+        const float *input, const float *output_gradient, float *kernel_gradient,                             \
+        const ptrdiff_t tap_offsets[4], ptrdiff_t size, ptrdiff_t images) {                                   \
+        const ptrdiff_t pixels = images * (size + 1) * (size + 1);                                            \
+        const ptrdiff_t block = 96;                                                                           \
+        for (ptrdiff_t start = 0; start < pixels; start += block) {                                           \
+            const ptrdiff_t end = start + block < pixels ? start + block : pixels;                            \
+            for (int t = 0; t < 4; t++) {                                                                     \
+                const float *xt = input + tap_offsets[t] * 32;                                                \
+                for (int ci = 0; ci < 32; ci += (CI)) {                                                       \
+                    float *k = kernel_gradient + t * 1024 + ci * 32;                                          \
+                    v16 acc[CI][2];                                                                           \
+                    for (int c = 0; c < (CI); c++) { acc[c][0] = LOAD(k + 32 * c); acc[c][1] = LOAD(k + 32 * c + 16); } \
+                    const float *d = output_gradient + start * 32;                                            \
+                    const float *x = xt + start * 32 + ci;                                                    \
+                    for (ptrdiff_t p = start; p < end; p++, d += 32, x += 32) {                               \
+                        v16 d0 = LOAD(d), d1 = LOAD(d + 16);                                                  \
+                        for (int c = 0; c < (CI); c++) {                                                      \
+                            v16 s = SPLAT(x[c]);                                                              \
+                            acc[c][0] = FMA(s, d0, acc[c][0]);                                                \
+                            acc[c][1] = FMA(s, d1, acc[c][1]);                                                \
+                        }                                                                                     \
+                    }                                                                                         \
+                    for (int c = 0; c < (CI); c++) { STORE(k + 32 * c, acc[c][0]); STORE(k + 32 * c + 16, acc[c][1]); } \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
+// One tile of R rows x CV vectors of 16 columns: R x CV accumulators loaded from c, a chain over l, stored
+// (scaled). Columns past n are left to the caller's scalar tail.
+#define DEFINE_GEMM_TILE(SUFFIX, TARGET, R, CV)                                                               \
+    __attribute__((target(TARGET))) static inline void gemm_tile_##R##_##SUFFIX(                              \
+        ptrdiff_t k, const float *a, ptrdiff_t a_row, ptrdiff_t a_col, const float *b, ptrdiff_t ldb,         \
+        float *c, ptrdiff_t ldc, float scale) {                                                               \
+        v16 acc[R][CV];                                                                                       \
+        for (int r = 0; r < (R); r++)                                                                         \
+            for (int v = 0; v < (CV); v++) acc[r][v] = LOAD(c + r * ldc + 16 * v);                           \
+        for (ptrdiff_t l = 0; l < k; l++) {                                                                   \
+            v16 bv[CV];                                                                                       \
+            for (int v = 0; v < (CV); v++) bv[v] = LOAD(b + l * ldb + 16 * v);                               \
+            for (int r = 0; r < (R); r++) {                                                                   \
+                v16 s = SPLAT(a[r * a_row + l * a_col]);                                                      \
+                for (int v = 0; v < (CV); v++) acc[r][v] = FMA(s, bv[v], acc[r][v]);                          \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int r = 0; r < (R); r++)                                                                         \
+            for (int v = 0; v < (CV); v++)                                                                    \
+                STORE(c + r * ldc + 16 * v, scale == 1.0f ? acc[r][v] : acc[r][v] * SPLAT(scale));            \
+    }
+
+// Rows in tiles of R, the last rows in one tile of what is left (a lone row would be one slow chain).
+#define GEMM_ROWS(SUFFIX, KIND, R, m, k, a, a_row, a_col, b, ldb, c, ldc, scale)                               \
+    do {                                                                                                      \
+        ptrdiff_t i_ = 0;                                                                                     \
+        for (; i_ + (R) <= (m); i_ += (R))                                                                    \
+            gemm_tile_##R##_##SUFFIX##_##KIND(k, (a) + i_ * (a_row), a_row, a_col, b, ldb, (c) + i_ * (ldc), ldc, scale); \
+        const float *a_ = (a) + i_ * (a_row);                                                                 \
+        float *c_ = (c) + i_ * (ldc);                                                                         \
+        switch ((m) - i_) {                                                                                   \
+        case 5: gemm_tile_5_##SUFFIX##_##KIND(k, a_, a_row, a_col, b, ldb, c_, ldc, scale); break;            \
+        case 4: gemm_tile_4_##SUFFIX##_##KIND(k, a_, a_row, a_col, b, ldb, c_, ldc, scale); break;            \
+        case 3: gemm_tile_3_##SUFFIX##_##KIND(k, a_, a_row, a_col, b, ldb, c_, ldc, scale); break;            \
+        case 2: gemm_tile_2_##SUFFIX##_##KIND(k, a_, a_row, a_col, b, ldb, c_, ldc, scale); break;            \
+        case 1: gemm_tile_1_##SUFFIX##_##KIND(k, a_, a_row, a_col, b, ldb, c_, ldc, scale); break;            \
+        default: break;                                                                                       \
+        }                                                                                                     \
+    } while (0)
+
+#define DEFINE_GEMM_TILES(SUFFIX, TARGET, CV)                                                                 \
+    DEFINE_GEMM_TILE(SUFFIX##_wide, TARGET, 6, CV) DEFINE_GEMM_TILE(SUFFIX##_wide, TARGET, 5, CV)            \
+    DEFINE_GEMM_TILE(SUFFIX##_wide, TARGET, 4, CV) DEFINE_GEMM_TILE(SUFFIX##_wide, TARGET, 3, CV)            \
+    DEFINE_GEMM_TILE(SUFFIX##_wide, TARGET, 2, CV) DEFINE_GEMM_TILE(SUFFIX##_wide, TARGET, 1, CV)            \
+    DEFINE_GEMM_TILE(SUFFIX##_one, TARGET, 6, 1) DEFINE_GEMM_TILE(SUFFIX##_one, TARGET, 5, 1)                \
+    DEFINE_GEMM_TILE(SUFFIX##_one, TARGET, 4, 1) DEFINE_GEMM_TILE(SUFFIX##_one, TARGET, 3, 1)                \
+    DEFINE_GEMM_TILE(SUFFIX##_one, TARGET, 2, 1) DEFINE_GEMM_TILE(SUFFIX##_one, TARGET, 1, 1)
+
+// When b is the bigger operand, column blocks are outer: each block of b (k x 16 CV) is first copied into
+// a contiguous panel, which every row tile then reads (b's rows may be kilobytes apart). Otherwise row
+// tiles are outer and b (small) stays in cache. Columns past the last 16 are scalar chains with the same
+// fused multiply-adds, all of a row's at once.
+#define DEFINE_GEMM(SUFFIX, TARGET, CV)                                                                       \
+    DEFINE_GEMM_TILES(SUFFIX, TARGET, CV)                                                                     \
+    __attribute__((target(TARGET))) void glassbox_gemm_accumulate_##SUFFIX(                                   \
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,             \
+        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float scale) {                                \
+        const ptrdiff_t wide = 16 * (CV);                                                                     \
+        const ptrdiff_t wideColumns = n / wide * wide;                                                        \
+        const ptrdiff_t vectorColumns = n / 16 * 16;                                                          \
+        if (n >= m && wideColumns > 0) {                                                                      \
+            float *panel = malloc((size_t)(k * wide) * sizeof(float));                                        \
+            for (ptrdiff_t j = 0; j < wideColumns; j += wide) {                                               \
+                for (ptrdiff_t l = 0; l < k; l++)                                                             \
+                    for (int v = 0; v < (CV); v++) STORE(panel + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v)); \
+                GEMM_ROWS(SUFFIX, wide, 6, m, k, a, a_row, a_col, panel, wide, c + j, ldc, scale);            \
+            }                                                                                                 \
+            free(panel);                                                                                      \
+        } else if (wideColumns > 0) {                                                                         \
+            /* all of b's wide column blocks packed once, then row tiles outer */                             \
+            float *panels = malloc((size_t)(k * wideColumns) * sizeof(float));                                \
+            for (ptrdiff_t j = 0; j < wideColumns; j += wide)                                                 \
+                for (ptrdiff_t l = 0; l < k; l++)                                                             \
+                    for (int v = 0; v < (CV); v++)                                                            \
+                        STORE(panels + j * k + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v));            \
+            for (ptrdiff_t i = 0; i < m; i += 6) {                                                            \
+                const ptrdiff_t rows = m - i < 6 ? m - i : 6;                                                 \
+                for (ptrdiff_t j = 0; j < wideColumns; j += wide)                                             \
+                    GEMM_ROWS(SUFFIX, wide, 6, rows, k, a + i * a_row, a_row, a_col, panels + j * k, wide,   \
+                              c + i * ldc + j, ldc, scale);                                                   \
+            }                                                                                                 \
+            free(panels);                                                                                     \
+        }                                                                                                     \
+        for (ptrdiff_t j = wideColumns; j < vectorColumns; j += 16)                                           \
+            GEMM_ROWS(SUFFIX, one, 6, m, k, a, a_row, a_col, b + j, ldb, c + j, ldc, scale);                  \
+        const ptrdiff_t tail = n - vectorColumns;                                                             \
+        for (ptrdiff_t i = 0; tail > 0 && i < m; i++) {                                                       \
+            float acc[16];                                                                                    \
+            for (ptrdiff_t j = 0; j < tail; j++) acc[j] = c[i * ldc + vectorColumns + j];                    \
+            for (ptrdiff_t l = 0; l < k; l++) {                                                               \
+                const float x = a[i * a_row + l * a_col];                                                     \
+                for (ptrdiff_t j = 0; j < tail; j++) acc[j] = __builtin_fmaf(x, b[l * ldb + vectorColumns + j], acc[j]); \
+            }                                                                                                 \
+            for (ptrdiff_t j = 0; j < tail; j++) c[i * ldc + vectorColumns + j] = scale == 1.0f ? acc[j] : acc[j] * scale; \
+        }                                                                                                     \
+    }
+
+#if defined(__x86_64__)
+#define AVX2 "avx2,fma"
+#define AVX512 "avx512f,avx512vl,avx512bw,avx512dq,fma"
+DEFINE_APPLY_PIXELS(avx2, AVX2, 2)
+DEFINE_APPLY(avx2, AVX2, 2)  // the width of the Swift kernel: 8 ymm accumulators of 16
+DEFINE_APPLY_PIXELS(avx512, AVX512, 2)
+DEFINE_APPLY_PIXELS(avx512, AVX512, 4)
+DEFINE_APPLY(avx512, AVX512, 4)
+DEFINE_WEIGHT_GRADIENT(avx2, AVX2, 2)
+DEFINE_WEIGHT_GRADIENT(avx512, AVX512, 4)
+DEFINE_GEMM(avx2, AVX2, 1)      // tiles of 6 rows x 16 columns: 12 of the 16 ymm registers
+DEFINE_GEMM(avx512, AVX512, 2)  // 6 x 32: 12 of the 32 zmm registers
+#endif
