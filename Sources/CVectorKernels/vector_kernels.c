@@ -190,6 +190,23 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unalign
         }                                                                                                     \
     }
 
+#define DEFINE_GEMM_PACKED(SUFFIX, TARGET, CV)                                                                \
+    ptrdiff_t glassbox_gemm_panel_width_##SUFFIX(void) { return 16 * (CV); }                                  \
+    __attribute__((target(TARGET))) void glassbox_gemm_pack_##SUFFIX(ptrdiff_t k, ptrdiff_t n, const float *b, \
+                                                                      ptrdiff_t ldb, float *panels) {         \
+        const ptrdiff_t wide = 16 * (CV);                                                                     \
+        for (ptrdiff_t j = 0; j < n; j += wide)                                                               \
+            for (ptrdiff_t l = 0; l < k; l++)                                                                 \
+                for (int v = 0; v < (CV); v++) STORE(panels + j * k + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v)); \
+    }                                                                                                         \
+    __attribute__((target(TARGET))) void glassbox_gemm_accumulate_packed_##SUFFIX(                            \
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,             \
+        const float *panels, float *c, ptrdiff_t ldc, float scale) {                                          \
+        const ptrdiff_t wide = 16 * (CV);                                                                     \
+        for (ptrdiff_t j = 0; j < n; j += wide)                                                               \
+            GEMM_ROWS(SUFFIX, wide, 6, m, k, a, a_row, a_col, panels + j * k, wide, c + j, ldc, scale);       \
+    }
+
 #if defined(__x86_64__)
 #define AVX2 "avx2,fma"
 #define AVX512 "avx512f,avx512vl,avx512bw,avx512dq,fma"
@@ -202,4 +219,6 @@ DEFINE_WEIGHT_GRADIENT(avx2, AVX2, 2)
 DEFINE_WEIGHT_GRADIENT(avx512, AVX512, 4)
 DEFINE_GEMM(avx2, AVX2, 1)      // tiles of 6 rows x 16 columns: 12 of the 16 ymm registers
 DEFINE_GEMM(avx512, AVX512, 2)  // 6 x 32: 12 of the 32 zmm registers
+DEFINE_GEMM_PACKED(avx2, AVX2, 1)
+DEFINE_GEMM_PACKED(avx512, AVX512, 2)
 #endif

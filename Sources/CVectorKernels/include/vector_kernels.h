@@ -40,4 +40,20 @@ void glassbox_gemm_accumulate_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const 
                                    ptrdiff_t a_col, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                                    float scale);
 
+/// Floats per panel row of `glassbox_gemm_pack_*`: 16 (AVX2) or 32 (AVX-512).
+ptrdiff_t glassbox_gemm_panel_width_avx512(void);
+ptrdiff_t glassbox_gemm_panel_width_avx2(void);
+
+/// Copies b (k x n, row stride ldb; n a multiple of the panel width w) into panels: for each block of w
+/// columns, its k rows of w floats back to back (k * n floats in all).
+void glassbox_gemm_pack_avx512(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *panels);
+void glassbox_gemm_pack_avx2(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb, float *panels);
+
+/// `glassbox_gemm_accumulate_*` with b already packed by the same build's `glassbox_gemm_pack_*` (the same
+/// bits): for a b used by many products, such as a layer's kernel between two weight updates.
+void glassbox_gemm_accumulate_packed_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row,
+                                            ptrdiff_t a_col, const float *panels, float *c, ptrdiff_t ldc, float scale);
+void glassbox_gemm_accumulate_packed_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row,
+                                          ptrdiff_t a_col, const float *panels, float *c, ptrdiff_t ldc, float scale);
+
 #endif

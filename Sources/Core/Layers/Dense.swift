@@ -2,14 +2,21 @@
 // output (rows, out), all row-major.
 
 public enum Dense {
-    /// output = bias + input . kernel (each element: the bias, then a chain over the inputs).
+    /// output = bias + input . kernel (each element: the bias, then a chain over the inputs). `packed`, if
+    /// given, is `kernel` laid out for `path` beforehand (the same bits, without laying it out on each call).
     public static func forward(
         input: UnsafePointer<Float>, rows: Int, inWidth: Int, outWidth: Int,
-        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, path: KernelPath
+        kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, path: KernelPath,
+        packed: PackedMatrix? = nil
     ) {
         for r in 0..<rows { (output + r * outWidth).update(from: bias, count: outWidth) }
-        DenseProduct.accumulate(m: rows, n: outWidth, k: inWidth, a: input, aRow: inWidth, aCol: 1, b: kernel,
-                                ldb: outWidth, c: output, ldc: outWidth, path: path)
+        if let packed {
+            precondition(packed.k == inWidth && packed.n == outWidth && packed.path == path)
+            DenseProduct.accumulate(m: rows, a: input, aRow: inWidth, aCol: 1, packed: packed, c: output, ldc: outWidth)
+        } else {
+            DenseProduct.accumulate(m: rows, n: outWidth, k: inWidth, a: input, aRow: inWidth, aCol: 1, b: kernel,
+                                    ldb: outWidth, c: output, ldc: outWidth, path: path)
+        }
     }
 
     /// kernelGrad += input^T . dOut (skipped when nil); biasGrad += column sums of dOut; inputGrad = dOut . kernel^T.

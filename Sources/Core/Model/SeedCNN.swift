@@ -138,7 +138,9 @@ public final class CNNWorkspace: @unchecked Sendable {
     /// Forward pass. With `dropout` (epoch, seed, sample indices) set, applies training-mode dropout.
     /// Returns the micro-batch's loss sum and correct count.
     @discardableResult
-    public func forward(parameters w: UnsafePointer<Float>, dropout: DropoutKey?) -> BatchStats {
+    /// `hiddenKernel`, if given, is the hidden layer's kernel of `w` packed for this workspace's path.
+    public func forward(parameters w: UnsafePointer<Float>, dropout: DropoutKey?, hiddenKernel: PackedMatrix? = nil)
+        -> BatchStats {
         let o = SeedOffsets.shared
         let m = sampleCount
         let (gx, g28, g14) = geometries()
@@ -166,7 +168,8 @@ public final class CNNWorkspace: @unchecked Sendable {
             Dropout.apply(flat.pointer, mask: mask2.pointer, count: m * SeedCNN.flatWidth)
         }
         Dense.forward(input: flat.pointer, rows: m, inWidth: SeedCNN.flatWidth, outWidth: 512,
-                      kernel: w + o.hk, bias: w + o.hb, output: hiddenPre.pointer, path: kernelPath)
+                      kernel: w + o.hk, bias: w + o.hb, output: hiddenPre.pointer, path: kernelPath,
+                      packed: hiddenKernel)
         ReLU.forward(hiddenPre.pointer, into: hidden.pointer, count: m * 512)
         Dense.forward(input: hidden.pointer, rows: m, inWidth: 512, outWidth: 10,
                       kernel: w + o.ek, bias: w + o.eb, output: probs.pointer, path: kernelPath)

@@ -23,6 +23,20 @@ public enum DenseProduct {
         }
     }
 
+    /// `accumulate` with b packed beforehand (`PackedMatrix`, for a b used by many products): the same bits.
+    public static func accumulate(m: Int, a: UnsafePointer<Float>, aRow: Int, aCol: Int, packed b: PackedMatrix,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, scale: Float = 1) {
+        let p = b.storage.pointer
+        switch b.path {
+        case .reference:
+            referenceAccumulate(m: m, n: b.n, k: b.k, a: a, aRow: aRow, aCol: aCol, b: p, ldb: b.n, c: c, ldc: ldc, scale: scale)
+        case .avx2:
+            glassbox_gemm_accumulate_packed_avx2(m, b.n, b.k, a, aRow, aCol, p, c, ldc, scale)
+        case .avx512:
+            glassbox_gemm_accumulate_packed_avx512(m, b.n, b.k, a, aRow, aCol, p, c, ldc, scale)
+        }
+    }
+
     /// The readable product: one element at a time, the chain in order of l.
     static func referenceAccumulate(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRow: Int, aCol: Int,
                                     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -45,6 +59,33 @@ public enum DenseProduct {
                     for c in c0..<min(cols, c0 + tile) { out[c * rows + r] = matrix[r * cols + c] }
                 }
             }
+        }
+    }
+}
+
+/// A k x n matrix laid out for `DenseProduct.accumulate(m:a:aRow:aCol:packed:c:ldc:scale:)` on one path:
+/// column panels of the path's vector width (row-major as given on the reference path). n must be a
+/// multiple of 32.
+public final class PackedMatrix: @unchecked Sendable {
+    public let k: Int, n: Int
+    public let path: KernelPath
+    let storage: FloatBuffer
+
+    public init(k: Int, n: Int, path: KernelPath) {
+        precondition(n % 32 == 0, "PackedMatrix: \(n) columns are not whole panels")
+        self.k = k; self.n = n; self.path = path
+        storage = FloatBuffer(count: k * n)
+    }
+
+    /// Lays out `b` (k x n, row stride `ldb`).
+    public func pack(_ b: UnsafePointer<Float>, ldb: Int) {
+        switch path {
+        case .reference:
+            for l in 0..<k { (storage.pointer + l * n).update(from: b + l * ldb, count: n) }
+        case .avx2:
+            glassbox_gemm_pack_avx2(k, n, b, ldb, storage.pointer)
+        case .avx512:
+            glassbox_gemm_pack_avx512(k, n, b, ldb, storage.pointer)
         }
     }
 }

@@ -14,6 +14,8 @@ public final class CNNEngine: @unchecked Sendable {
     public let microBatchSize: Int
     private let workspaces: [CNNWorkspace]
     private let kernels = BackwardKernels()
+    /// The hidden layer's kernel packed for the kernel path, once per weight update for all forward passes.
+    private let hiddenPanels: PackedMatrix
     /// The current weights, in the parameter layout.
     public private(set) var parameters: [Float]
 
@@ -27,15 +29,25 @@ public final class CNNEngine: @unchecked Sendable {
         self.threads = threads
         self.microBatchSize = microBatchSize
         kernelPath = kernels
+        hiddenPanels = PackedMatrix(k: SeedCNN.flatWidth, n: SeedCNN.hiddenWidth, path: kernels)
         workspaces = (0..<threads).map { _ in CNNWorkspace(capacity: microBatchSize, kernels: kernels) }
         BLAS.setThreads(1)
-        parameters.withUnsafeBufferPointer { self.kernels.update(from: $0.baseAddress!) }
+        rearrangeParameters()
     }
 
     public func setParameters(_ p: [Float]) {
         precondition(p.count == parameters.count)
         parameters = p
-        parameters.withUnsafeBufferPointer { kernels.update(from: $0.baseAddress!) }
+        rearrangeParameters()
+    }
+
+    /// The layouts derived from the weights, once per update: the transposed conv kernels of the backward
+    /// pass and the hidden kernel's panels.
+    private func rearrangeParameters() {
+        parameters.withUnsafeBufferPointer {
+            kernels.update(from: $0.baseAddress!)
+            hiddenPanels.pack($0.baseAddress! + SeedCNN.layout["hidden/kernel"].offset, ldb: SeedCNN.hiddenWidth)
+        }
     }
 
     /// Runs `body(workspace, job)` for jobs 0..<count, job j on thread j % threads with that thread's
@@ -62,7 +74,8 @@ public final class CNNEngine: @unchecked Sendable {
         parallel(mbs.count) { ws, j in
             let mb = mbs[j]
             ws.load(data, indices: mb)
-            stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)))
+            stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)),
+                                  hiddenKernel: hiddenPanels)
             ws.backward(parameters: w.pointer, kernels: self.kernels, dropout: true, hiddenKernel: false)
             parts[j] = ws.stepGradient()
         }
@@ -93,7 +106,7 @@ public final class CNNEngine: @unchecked Sendable {
         parallel(mbs.count) { ws, j in
             let mb = mbs[j]
             ws.load(data, indices: mb)
-            stats[j] = ws.forward(parameters: w.pointer, dropout: nil)
+            stats[j] = ws.forward(parameters: w.pointer, dropout: nil, hiddenKernel: hiddenPanels)
             for (k, c) in ws.predictions().enumerated() { preds[starts[j] + k] = c }
             if hidden { ws.hiddenOutputs(into: acts.pointer + starts[j] * 512) }
         }

@@ -177,6 +177,19 @@ final class KernelPathTests: XCTestCase {
             for path in fast {
                 XCTAssertEqual(run(path).map(\.bitPattern), expected.map(\.bitPattern), "\(path.rawValue): \(shape)")
             }
+            guard n % 32 == 0 else { continue }
+            for path in KernelPath.supported {  // b packed beforehand, as the hidden kernel is
+                let packed = PackedMatrix(k: k, n: n, path: path)
+                b.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ldb: n) }
+                var c = start
+                a.withUnsafeBufferPointer { ap in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        DenseProduct.accumulate(m: m, a: ap.baseAddress!, aRow: aRow, aCol: aCol, packed: packed,
+                                                c: cp.baseAddress!, ldc: ldc, scale: shape.scale)
+                    }
+                }
+                XCTAssertEqual(c.map(\.bitPattern), expected.map(\.bitPattern), "\(path.rawValue) packed: \(shape)")
+            }
         }
     }
 
