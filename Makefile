@@ -139,12 +139,13 @@ fuzz-smoke: fuzz-build data
 
 # Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the protocol,
 # cluster and option tests, the file readers, and the tests that run threads (the parallel-for, the UMAP
-# layout on several threads, the trainer's step gradient on several threads, ZeroMQ sockets and the ZAP
+# layout on several threads, the trainer's step gradient on several threads, every kernel path (the C kernels
+# included) and Adam against their references, ZeroMQ sockets and the ZAP
 # thread). Left out there: the tests that train or map thousands of MNIST images (hours in a sanitized
 # debug build on 2 shared cores; SANITIZE_TESTS=... adds them) and the integration tests, which skip
 # themselves in debug builds; real processes run under each sanitizer in sanitize-*-cluster instead.
 SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests
-SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount
+SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount|KernelPathTests|AdamTests
 SANITIZE_TESTS ?= ProtocolTests\.|CommandLineOptionsTests\.|ClusterTests\.|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_THREADS))
 sanitize: sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster
 
