@@ -3,9 +3,11 @@ import Core
 
 /// The help of `--kernels`, the same in every program that runs the network.
 public let kernelsHelp = ArgumentHelp(
-    "Convolution kernels: auto (the widest this CPU runs: avx512 where it has AVX-512 F/BW/DQ/VL, else avx2), "
-        + "avx2 or avx512. Every path gives the same bits; forcing one is for tests and benchmarks.",
-    valueName: "auto|avx2|avx512")
+    "The network's kernels (convolutions and dense products): auto (the widest this CPU runs: avx512 where it has "
+        + "AVX-512 F/BW/DQ/VL, else avx2), avx2, avx512, or reference (the slow readable loops the others are "
+        + "tested against). Every path gives the same bits, so workers on unlike CPUs agree; forcing one is for "
+        + "tests and benchmarks.",
+    valueName: "auto|avx2|avx512|reference")
 
 /// Refuses a `--kernels` value this CPU cannot honour, in one line naming what it lacks.
 public func validateKernels(_ choice: String) throws {
