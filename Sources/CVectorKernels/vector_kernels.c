@@ -147,6 +147,14 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unalign
 // fused multiply-adds, all of a row's at once.
 #define DEFINE_GEMM(SUFFIX, TARGET, CV)                                                                       \
     DEFINE_GEMM_TILES(SUFFIX, TARGET, CV)                                                                     \
+    /* columns [0, n) of b (n a multiple of 16 CV) as panels: per block of 16 CV columns, its k rows */       \
+    __attribute__((target(TARGET))) static void gemm_pack_##SUFFIX(ptrdiff_t k, ptrdiff_t n, const float *b,  \
+                                                                  ptrdiff_t ldb, float *panels) {             \
+        const ptrdiff_t wide = 16 * (CV);                                                                     \
+        for (ptrdiff_t j = 0; j < n; j += wide)                                                               \
+            for (ptrdiff_t l = 0; l < k; l++)                                                                 \
+                for (int v = 0; v < (CV); v++) STORE(panels + j * k + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v)); \
+    }                                                                                                         \
     __attribute__((target(TARGET))) void glassbox_gemm_accumulate_##SUFFIX(                                   \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,             \
         const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float scale) {                                \
@@ -156,18 +164,14 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unalign
         if (n >= m && wideColumns > 0) {                                                                      \
             float *panel = malloc((size_t)(k * wide) * sizeof(float));                                        \
             for (ptrdiff_t j = 0; j < wideColumns; j += wide) {                                               \
-                for (ptrdiff_t l = 0; l < k; l++)                                                             \
-                    for (int v = 0; v < (CV); v++) STORE(panel + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v)); \
+                gemm_pack_##SUFFIX(k, wide, b + j, ldb, panel);                                               \
                 GEMM_ROWS(SUFFIX, wide, 6, m, k, a, a_row, a_col, panel, wide, c + j, ldc, scale);            \
             }                                                                                                 \
             free(panel);                                                                                      \
         } else if (wideColumns > 0) {                                                                         \
             /* all of b's wide column blocks packed once, then row tiles outer */                             \
             float *panels = malloc((size_t)(k * wideColumns) * sizeof(float));                                \
-            for (ptrdiff_t j = 0; j < wideColumns; j += wide)                                                 \
-                for (ptrdiff_t l = 0; l < k; l++)                                                             \
-                    for (int v = 0; v < (CV); v++)                                                            \
-                        STORE(panels + j * k + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v));            \
+            gemm_pack_##SUFFIX(k, wideColumns, b, ldb, panels);                                               \
             for (ptrdiff_t i = 0; i < m; i += 6) {                                                            \
                 const ptrdiff_t rows = m - i < 6 ? m - i : 6;                                                 \
                 for (ptrdiff_t j = 0; j < wideColumns; j += wide)                                             \
@@ -194,10 +198,7 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unalign
     ptrdiff_t glassbox_gemm_panel_width_##SUFFIX(void) { return 16 * (CV); }                                  \
     __attribute__((target(TARGET))) void glassbox_gemm_pack_##SUFFIX(ptrdiff_t k, ptrdiff_t n, const float *b, \
                                                                       ptrdiff_t ldb, float *panels) {         \
-        const ptrdiff_t wide = 16 * (CV);                                                                     \
-        for (ptrdiff_t j = 0; j < n; j += wide)                                                               \
-            for (ptrdiff_t l = 0; l < k; l++)                                                                 \
-                for (int v = 0; v < (CV); v++) STORE(panels + j * k + l * wide + 16 * v, LOAD(b + l * ldb + j + 16 * v)); \
+        gemm_pack_##SUFFIX(k, n, b, ldb, panels);                                                             \
     }                                                                                                         \
     __attribute__((target(TARGET))) void glassbox_gemm_accumulate_packed_##SUFFIX(                            \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t a_row, ptrdiff_t a_col,             \

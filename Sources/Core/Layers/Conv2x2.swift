@@ -46,6 +46,9 @@ public struct PaddedGeometry: Sendable, Equatable {
     }
 }
 
+/// The four tap offsets as an array (what the C kernels and the readable loops take).
+private func list(_ taps: (Int, Int, Int, Int)) -> [Int] { [taps.0, taps.1, taps.2, taps.3] }
+
 @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
@@ -68,12 +71,10 @@ public enum Conv2x2 {
         precondition(g.channels == 32 && g.size % 2 == 0)
         switch path {
         case .avx512:
-            let taps = [offsets.0, offsets.1, offsets.2, offsets.3]
-            glassbox_conv32_apply_avx512(input, output, weights, bias, taps, g.size, g.images)
+            glassbox_conv32_apply_avx512(input, output, weights, bias, list(offsets), g.size, g.images)
             return
         case .reference:
-            referenceApply32(input: input, output: output, weights: weights, bias: bias,
-                             offsets: [offsets.0, offsets.1, offsets.2, offsets.3], geometry: g)
+            referenceApply32(input: input, output: output, weights: weights, bias: bias, offsets: list(offsets), geometry: g)
             return
         case .avx2:
             break
@@ -154,21 +155,20 @@ public enum Conv2x2 {
         geometry g: PaddedGeometry, path: KernelPath
     ) {
         let pixels = g.images * g.pixelsPerImage
-        let taps = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
         switch path {
         case .avx512:
-            glassbox_conv32_weight_gradient_avx512(input, outputGradient, kernelGradient, taps, g.size, g.images)
+            glassbox_conv32_weight_gradient_avx512(input, outputGradient, kernelGradient, list(g.tapOffsets), g.size, g.images)
             addChannelSums(outputGradient, pixels: pixels, into: biasGradient)
             return
         case .reference:
             referenceWeightGradient32(input: input, outputGradient: outputGradient, kernelGradient: kernelGradient,
-                                      offsets: taps, pixels: pixels)
+                                      offsets: list(g.tapOffsets), pixels: pixels)
             addChannelSums(outputGradient, pixels: pixels, into: biasGradient)
             return
         case .avx2:
             break
         }
-        let offs = [g.tapOffsets.0 * 32, g.tapOffsets.1 * 32, g.tapOffsets.2 * 32, g.tapOffsets.3 * 32]
+        let offs = list(g.tapOffsets).map { $0 * 32 }
         let block = 96
         var start = 0
         while start < pixels {

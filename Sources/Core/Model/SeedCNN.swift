@@ -136,9 +136,9 @@ public final class CNNWorkspace: @unchecked Sendable {
     }
 
     /// Forward pass. With `dropout` (epoch, seed, sample indices) set, applies training-mode dropout.
-    /// Returns the micro-batch's loss sum and correct count.
+    /// Returns the micro-batch's loss sum and correct count. `hiddenKernel`, if given, is the hidden layer's
+    /// kernel of `w` packed for this workspace's path.
     @discardableResult
-    /// `hiddenKernel`, if given, is the hidden layer's kernel of `w` packed for this workspace's path.
     public func forward(parameters w: UnsafePointer<Float>, dropout: DropoutKey?, hiddenKernel: PackedMatrix? = nil)
         -> BatchStats {
         let o = SeedOffsets.shared

@@ -19,7 +19,7 @@ public final class CNNEngine: @unchecked Sendable {
     /// The current weights, in the parameter layout.
     public private(set) var parameters: [Float]
 
-    /// The convolution kernels its workspaces run (`KernelPath.current` unless given).
+    /// The kernels its workspaces run (`KernelPath.current` unless given).
     public let kernelPath: KernelPath
 
     public init(parameters: [Float], threads: Int, microBatchSize: Int = 25, kernels: KernelPath = .current) {
