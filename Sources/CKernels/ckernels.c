@@ -102,3 +102,11 @@ void glassbox_exit_unless_avx2_fma(const char *program) {
 int glassbox_exec_self(char *const argv[]) {
     return execv("/proc/self/exe", argv);
 }
+
+uint64_t glassbox_shared_load(const uint64_t *counter) {
+    return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
+}
+
+void glassbox_shared_store(uint64_t *counter, uint64_t value) {
+    __atomic_store_n(counter, value, __ATOMIC_SEQ_CST);
+}

@@ -55,6 +55,14 @@ struct GlassboxWorker: ParsableCommand {
     var curveKeyName: String = "worker"
     @Option(help: .hidden)
     var parentPid: Int32?
+    /// Set by the coordinator's --spawn-workers: the file its spawned workers split each update through
+    /// (`SharedUpdate`), this worker's member number and how many there are.
+    @Option(help: .hidden)
+    var shareUpdates: String?
+    @Option(help: .hidden)
+    var shareRank: Int = 0
+    @Option(help: .hidden)
+    var shareMembers: Int = 0
 
     static func main() {
         #if GLASSBOX_SSE42  // the Makefile passes it with -target-cpu haswell: stop here rather than at SIGILL
@@ -111,11 +119,22 @@ struct GlassboxWorker: ParsableCommand {
         } ?? "no data set given: the coordinator's, cached in \(cacheRoot)"
         log("\(dataLine); \(threads) threads; connecting to \(connect)" + (curve == nil ? "" : " with CURVE"))
         log(try selectKernels(kernels))
+        var sharedUpdate: SharedUpdate?
+        if let shareUpdates {
+            do {
+                sharedUpdate = try SharedUpdate(path: shareUpdates, rank: shareRank, members: shareMembers)
+                log("splitting each update with \(shareMembers - 1) other local worker\(shareMembers == 2 ? "" : "s") "
+                    + "through \(shareUpdates): member \(shareRank), \(sharedUpdate!.share)", .debug)
+            } catch {
+                log("applying whole updates: \(error)", .warning)
+            }
+        }
         let identity = WorkerIdentity(host: host, pid: pid, threads: threads, fingerprint: split?.fingerprint ?? "",
                                       buildID: executableBuildID())
         let session = try WorkerSession(endpoint: connect, identity: identity, data: split,
                                         cache: split == nil ? DatasetCache(root: cacheRoot) : nil, curve: curve,
-                                        coordinatorTimeout: coordinatorTimeout, parentPid: parentPid, log: log)
+                                        coordinatorTimeout: coordinatorTimeout, parentPid: parentPid,
+                                        sharedUpdate: sharedUpdate, log: log)
         let outcome = session.run()
         log.prefix = session.logPrefix
         switch outcome {

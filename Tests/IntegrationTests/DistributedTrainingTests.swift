@@ -80,6 +80,13 @@ final class DistributedTrainingTests: XCTestCase {
                 // The only worker computes whole steps and applies its own gradient: no update is sent.
                 XCTAssertTrue(run.output.contains("updates 0,"), "1 worker was sent step updates:\n\(run.output)")
             }
+            if n > 1 && sync == "gradient" {
+                // Spawned workers split every update through their shared file (`SharedUpdate`).
+                let others = n - 1 == 1 ? "1 local worker" : "\(n - 1) local workers"
+                XCTAssertEqual(run.output.components(separatedBy: "updates split with the other \(others)").count - 1, n,
+                               run.output)
+                XCTAssertEqual(run.output.components(separatedBy: " 0 applied whole here").count - 1, n, run.output)
+            }
         }
     }
 
@@ -127,6 +134,32 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(run.output.contains("joined as rank 3"), "the late worker joined mid-run:\n\(run.output)")
         XCTAssertEqual(a.wait(timeout: 30), 0, a.output)
         XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
+    }
+
+    /// Two spawned workers split each update through a shared file; one is SIGKILLed mid-epoch. The other
+    /// must not wait for its share for ever: it completes the step from the file and applies whole updates
+    /// from then on, and the weights are still one process'.
+    func testASIGKILLedSpawnedWorkerLeavesItsPartnerToGoOnAloneWithTheSameWeights() throws {
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "sigkill-spawned")
+        let coordinator = try startTraining(Self.shortRun() + ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*",
+                                                               "--min-workers", "1"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        guard let line = coordinator.output.split(separator: "\n").first(where: { $0.contains("started 2 local workers") }),
+              let pids = line.split(separator: "pids ").last?.split(separator: ", ").compactMap({ Int32($0) }), pids.count == 2 else {
+            return XCTFail("no pids of the spawned workers:\n\(coordinator.output)")
+        }
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
+        kill(pids[1], SIGKILL)
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a lost spawned worker changed the weights:\n\(run.output)")
+        XCTAssertTrue(run.output.contains("local worker 1 did not publish its share")
+                      || run.output.contains("cannot complete the shared update"), run.output)
+        let survivor = run.output.split(separator: "\n").first { $0.contains("updates split with the other 1 local worker (member 0") }
+        XCTAssertNotNil(survivor, run.output)
+        XCTAssertFalse(survivor?.contains(" 0 applied whole here") ?? true, "the survivor applied whole updates after the kill")
     }
 
     /// SIGKILLs `worker` `seconds` into the run, checking that epoch 1 is not done yet, and waits until the

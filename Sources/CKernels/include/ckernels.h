@@ -5,6 +5,7 @@
 #define GLASSBOX_CKERNELS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /// What the CPU (and the OS, for the wide registers' state) supports, from cpuid and xgetbv.
 /// All false on an architecture other than x86-64.
@@ -44,5 +45,11 @@ bool glassbox_flush_to_zero_enabled(void);
 /// Replaces this process with /proc/self/exe run with `argv` (NULL-terminated), keeping the environment.
 /// Returns only on failure, with errno set.
 int glassbox_exec_self(char *const argv[]);
+
+/// A 64-bit counter in memory shared between processes (a `MAP_SHARED` mapping), read and written with
+/// sequentially consistent atomics: the stores before `glassbox_shared_store` are visible to another process
+/// that reads the stored value with `glassbox_shared_load`, and the loads after it.
+uint64_t glassbox_shared_load(const uint64_t *counter);
+void glassbox_shared_store(uint64_t *counter, uint64_t value);
 
 #endif

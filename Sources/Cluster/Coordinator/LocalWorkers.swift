@@ -6,9 +6,14 @@ import Foundation
 public final class LocalWorkers {
     private var processes: [Process] = []
     private let log: Log
+    /// The file the workers split each update through (`SharedUpdate`), until `releaseSharedFile`.
+    private var sharedFile: String?
 
     /// Starts `count` `glassbox-worker` processes from this executable's directory, connecting to `endpoint`.
-    public init(count: Int, threads: Int, endpoint: String, arguments: [String], log: Log) throws {
+    /// With `shareUpdates` (workers that apply the updates themselves) and two or more workers, they split
+    /// each update through a file in /dev/shm (or the temporary folder), removed by `releaseSharedFile`.
+    public init(count: Int, threads: Int, endpoint: String, arguments: [String], shareUpdates: Bool = false,
+                log: Log) throws {
         self.log = log
         let executable = LocalWorkers.workerExecutable()
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -16,15 +21,30 @@ public final class LocalWorkers {
                                + "build it with `swift build -c release` (or `make build`)")
         }
         let connect = replacingWildcardHost(of: endpoint, with: "127.0.0.1")
-        for _ in 0..<count {
+        // GLASSBOX_SHARED_UPDATES=off: every worker applies whole updates (for benchmarks side by side).
+        let sharingOff = ProcessInfo.processInfo.environment["GLASSBOX_SHARED_UPDATES"] == "off"
+        if shareUpdates && !sharingOff && count >= 2 && count <= ParameterShare.maxMembers {
+            let folder = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+            let path = URL(fileURLWithPath: folder).appendingPathComponent(
+                "glassbox-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))").path
+            do {
+                try SharedUpdate.create(path: path, members: count)
+                sharedFile = path
+            } catch {
+                log("the spawned workers apply whole updates: \(error)", .warning)
+            }
+        }
+        for rank in 0..<count {
             let process = Process()
             process.executableURL = executable
+            let sharing = sharedFile.map { ["--share-updates", $0, "--share-rank", "\(rank)", "--share-members", "\(count)"] }
             process.arguments = ["--connect", connect, "--threads", "\(threads)",
-                                 "--parent-pid", "\(ProcessInfo.processInfo.processIdentifier)"] + arguments
+                                 "--parent-pid", "\(ProcessInfo.processInfo.processIdentifier)"] + arguments + (sharing ?? [])
             do {
                 try process.run()
             } catch {
                 stop()
+                releaseSharedFile()
                 throw ClusterError("cannot start \(executable.path): \(error.localizedDescription)")
             }
             processes.append(process)
@@ -32,6 +52,15 @@ public final class LocalWorkers {
         log("started \(count) local worker\(count == 1 ? "" : "s") (\(threads) thread\(threads == 1 ? "" : "s") each): "
             + "pids \(processes.map { "\($0.processIdentifier)" }.joined(separator: ", "))")
     }
+
+    /// Removes the shared-update file's name (the workers, which have mapped it by the time they joined,
+    /// keep it until they exit). Idempotent.
+    public func releaseSharedFile() {
+        if let sharedFile { unlink(sharedFile) }
+        sharedFile = nil
+    }
+
+    deinit { releaseSharedFile() }
 
     /// An error if a worker process has already exited (e.g. it could not load the data).
     public func exitedEarly() -> ClusterError? {
@@ -50,6 +79,7 @@ public final class LocalWorkers {
             process.waitUntilExit()
         }
         processes = []
+        releaseSharedFile()
     }
 
     /// `glassbox-worker` in the directory of the running executable.

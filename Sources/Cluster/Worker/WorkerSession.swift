@@ -123,6 +123,8 @@ public final class WorkerSession {
     private var connected = false
     private var throughput = EpochThroughput()
     private lazy var umapRows = UMAPRowWorker(threads: identity.threads)
+    /// Set when this worker was spawned beside others on this host: they split each update (`SharedUpdate`).
+    private let sharedUpdate: SharedUpdate?
 
     /// The log prefix, naming this worker's rank once it has joined.
     public var logPrefix: String { log.prefix }
@@ -130,9 +132,11 @@ public final class WorkerSession {
     /// Connects (without waiting) a DEALER socket to the coordinator at `endpoint`; `parentPid`, if given,
     /// is the coordinator process that started this worker: the session ends when it is gone. Without
     /// `data` the worker asks the coordinator for its data set and keeps it in `cache` (which must then be
-    /// given); `identity`'s fingerprint is then ignored.
+    /// given); `identity`'s fingerprint is then ignored. With `sharedUpdate` the updates the coordinator
+    /// broadcasts are split with the other workers of that file.
     public init(endpoint: String, identity: WorkerIdentity, data: DatasetSplit?, cache: DatasetCache? = nil,
-                curve: WorkerCurve?, coordinatorTimeout: Double, parentPid: Int32?, log: Log) throws {
+                curve: WorkerCurve?, coordinatorTimeout: Double, parentPid: Int32?, sharedUpdate: SharedUpdate? = nil,
+                log: Log) throws {
         precondition(data != nil || cache != nil, "a worker without a data set needs a cache to receive it into")
         self.endpoint = endpoint
         self.parentPid = parentPid
@@ -140,6 +144,7 @@ public final class WorkerSession {
         self.data = data
         self.cache = cache
         self.coordinatorTimeout = coordinatorTimeout
+        self.sharedUpdate = sharedUpdate
         self.log = log
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, type: .dealer)
@@ -179,6 +184,7 @@ public final class WorkerSession {
             let silentSince = lastHeard ?? started
             if t - silentSince > coordinatorTimeout {
                 throughput.report(log: log)
+                reportSharing()
                 download?.abandon()
                 return .noCoordinator(lastHeard == nil
                     ? "no coordinator answered at \(endpoint) within \(fmt(coordinatorTimeout, 0)) s (--coordinator-timeout); "
@@ -313,6 +319,7 @@ public final class WorkerSession {
         case .shutdown(let reason):
             send(.shutdown(reason: "acknowledged"), envelope)
             throughput.report(log: log)
+            reportSharing()
             return .finished(reason)
         case .error(let code, let text):
             if code == ErrorCode.notJoined.rawValue {
@@ -424,6 +431,7 @@ public final class WorkerSession {
             state.v = w.adamV
             state.step = Int(w.adamStep)
             adam = state
+            sharedUpdate?.seed(version: w.version, parameters: w.parameters, adam: state)
         }
         weightsVersion = w.version
         runner?.setParameters(parameters)
@@ -457,7 +465,34 @@ public final class WorkerSession {
             whole = u.restoringOwnRows(flatRows: kept.gradient.flatRows, deltaRows: kept.gradient.deltaRows)
         }
         keptShare = nil
-        advance(by: StepGradient(whole), samples: Int(u.samples))
+        guard let sharedUpdate else {
+            advance(by: StepGradient(whole), samples: Int(u.samples))
+            return
+        }
+        switch sharedUpdate.apply(StepGradient(whole), samples: Int(u.samples), version: u.version, threads: identity.threads,
+                                  parameters: &parameters, adam: &adam!) {
+        case .shared, .whole:
+            break
+        case .alone(let missing):
+            log("local worker\(missing.count == 1 ? "" : "s") \(missing.map(String.init).joined(separator: ", ")) did not "
+                + "publish \(missing.count == 1 ? "its share" : "their shares") of version \(u.version) within "
+                + "\(fmt(sharedUpdate.timeout, 1)) s; this worker applies whole updates from now on", .warning)
+        case .lost(let reason):
+            log("cannot complete the shared update of version \(u.version): \(reason); asking the coordinator for the "
+                + "weights and applying whole updates from now on", .warning)
+            reportError(.wrongWeightsVersion, "lost its weights at version \(u.version) (\(reason))", envelope)
+            weightsVersion = 0
+            return
+        }
+        runner?.setParameters(parameters)
+        weightsVersion += 1
+    }
+
+    /// One line on how the updates were split with the other local workers, if they were.
+    private func reportSharing() {
+        guard let s = sharedUpdate, s.sharedSteps + s.aloneSteps > 0 else { return }
+        log("updates split with the other \(s.members - 1) local worker\(s.members == 2 ? "" : "s") (member \(s.rank), "
+            + "\(s.share)): \(s.sharedSteps) shared, \(s.aloneSteps) applied whole here")
     }
 
     /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
@@ -476,6 +511,14 @@ public final class WorkerSession {
         if !a.options.isEmpty && adam == nil {  // both options need the optimiser state
             reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion) without optimiser state, which the "
                         + "step needs", envelope)
+            weightsVersion = 0
+            return
+        }
+        // Both options need this process' own moments whole; a shared update leaves them in the shared file.
+        if a.options.contains(.applyOwnGradient) || a.options.contains(.reportState), let sharedUpdate,
+           !sharedUpdate.gather(version: weightsVersion, into: &adam!) {
+            reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion) but not all of its optimiser state, "
+                        + "which the step needs (a local worker's share of it was not whole)", envelope)
             weightsVersion = 0
             return
         }

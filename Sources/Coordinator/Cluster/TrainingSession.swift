@@ -82,9 +82,10 @@ final class TrainingSession {
                                                    "--kernels", KernelPath.current.rawValue]
                 if let keys = options.curveKeys { arguments += ["--curve-keys", keys] }
                 spawned = try LocalWorkers(count: n, threads: options.threadsPerSpawnedWorker(n), endpoint: pool.endpoint,
-                                           arguments: arguments, log: log)
+                                           arguments: arguments, shareUpdates: sync == .gradient, log: log)
             }
             try pool.waitForWorkers(workerCount, abort: { spawned?.exitedEarly() })
+            spawned?.releaseSharedFile()  // every worker has mapped it before it said hello
         } catch {
             pool.stop(reason: "the coordinator gave up: \(error)")
             spawned?.stop()

@@ -89,15 +89,18 @@ public struct ModelState: Sendable {
     }
 }
 
+/// Applies step `step` (from `adam.beginStep()`) of Adam to the elements of `shares` only: the mean of
+/// the step gradient over `samples` samples for those elements, on at most `threads` threads. Every element
+/// gets the bits the whole `applyAdam` gives it.
+public func applyAdam(_ gradient: StepGradient, samples: Int, threads: Int, parameters: inout [Float],
+                      adam: inout AdamState, shares: [ParameterShare], step: AdamState.Step) {
+    adam.update(step, gradient: gradient, samples: samples, shares: shares, parameters: &parameters, threads: threads)
+}
+
 /// Applies the mean of the step gradient over `samples` samples to `parameters` with Adam, on at most
 /// `threads` threads (the result does not depend on them).
 public func applyAdam(_ gradient: StepGradient, samples: Int, threads: Int, parameters: inout [Float],
                       adam: inout AdamState) {
-    FlushToZero.enable()  // the mean is formed on this thread
-    let mean = gradient.mean(samples: samples, threads: threads)
-    mean.withUnsafeBufferPointer { g in
-        parameters.withUnsafeMutableBufferPointer {
-            adam.apply(gradient: g.baseAddress!, to: $0.baseAddress!, count: $0.count, threads: threads)
-        }
-    }
+    let step = adam.beginStep()
+    adam.update(step, gradient: gradient, samples: samples, shares: [.whole], parameters: &parameters, threads: threads)
 }
