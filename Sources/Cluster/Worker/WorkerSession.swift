@@ -469,6 +469,7 @@ public final class WorkerSession {
             advance(by: StepGradient(whole), samples: Int(u.samples))
             return
         }
+        runner?.releaseParameters()  // so that the weights are updated in place
         switch sharedUpdate.apply(StepGradient(whole), samples: Int(u.samples), version: u.version, threads: identity.threads,
                                   parameters: &parameters, adam: &adam!) {
         case .shared, .whole:
@@ -497,6 +498,7 @@ public final class WorkerSession {
 
     /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
     private func advance(by gradient: StepGradient, samples: Int) {
+        runner?.releaseParameters()  // so that the weights are updated in place
         applyAdam(gradient, samples: samples, threads: identity.threads, parameters: &parameters, adam: &adam!)
         runner?.setParameters(parameters)
         weightsVersion += 1

@@ -36,9 +36,21 @@ public final class CNNEngine: @unchecked Sendable {
     }
 
     public func setParameters(_ p: [Float]) {
-        precondition(p.count == parameters.count)
+        precondition(p.count == SeedCNN.layout.count)
         parameters = p
         rearrangeParameters()
+    }
+
+    /// Lets go of the weights array until the next `setParameters`, so that a caller that gave it (and
+    /// still holds it) can update it in place instead of copying 3.3 MB; nothing may run on the engine
+    /// until then.
+    public func releaseParameters() { parameters = [] }
+
+    /// Runs `body` with the weights' address, valid for its duration (the threads of `parallel` included):
+    /// the weights are not copied for a pass.
+    private func withWeights(_ body: (UnsafePointer<Float>) -> Void) {
+        precondition(parameters.count == SeedCNN.layout.count, "CNNEngine: no weights (released and not set again)")
+        parameters.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// The layouts derived from the weights, once per update: the transposed conv kernels of the backward
@@ -70,14 +82,15 @@ public final class CNNEngine: @unchecked Sendable {
         -> (StepGradient, [BatchStats]) {
         let parts = SharedArray(repeating: StepGradient.empty, count: mbs.count)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
-        let w = SharedArray(parameters)
-        parallel(mbs.count) { ws, j in
-            let mb = mbs[j]
-            ws.load(data, indices: mb)
-            stats[j] = ws.forward(parameters: w.pointer, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)),
-                                  hiddenKernel: hiddenPanels)
-            ws.backward(parameters: w.pointer, kernels: self.kernels, dropout: true, hiddenKernel: false)
-            parts[j] = ws.stepGradient()
+        withWeights { w in
+            parallel(mbs.count) { ws, j in
+                let mb = mbs[j]
+                ws.load(data, indices: mb)
+                stats[j] = ws.forward(parameters: w, dropout: DropoutKey(seed: seed, epoch: epoch, sampleIndices: Array(mb)),
+                                      hiddenKernel: hiddenPanels)
+                ws.backward(parameters: w, kernels: self.kernels, dropout: true, hiddenKernel: false)
+                parts[j] = ws.stepGradient()
+            }
         }
         var total = StepGradient.empty
         for j in 0..<mbs.count { total.append(parts[j]) }
@@ -102,13 +115,14 @@ public final class CNNEngine: @unchecked Sendable {
         let preds = SharedArray(repeating: UInt8(0), count: total)
         let acts = SharedArray(repeating: Float(0), count: hidden ? total * 512 : 0)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
-        let w = SharedArray(parameters)
-        parallel(mbs.count) { ws, j in
-            let mb = mbs[j]
-            ws.load(data, indices: mb)
-            stats[j] = ws.forward(parameters: w.pointer, dropout: nil, hiddenKernel: hiddenPanels)
-            for (k, c) in ws.predictions().enumerated() { preds[starts[j] + k] = c }
-            if hidden { ws.hiddenOutputs(into: acts.pointer + starts[j] * 512) }
+        withWeights { w in
+            parallel(mbs.count) { ws, j in
+                let mb = mbs[j]
+                ws.load(data, indices: mb)
+                stats[j] = ws.forward(parameters: w, dropout: nil, hiddenKernel: hiddenPanels)
+                for (k, c) in ws.predictions().enumerated() { preds[starts[j] + k] = c }
+                if hidden { ws.hiddenOutputs(into: acts.pointer + starts[j] * 512) }
+            }
         }
         return (stats.array, preds.array, acts.array)
     }

@@ -55,6 +55,7 @@ public final class LocalBackend: ComputeBackend {
     public func step(microBatches: [ArraySlice<Int>], epoch: Int, upcoming: UpcomingStep? = nil) -> BatchStats {
         precondition(current != nil, "LocalBackend: load a model before training")
         let (gradient, stats) = engine.gradients(microBatches: microBatches, data: train, epoch: epoch, seed: seed)
+        engine.releaseParameters()  // so that Adam updates the weights in place
         current!.applyAdam(gradient, samples: stats.count, threads: engine.threads)
         engine.setParameters(current!.parameters)
         return stats
