@@ -300,10 +300,11 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Carries out the dispatcher's actions in order; a failed send drops its worker at once.
     private func perform(_ actions: [PoolAction]) {
-        for action in actions {
+        let ready = encodedUpdates(actions)
+        for (index, action) in actions.enumerated() {
             switch action {
             case .send(let outgoing, let id):
-                guard dispatcher.isLive(id), let bytes = encoded(outgoing) else { continue }
+                guard dispatcher.isLive(id), let bytes = ready[index] ?? encoded(outgoing) else { continue }
                 do {
                     try router.send(frames: [id, bytes], dontWait: true)
                     dispatcher.sent(to: id, at: now())
@@ -329,6 +330,29 @@ public final class WorkerPool: @unchecked Sendable {
                 events.record(name, fields)
             }
         }
+    }
+
+    /// The updates among `actions` that leave out a worker's own rows (one message per worker), encoded side
+    /// by side before any is sent, by action index: every worker (with shared updates, all of them together)
+    /// waits for the last to get its update, which would otherwise queue behind the others' encoding while
+    /// the first ones already compete for the cores.
+    private func encodedUpdates(_ actions: [PoolAction]) -> [Int: [UInt8]] {
+        let jobs = actions.enumerated().compactMap { index, action -> (Int, StepUpdate, OwnRows)? in
+            guard case .send(.update(let update, let own?), let id) = action, dispatcher.isLive(id) else { return nil }
+            return (index, update, own)
+        }
+        guard jobs.count > 1 else { return [:] }
+        let nonce = runNonce
+        var results = [[UInt8]](repeating: [], count: jobs.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedResults(buffer: buffer)
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
+                out.buffer[j] = encode(.stepUpdate(jobs[j].1.leavingOut(jobs[j].2)), envelope: Envelope(runNonce: nonce))
+            }
+        }
+        var byIndex: [Int: [UInt8]] = [:]
+        for (j, job) in jobs.enumerated() { byIndex[job.0] = results[j] }
+        return byIndex
     }
 
     /// The bytes of `outgoing`; the state and an update without rows left out are encoded once.
@@ -456,3 +480,8 @@ extension WireLimits {
     static let fromWorkers = WireLimits(maxPayloadBytes: 64 << 20)
 }
 
+
+/// The results of `encodedUpdates`' concurrent loop: each index is written by one iteration only.
+private struct UncheckedResults: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<[UInt8]>
+}

@@ -235,7 +235,8 @@ public final class SharedUpdate: @unchecked Sendable {
     }
 
     /// Waits until `member` has published `version` (or begun the next), up to `timeout` seconds: yielding the
-    /// core at first (the members finish within a millisecond or two of each other), then sleeping 50 µs at a time.
+    /// core for a few microseconds, then sleeping 20 µs at a time (the members finish within a millisecond
+    /// of each other, and a spinning member would take a core from the coordinator's sending threads).
     private func arrives(_ member: Int, version: UInt64) -> Bool {
         let wanted = 2 * version
         if glassbox_shared_load(slot(member)) >= wanted { return true }
@@ -244,7 +245,7 @@ public final class SharedUpdate: @unchecked Sendable {
         while glassbox_shared_load(slot(member)) < wanted {
             polls += 1
             if polls % 64 == 0 && now() - start > timeout { return false }
-            if polls < 4096 { sched_yield() } else { usleep(50) }
+            if polls < 256 { sched_yield() } else { usleep(20) }
         }
         return true
     }
