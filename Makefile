@@ -81,6 +81,7 @@ hostile: deps data
 
 bench: build data
 	bash scripts/bench.sh $(BIN) $(DATA_DIR)
+	bash scripts/multiprocess_bench.sh $(BIN) $(DATA_DIR) 3
 	bash scripts/dist_bench.sh $(BIN) $(DATA_DIR)
 	bash scripts/umap_compare.sh $(BIN) $(DATA_DIR)
 	bash scripts/umap_workers_bench.sh $(BIN) $(DATA_DIR)

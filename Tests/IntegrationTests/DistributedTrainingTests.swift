@@ -162,6 +162,29 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertFalse(survivor?.contains(" 0 applied whole here") ?? true, "the survivor applied whole updates after the kill")
     }
 
+    /// The same with SIGSTOP for 4 s, then SIGCONT. Where the stop lands decides what happens: mid-compute,
+    /// the coordinator waits for the result; mid-update, the partner waits 1 s for the share, then goes on
+    /// alone (or, finding the share not whole, gets the state from the coordinator). Either way: no hang,
+    /// the same weights.
+    func testASIGSTOPpedSpawnedWorkerNeitherHangsItsPartnerNorChangesTheWeights() throws {
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "sigstop-spawned")
+        let coordinator = try startTraining(Self.shortRun() + ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*",
+                                                               "--min-workers", "1"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        guard let line = coordinator.output.split(separator: "\n").first(where: { $0.contains("started 2 local workers") }),
+              let pids = line.split(separator: "pids ").last?.split(separator: ", ").compactMap({ Int32($0) }), pids.count == 2 else {
+            return XCTFail("no pids of the spawned workers:\n\(coordinator.output)")
+        }
+        Thread.sleep(forTimeInterval: 1.0)
+        kill(pids[0], SIGSTOP)
+        Thread.sleep(forTimeInterval: 4.0)
+        kill(pids[0], SIGCONT)
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a stopped spawned worker changed the weights:\n\(run.output)")
+    }
+
     /// SIGKILLs `worker` `seconds` into the run, checking that epoch 1 is not done yet, and waits until the
     /// coordinator has dropped it.
     private func killInEpochOne(_ worker: RunningProcess, of coordinator: RunningProcess, after seconds: Double) {
