@@ -146,7 +146,7 @@ fuzz-smoke: fuzz-build data
 # debug build on 2 shared cores; SANITIZE_TESTS=... adds them) and the integration tests, which skip
 # themselves in debug builds; real processes run under each sanitizer in sanitize-*-cluster instead.
 SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests
-SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount|KernelPathTests|AdamTests
+SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount|KernelPathTests|AdamTests|SharedUpdateTests
 SANITIZE_TESTS ?= ProtocolTests\.|CommandLineOptionsTests\.|ClusterTests\.|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_THREADS))
 sanitize: sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster
 

@@ -86,9 +86,9 @@ struct TrainCommand: ParsableCommand {
         MessageBuffers.keepLargeBlocks()  // state reports and weights are 10 MB messages
         let log = Log(level: logLevel.level, prefix: "coordinator", format: logFormat)
         log(try selectKernels(kernels))  // spawned workers are given the same
-        // The checkpoint is read (and refused if missing or damaged) before the seconds of loading data.
-        let saved = try cluster.resume.map { try Checkpoint.read(in: $0).1 }
-        let choices = try TrainChoices(self, saved: saved,
+        // The checkpoint is read (and refused if missing or damaged) before the seconds of loading data, once.
+        let checkpoint = try cluster.resume.map { try Checkpoint.read(in: $0) }
+        let choices = try TrainChoices(self, saved: checkpoint?.1,
                                        dataGiven: DataSourceOptions.areGiven(in: Array(CommandLine.arguments.dropFirst())))
         let (epochs, seed, microBatch, limitTrain, noMaps) = (choices.epochs, choices.seed, choices.microBatch,
                                                               choices.limitTrain, !choices.maps)
@@ -115,7 +115,7 @@ struct TrainCommand: ParsableCommand {
         let session = try TrainingSession(
             options: cluster, training: settings, split: split, trainingImages: train.count, choices: choices.recorded,
             workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)", "--log-format", logFormat.rawValue],
-            run: run, log: log, poolObserver: watcher?.monitor) {
+            run: run, resumed: checkpoint, log: log, poolObserver: watcher?.monitor) {
             LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,
                                            microBatchSize: microBatch), train: train, test: split.test, seed: seed)
         }

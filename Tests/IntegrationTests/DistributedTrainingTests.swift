@@ -142,13 +142,8 @@ final class DistributedTrainingTests: XCTestCase {
     func testASIGKILLedSpawnedWorkerLeavesItsPartnerToGoOnAloneWithTheSameWeights() throws {
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "sigkill-spawned")
-        let coordinator = try startTraining(Self.shortRun() + ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*",
-                                                               "--min-workers", "1"], in: root + "/run")
-        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
-        guard let line = coordinator.output.split(separator: "\n").first(where: { $0.contains("started 2 local workers") }),
-              let pids = line.split(separator: "pids ").last?.split(separator: ", ").compactMap({ Int32($0) }), pids.count == 2 else {
-            return XCTFail("no pids of the spawned workers:\n\(coordinator.output)")
-        }
+        let (coordinator, pids) = try startWithTwoSpawnedWorkers(in: root)
+        guard pids.count == 2 else { return XCTFail("no pids of the spawned workers:\n\(coordinator.output)") }
         Thread.sleep(forTimeInterval: 1.0)
         XCTAssertFalse(coordinator.output.contains("epoch 1/2 done"), "the kill should land in epoch 1:\n\(coordinator.output)")
         kill(pids[1], SIGKILL)
@@ -169,13 +164,8 @@ final class DistributedTrainingTests: XCTestCase {
     func testASIGSTOPpedSpawnedWorkerNeitherHangsItsPartnerNorChangesTheWeights() throws {
         let expected = try reference().weightsDigest()
         let root = try temporaryDirectory(self, "sigstop-spawned")
-        let coordinator = try startTraining(Self.shortRun() + ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*",
-                                                               "--min-workers", "1"], in: root + "/run")
-        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
-        guard let line = coordinator.output.split(separator: "\n").first(where: { $0.contains("started 2 local workers") }),
-              let pids = line.split(separator: "pids ").last?.split(separator: ", ").compactMap({ Int32($0) }), pids.count == 2 else {
-            return XCTFail("no pids of the spawned workers:\n\(coordinator.output)")
-        }
+        let (coordinator, pids) = try startWithTwoSpawnedWorkers(in: root)
+        guard pids.count == 2 else { return XCTFail("no pids of the spawned workers:\n\(coordinator.output)") }
         Thread.sleep(forTimeInterval: 1.0)
         kill(pids[0], SIGSTOP)
         Thread.sleep(forTimeInterval: 4.0)
@@ -183,6 +173,17 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
         let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
         XCTAssertEqual(try run.weightsDigest(), expected, "a stopped spawned worker changed the weights:\n\(run.output)")
+    }
+
+    /// `shortRun()` on 2 spawned workers (which split each update), returned once both have joined, with their
+    /// pids in rank order (empty if the coordinator did not log them).
+    private func startWithTwoSpawnedWorkers(in root: String) throws -> (RunningProcess, [Int32]) {
+        let coordinator = try startTraining(Self.shortRun() + ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:*",
+                                                               "--min-workers", "1"], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        let line = coordinator.output.split(separator: "\n").first { $0.contains("started 2 local workers") }
+        let pids = line?.split(separator: "pids ").last?.split(separator: ", ").compactMap { Int32($0) } ?? []
+        return (coordinator, pids)
     }
 
     /// SIGKILLs `worker` `seconds` into the run, checking that epoch 1 is not done yet, and waits until the

@@ -23,9 +23,11 @@ final class TrainingSession {
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
     /// log level); `local` makes the in-process backend when no workers are asked for, and with workers the
     /// one that recomputes steps whose gradient stayed on a lost worker. `poolObserver` is told each worker's
-    /// traffic and answer times (`--metrics-listen`).
+    /// traffic and answer times (`--metrics-listen`). `resumed` is the checkpoint of `--resume` if the caller
+    /// has read it already (else it is read here).
     init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
-         choices: RunChoices? = nil, workerArguments: [String], run: RunDirectory, log: Log,
+         choices: RunChoices? = nil, workerArguments: [String], run: RunDirectory,
+         resumed: (TrainingState, CheckpointSettings)? = nil, log: Log,
          poolObserver: (any WorkerPoolObserver)? = nil,
          local: @escaping () -> LocalBackend) throws {
         self.run = run
@@ -37,7 +39,7 @@ final class TrainingSession {
                                       validationFraction: training.validationFraction, trainingImages: trainingImages,
                                       dataset: split.name, datasetFingerprint: split.fingerprint, run: choices)
         if options.resume != nil {
-            let (state, saved) = try Checkpoint.read(in: run.path)
+            let (state, saved) = try resumed ?? Checkpoint.read(in: run.path)
             if let difference = Checkpoint.difference(saved, settings) {
                 throw RunError("cannot resume \(run.path) exactly: \(difference)")
             }
