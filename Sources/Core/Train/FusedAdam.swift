@@ -1,11 +1,12 @@
 /// Adam applied straight from a step's gradient factors: the mean gradient of `hidden/kernel` is formed
-/// 24 rows at a time (four of the products' 6-row tiles) in a buffer that stays in cache and applied at once, instead of being written to a
-/// 3.3 MB array and read back. On a 2-core host with two workers applying updates side by side, memory
-/// traffic, not arithmetic, bounded the step; this leaves it the moments and weights to read and write.
+/// 96 rows at a time (sixteen of the products' 6-row tiles) in a buffer that stays in cache and applied at
+/// once, instead of being written to a 3.3 MB array and read back. On a 2-core host with two workers
+/// applying updates side by side, memory traffic, not arithmetic, bounded the step; this leaves it the
+/// moments and weights to read and write.
 /// Each element is the same chain (`DenseProduct`) and the same Adam operations as in `mean` followed by
 /// `apply`, so the bits are the same.
 extension AdamState {
-    /// Rows of `hidden/kernel` per block (the last of the 66 blocks has 8).
+    /// Rows of `hidden/kernel` per block (the last of the 17 blocks has 32).
     static let fusedRows = 96
 
     /// Step `step` of the elements of `shares`, with the mean of `gradient` over `samples` samples, on at
@@ -13,12 +14,9 @@ extension AdamState {
     public mutating func update(_ step: Step, gradient: StepGradient, samples: Int, shares: [ParameterShare],
                                 parameters: inout [Float], threads: Int, kernels: KernelPath = .current) {
         precondition(parameters.count == m.count)
-
-
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
                 parameters.withUnsafeMutableBufferPointer { wb in
-
                     AdamState.update(step, gradient: gradient, samples: samples, shares: shares, m: mb.baseAddress!,
                                      v: vb.baseAddress!, weights: wb.baseAddress!, threads: threads, kernels: kernels)
                 }
