@@ -46,45 +46,29 @@ public struct StepGradient: Sendable, Equatable {
 
     /// The mean gradient over `samples` samples, in the full parameter layout.
     public func mean(samples: Int, threads: Int, kernels: KernelPath = .current) -> [Float] {
-        mean(samples: samples, threads: threads, kernels: kernels, shares: [.whole])
-    }
-
-    /// The mean gradient over `samples` samples of the elements of `shares` (the rest are 0), in the full
-    /// parameter layout: each element has the bits it has in the whole mean.
-    public func mean(samples: Int, threads: Int, kernels: KernelPath = .current, shares: [ParameterShare]) -> [Float] {
         let hk = StepGradient.hiddenKernel
         let n = SeedCNN.layout.count
         var out = [Float](repeating: 0, count: n)
-        // Each share's columns in at most two blocks (at a multiple of 16), on up to `threads` threads:
-        // every element is one chain over the rows (`DenseProduct`), so neither the blocks, `threads` nor
-        // the CPU changes the result.
-        let blocks: [Range<Int>] = shares.flatMap { share -> [Range<Int>] in
-            let c = share.columns
-            guard c.count >= 32 else { return c.isEmpty ? [] : [c] }
-            let middle = c.lowerBound + c.count / 2 / 16 * 16
-            return [c.lowerBound..<middle, middle..<c.upperBound]
-        }
+        let packed = sums.mean(over: samples)
         out.withUnsafeMutableBufferPointer { o in
             let p = o.baseAddress!
-            if shares.contains(where: \.includesOtherTensors) {
-                let packed = sums.mean(over: samples)
-                packed.withUnsafeBufferPointer { s in
-                    (p).update(from: s.baseAddress!, count: hk.offset)
-                    (p + hk.range.upperBound).update(from: s.baseAddress! + hk.offset, count: n - hk.range.upperBound)
-                }
+            packed.withUnsafeBufferPointer { s in
+                (p).update(from: s.baseAddress!, count: hk.offset)
+                (p + hk.range.upperBound).update(from: s.baseAddress! + hk.offset, count: n - hk.range.upperBound)
             }
             if rows > 0 {
+                // Two fixed column blocks, on up to two threads: every element is one chain over the
+                // rows (`DenseProduct`), so neither the split, `threads` nor the CPU changes the result.
                 let out = UncheckedSendable(value: p + hk.offset)
                 flatRows.withUnsafeBufferPointer { f in
                     deltaRows.withUnsafeBufferPointer { d in
                         let fp = UncheckedSendable(value: f.baseAddress!)
                         let dp = UncheckedSendable(value: d.baseAddress!)
-                        let rows = self.rows
-                        forEachBlockAsTaken(blocks.count, threads: threads) { b in
-                            let columns = blocks[b]
-                            DenseProduct.accumulate(m: SeedCNN.flatWidth, n: columns.count, k: rows, a: fp.value, aRow: 1,
-                                                    aCol: SeedCNN.flatWidth, b: dp.value + columns.lowerBound,
-                                                    ldb: SeedCNN.hiddenWidth, c: out.value + columns.lowerBound,
+                        let half = SeedCNN.hiddenWidth / 2, rows = self.rows
+                        forEachBlockAsTaken(2, threads: threads) { block in
+                            DenseProduct.accumulate(m: SeedCNN.flatWidth, n: half, k: rows, a: fp.value, aRow: 1,
+                                                    aCol: SeedCNN.flatWidth, b: dp.value + block * half,
+                                                    ldb: SeedCNN.hiddenWidth, c: out.value + block * half,
                                                     ldc: SeedCNN.hiddenWidth, scale: 1 / Float(samples), path: kernels)
                         }
                     }

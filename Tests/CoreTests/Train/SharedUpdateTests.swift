@@ -48,17 +48,34 @@ final class SharedUpdateTests: XCTestCase {
         XCTAssertEqual(ParameterShare.split(members: 2).map(\.columns), [0..<256, 256..<512])
     }
 
-    func testTheMeanOfAShareHasTheBitsOfTheWholeMeanOnEveryKernelPath() {
+    /// The update of one share (`FusedAdam`: the mean formed by blocks of rows, of some columns) against the
+    /// readable composition: the whole mean (`StepGradient.mean`), then Adam's `apply`. Elements of the
+    /// share must have its bits, the others must not be touched.
+    func testAnUpdateOfAShareHasTheBitsOfTheWholeMeanThenAdamOnEveryKernelPath() {
         let g = gradients(1)[0]
+        let start = initialParameters(seed: 5)
         for path in KernelPath.supported {
-            let full = g.mean(samples: 20, threads: 2, kernels: path)
+            var expected = start
+            var expectedAdam = AdamState(count: start.count)
+            let mean = g.mean(samples: 20, threads: 2, kernels: path)
+            mean.withUnsafeBufferPointer { m in
+                expected.withUnsafeMutableBufferPointer {
+                    expectedAdam.apply(gradient: m.baseAddress!, to: $0.baseAddress!, count: $0.count, threads: 2)
+                }
+            }
             for members in [2, 3, 7] {
                 for share in ParameterShare.split(members: members) {
-                    let part = g.mean(samples: 20, threads: 1, kernels: path, shares: [share])
-                    var inShare = [Bool](repeating: false, count: full.count)
+                    var part = start
+                    var adam = AdamState(count: start.count)
+                    adam.update(adam.beginStep(), gradient: g, samples: 20, shares: [share], parameters: &part, threads: 1,
+                                kernels: path)
+                    var inShare = [Bool](repeating: false, count: start.count)
                     for range in share.ranges { for i in range { inShare[i] = true } }
-                    let wrong = (0..<full.count).filter {
-                        inShare[$0] ? part[$0].bitPattern != full[$0].bitPattern : part[$0] != 0
+                    let wrong = (0..<start.count).filter { (i: Int) -> Bool in
+                        let (w, m, v): (Float, Float, Float) = inShare[i] ? (expected[i], expectedAdam.m[i], expectedAdam.v[i])
+                                                                           : (start[i], 0, 0)
+                        return part[i].bitPattern != w.bitPattern || adam.m[i].bitPattern != m.bitPattern
+                            || adam.v[i].bitPattern != v.bitPattern
                     }
                     XCTAssertEqual(wrong.count, 0, "\(path), \(members) members, \(share): first wrong element \(wrong.first ?? -1)")
                 }
