@@ -157,12 +157,37 @@ struct TrainCommand: ParsableCommand {
         var trainPredictions = resumed?.trainPredictions ?? []
         var testPredictions = resumed?.testPredictions ?? []  // of the latest map's epoch
         var jsonl = resumed?.rows ?? []
+        loop.keepsValidationOutputs = maps != nil
+        /// Every training image's hidden outputs and prediction with the weights after `epoch`: the
+        /// validation images' from that epoch's validation pass where it is at hand (the same weights, the
+        /// same bits), the others run now.
+        func trainingHidden(afterEpoch epoch: Int) throws -> (predictions: [UInt8], hidden: [Float]) {
+            guard let kept = loop.validationOutputs, kept.epoch == epoch else {
+                let all = try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true)
+                return (all.predictions, all.hidden)
+            }
+            let validation = loop.plan.validationIndices
+            var isValidation = [Bool](repeating: false, count: train.count)
+            for i in validation { isValidation[i] = true }
+            let others = (0..<train.count).filter { !isValidation[$0] }
+            let rest = try backend.evaluate(.train, indices: others, hidden: true)
+            let width = SeedCNN.hiddenWidth
+            var predictions = [UInt8](repeating: 0, count: train.count)
+            var hidden = [Float](repeating: 0, count: train.count * width)
+            for (rows, outputs) in [(validation, (kept.predictions, kept.hidden)), (others, (rest.predictions, rest.hidden))] {
+                for (n, i) in rows.enumerated() {
+                    predictions[i] = outputs.0[n]
+                    hidden[(i * width)..<((i + 1) * width)] = outputs.1[(n * width)..<((n + 1) * width)]
+                }
+            }
+            return (predictions, hidden)
+        }
         /// The map of the network as it is now (epoch 0 = before training).
         func mapEpoch(_ epoch: Int) throws -> [String: Double] {
             guard let maps else { return [:] }
             let t0 = now()
             defer { loop.recordMap(seconds: now() - t0) }
-            let hidden = try session.guarded { try backend.evaluate(.train, indices: Array(0..<train.count), hidden: true) }
+            let hidden = try session.guarded { try trainingHidden(afterEpoch: epoch) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
             CrashPoint.map.reached()
             trainPredictions.append(hidden.predictions)

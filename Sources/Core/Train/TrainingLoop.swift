@@ -85,6 +85,12 @@ public final class TrainingLoop {
     /// Steps between mid-epoch checkpoints (0: none); `checkpoint` receives the state after such a step.
     public var checkpointEvery = 0
     public var checkpoint: ((TrainingState) throws -> Void)?
+    /// Whether the validation pass also returns its images' `hidden` outputs, kept for the epoch's map
+    /// (`validationOutputs`), so that the map need not run those images again.
+    public var keepsValidationOutputs = false
+    /// The last validation pass's predictions and hidden outputs (in `plan.validationIndices` order) and the
+    /// epoch whose weights made them; nil from the start of an epoch until its validation.
+    public private(set) var validationOutputs: (epoch: Int, predictions: [UInt8], hidden: [Float])?
 
     /// Everything a checkpoint holds; the weights come from the backend, which owns the optimiser step.
     public var state: TrainingState {
@@ -121,6 +127,7 @@ public final class TrainingLoop {
     /// and returns its metrics.
     public func runEpoch() throws -> EpochMetrics {
         let epoch = epochsDone + 1
+        validationOutputs = nil
         let order = plan.order(epoch: epoch)
         let steps = plan.stepsPerEpoch
         let firstStep = min(stepsDone, steps)
@@ -156,7 +163,11 @@ public final class TrainingLoop {
             }
         }
         let trainSeconds = now() - start
-        let val = try backend.evaluate(.train, indices: plan.validationIndices, hidden: false).stats
+        let validation = try backend.evaluate(.train, indices: plan.validationIndices, hidden: keepsValidationOutputs)
+        let val = validation.stats
+        if keepsValidationOutputs {
+            validationOutputs = (epoch, validation.predictions, validation.hidden)
+        }
         let m = EpochMetrics(
             epoch: epoch, loss: total.lossSum / Double(total.count), acc: Double(total.correct) / Double(total.count),
             valLoss: val.lossSum / Double(max(val.count, 1)), valAcc: Double(val.correct) / Double(max(val.count, 1)),

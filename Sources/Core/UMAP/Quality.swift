@@ -25,7 +25,9 @@ public func trustworthiness(
         for d in 0..<dim { x[s * dim + d] = data[i * dim + d] }
         for d in 0..<embeddingDim { y[s * embeddingDim + d] = embedding[i * embeddingDim + d] }
     }
-    let mapNeighbors = exactNearestNeighbors(data: y, rows: n, dim: embeddingDim, k: k + 1, threads: threads)
+    let mapNeighbors = embeddingDim == 2
+        ? planarNearestNeighbors(points: y, k: k + 1, threads: threads)
+        : exactNearestNeighbors(data: y, rows: n, dim: embeddingDim, k: k + 1, threads: threads)
     let norms = x.withUnsafeBufferPointer { squaredRowNorms($0.baseAddress!, rows: n, dim: dim) }
     let blockRows = 128
     var penalties = [Double](repeating: 0, count: rowBlockCount(n, blockRows: blockRows))
@@ -44,8 +46,9 @@ public func trustworthiness(
                             if j < 0 { continue }
                             let dj = row[j]
                             // rank: 1 + points (other than i) strictly closer, or tied with a lower index.
-                            var rank = 1
-                            for l in 0..<n where l != i && (row[l] < dj || (row[l] == dj && l < j)) { rank += 1 }
+                            var rank = 1 + countBelow(row, count: j, dj, orEqual: true)
+                                + countBelow(row + j, count: n - j, dj, orEqual: false)
+                            if i < j ? row[i] <= dj : row[i] < dj { rank -= 1 }
                             if rank > k { penalty += Double(rank - k) }
                         }
                     }
@@ -59,6 +62,26 @@ public func trustworthiness(
     return 1 - total * 2 / (nd * kd * (2 * nd - 3 * kd - 1))
 }
 
+/// How many of `values[0..<count]` are below `threshold` (or equal to it, with `orEqual`); NaN counts as neither.
+@inline(__always)
+private func countBelow(_ values: UnsafeMutablePointer<Float>, count: Int, _ threshold: Float, orEqual: Bool) -> Int {
+    let t = SIMD16<Float>(repeating: threshold)
+    var counts = SIMD16<Int32>()
+    var l = 0
+    let raw = UnsafeRawPointer(values)
+    while l + 16 <= count {
+        let v = raw.loadUnaligned(fromByteOffset: l * 4, as: SIMD16<Float>.self)
+        counts &+= SIMD16<Int32>().replacing(with: 1, where: orEqual ? v .<= t : v .< t)
+        l += 16
+    }
+    var total = Int(counts.wrappedSum())
+    while l < count {
+        if orEqual ? values[l] <= threshold : values[l] < threshold { total += 1 }
+        l += 1
+    }
+    return total
+}
+
 /// Accuracy of a k-nearest-neighbour majority vote (ties to the smallest label, as sklearn's
 /// KNeighborsClassifier) from the labelled training map to the test points, in the map's space.
 public func knnClassifierAccuracy(
@@ -67,8 +90,10 @@ public func knnClassifierAccuracy(
 ) -> Double {
     let trainRows = trainLabels.count, testRows = testLabels.count
     precondition(trainEmbedding.count == trainRows * dim && testEmbedding.count == testRows * dim)
-    let knn = exactNearestNeighbors(queries: testEmbedding, queryRows: testRows, references: trainEmbedding,
-                                    referenceRows: trainRows, dim: dim, k: k, threads: threads)
+    let knn = dim == 2
+        ? planarNearestNeighbors(queries: testEmbedding, references: trainEmbedding, k: k, threads: threads)
+        : exactNearestNeighbors(queries: testEmbedding, queryRows: testRows, references: trainEmbedding,
+                                referenceRows: trainRows, dim: dim, k: k, threads: threads)
     var correct = 0
     var votes = [Int32: Int]()
     for i in 0..<testRows {

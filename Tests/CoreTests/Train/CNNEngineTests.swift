@@ -66,6 +66,24 @@ final class CNNEngineTests: XCTestCase {
         XCTAssertEqual(eval.correct, 30, "all memorised")
     }
 
+    /// The map reuses the validation pass's hidden outputs and runs only the other images: that is exact
+    /// only if an image's outputs do not depend on which images share its pass or micro-batch.
+    func testAnImagesHiddenOutputsAreTheSameBitsInAnyPassAndMicroBatch() {
+        let data = syntheticSet(97, seed: 4)
+        let engine = CNNEngine(parameters: initialParameters(seed: 6), threads: 2, microBatchSize: 25)
+        let whole = engine.evaluate(Array(0..<97), data: data, hidden: true)
+        var g = SplitMix64(seed: 8, stream: .sampling)
+        let some = Array(seededPermutation(count: 97, generator: &g).prefix(31))
+        let part = CNNEngine(parameters: initialParameters(seed: 6), threads: 1, microBatchSize: 7)
+            .evaluate(some, data: data, hidden: true)
+        for (n, i) in some.enumerated() {
+            XCTAssertEqual(part.predictions[n], whole.predictions[i], "image \(i)")
+            XCTAssertEqual(Array(part.hidden[(n * 512)..<((n + 1) * 512)]), Array(whole.hidden[(i * 512)..<((i + 1) * 512)]),
+                           "hidden outputs of image \(i)")
+        }
+        XCTAssertTrue(whole.hidden.contains { $0 > 0 }, "the outputs are not all zero")
+    }
+
     func testAdamMatchesKerasFormula() {
         var adam = AdamState(count: 1)
         var w: [Float] = [1]
