@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -109,4 +111,9 @@ uint64_t glassbox_shared_load(const uint64_t *counter) {
 
 void glassbox_shared_store(uint64_t *counter, uint64_t value) {
     __atomic_store_n(counter, value, __ATOMIC_SEQ_CST);
+}
+
+int glassbox_set_thread_nice(int nice_value) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice_value);
 }

@@ -1,14 +1,13 @@
 import Core
-import Dispatch
 import Foundation
 
-/// Draws and writes a run's figures and `report.html` on a background queue, off the training's
-/// critical path, each file atomically (a temporary file, then rename) so a reader or a crash never
+/// Draws and writes a run's figures and `report.html` on a background thread at the lowest priority, off
+/// the training's critical path and out of its cores' way (`BackgroundLane`), each file atomically (a temporary file, then rename) so a reader or a crash never
 /// leaves half a file. Errors are kept and reported by `finish()`, so a bad output path stops the run
 /// with one line.
 final class RunFigures: @unchecked Sendable {
     let run: RunDirectory
-    private let queue = DispatchQueue(label: "glassbox.figures")
+    private let lane = BackgroundLane(name: "glassbox.figures")
     private let lock = NSLock()
     private var firstError: Error?
     private var frames: [Int: RGBAImage] = [:]
@@ -22,8 +21,10 @@ final class RunFigures: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: run.file("fig"), withIntermediateDirectories: true)
     }
 
+    deinit { lane.close() }
+
     private func later(_ what: String, _ body: @escaping @Sendable () throws -> Void) {
-        queue.async {
+        lane.async {
             do { try body() } catch {
                 self.lock.lock(); defer { self.lock.unlock() }
                 // The first failure is the run's error (`finish` throws it); the rest (a full or read-only
@@ -121,7 +122,7 @@ final class RunFigures: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the figure queue after everything queued so far, e.g. to read a frame just drawn.
+    /// Runs `body` on the figure thread after everything queued so far, e.g. to read a frame just drawn.
     func afterFigures(_ what: String, _ body: @escaping @Sendable () throws -> Void) { later(what, body) }
 
     /// Runs `write` on a temporary path beside `path`, then renames it to `path`.
@@ -135,7 +136,7 @@ final class RunFigures: @unchecked Sendable {
 
     /// Waits for every queued figure; throws the first error.
     func finish() throws {
-        queue.sync {}
+        lane.drain()
         lock.lock(); defer { lock.unlock() }
         if let firstError { throw firstError }
     }

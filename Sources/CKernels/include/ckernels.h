@@ -52,4 +52,8 @@ int glassbox_exec_self(char *const argv[]);
 uint64_t glassbox_shared_load(const uint64_t *counter);
 void glassbox_shared_store(uint64_t *counter, uint64_t value);
 
+/// Sets the calling thread's nice value (Linux: per thread, not the whole process). 0 on success, else
+/// -1 with errno set.
+int glassbox_set_thread_nice(int nice_value);
+
 #endif

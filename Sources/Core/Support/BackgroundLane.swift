@@ -1,0 +1,69 @@
+import CKernels
+import Foundation
+
+/// A serial queue of jobs on a thread of its own at a low priority (nice 19 by default): work that may
+/// wait, such as a run's figures and report, takes what the training leaves idle. On a shared pool
+/// thread (Dispatch) it would run at the trainer's priority, and a core taken from a worker mid-step
+/// holds up every replica at the step's end. Its own thread, because Linux sets priority per thread and
+/// a pool thread would keep the low priority for whatever it runs next. The thread lives until `close()`.
+public final class BackgroundLane: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+    private var next = 0
+    private var running = false
+    private var closed = false
+
+    /// `name` names the thread (seen in `top -H`); `nice` from 0 (normal) to 19 (lowest).
+    public init(name: String, nice: Int32 = 19) {
+        let thread = Thread { [self] in self.serve(nice: nice) }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `job` after every job queued before it.
+    public func async(_ job: @escaping @Sendable () -> Void) {
+        condition.lock(); defer { condition.unlock() }
+        precondition(!closed, "BackgroundLane: job queued after close()")
+        jobs.append(job)
+        condition.broadcast()
+    }
+
+    /// Returns once every job queued so far has run.
+    public func drain() {
+        condition.lock(); defer { condition.unlock() }
+        while next < jobs.count || running { condition.wait() }
+    }
+
+    /// Lets the thread end once its queued jobs have run.
+    public func close() {
+        condition.lock(); defer { condition.unlock() }
+        closed = true
+        condition.broadcast()
+    }
+
+    private func serve(nice: Int32) {
+        // Best effort: a thread that keeps the normal priority still runs every job.
+        _ = glassbox_set_thread_nice(nice)
+        while true {
+            condition.lock()
+            while next == jobs.count && !closed { condition.wait() }
+            if next == jobs.count {
+                condition.unlock()
+                return
+            }
+            let job = jobs[next]
+            next += 1
+            if next == jobs.count {  // all taken: drop the finished ones
+                jobs.removeAll(keepingCapacity: true)
+                next = 0
+            }
+            running = true
+            condition.unlock()
+            job()
+            condition.lock()
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+}
