@@ -1,8 +1,10 @@
 import CKernels
 import Foundation
 
-/// A serial queue of jobs on a thread of its own at a low priority (nice 19 by default): work that may
-/// wait, such as a run's figures and report, takes what the training leaves idle. On a shared pool
+/// A serial queue of jobs on a thread of its own at a low priority (nice 10 by default): work that may
+/// wait, such as a run's figures and report, takes mostly what the training leaves idle, and about a tenth
+/// of a core against busy threads (a nice-19 thread would get 1.5 % of one: a one-process run, whose
+/// threads leave nothing idle, would see its figures minutes late). On a shared pool
 /// thread (Dispatch) it would run at the trainer's priority, and a core taken from a worker mid-step
 /// holds up every replica at the step's end. Its own thread, because Linux sets priority per thread and
 /// a pool thread would keep the low priority for whatever it runs next. The thread lives until `close()`.
@@ -14,7 +16,7 @@ public final class BackgroundLane: @unchecked Sendable {
     private var closed = false
 
     /// `name` names the thread (seen in `top -H`); `nice` from 0 (normal) to 19 (lowest).
-    public init(name: String, nice: Int32 = 19) {
+    public init(name: String, nice: Int32 = 10) {
         let thread = Thread { [self] in self.serve(nice: nice) }
         thread.name = name
         thread.start()

@@ -53,7 +53,7 @@ private func planarNeighbors(queries: [Float], references: [Float], k: Int, excl
                 var rowIndices = [Int32](repeating: -1, count: k)
                 var rowDistances = [Float](repeating: .infinity, count: k)
                 for q in (b * blockRows)..<min(queryRows, (b + 1) * blockRows) {
-                    var best = grid.search(queries[2 * q], queries[2 * q + 1], k: excludingSelf ? k - 1 : k,
+                    let best = grid.search(queries[2 * q], queries[2 * q + 1], k: excludingSelf ? k - 1 : k,
                                            excluding: excludingSelf ? q : -1)
                     best.write(query: 0, k: k, selfFirst: excludingSelf, selfIndex: q, indices: &rowIndices,
                                distances: &rowDistances)
