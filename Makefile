@@ -38,8 +38,8 @@ help:
 	@echo "make chaos  - 5 runs of 3 workers killed, stopped and restarted at random; weights must not change"
 	@echo "make load   - 32 workers on one coordinator, then 100 joining and leaving; weights must not change"
 	@echo "make crash  - kill the coordinator at >= 10 random moments, resume each, compare with an undisturbed run"
-	@echo "make fuzz   - every libFuzzer target for FUZZ_SECONDS=$(FUZZ_SECONDS) s (fuzz-smoke: 10 s each)"
-	@echo "make sanitize - unit and threaded tests, then a real distributed run, under ASan and under TSan"
+	@echo "make fuzz   - every libFuzzer target for FUZZ_SECONDS=$(FUZZ_SECONDS) s (fuzz-smoke: 10 s each, in make test)"
+	@echo "make sanitize - unit and threaded tests, then a real distributed run, under ASan and under TSan; the integration tests under ASan"
 	@echo "make hostile - hostile peers against a real 2-worker run (RELIABILITY.md)"
 	@echo "variables: EPOCHS=$(EPOCHS) SEED=$(SEED) WORKERS=$(WORKERS) RUN_DIR=$(RUN_DIR)"
 
@@ -74,6 +74,7 @@ TEST_BUILD := $(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $
 test: test-deps data dist
 	$(TEST_BUILD)
 	GLASSBOX_DATA=$(CURDIR)/$(DATA_DIR) GLASSBOX_DIST=$(CURDIR)/$(DIST_TARBALL) $(SWIFT) test -c release --skip-build
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 # Hostile peers against a 2-worker run on loopback: the table of RELIABILITY.md (release tests, a few minutes).
 hostile: deps data
@@ -122,21 +123,28 @@ dist: deps
 # Fuzzing (Fuzz/, a package of its own so that `swift build` never builds it): each libFuzzer target for
 # FUZZ_SECONDS; prints executions, exec/s, crashes and corpus size per target (RELIABILITY.md).
 FUZZ_SECONDS ?= 120
-FUZZ_TARGETS := fuzz-wire fuzz-idx fuzz-safetensors fuzz-npy fuzz-umap-model
+FUZZ_TARGETS := fuzz-wire fuzz-idx fuzz-safetensors fuzz-npy fuzz-umap-model fuzz-checkpoint
 # The swift driver keeps only the last -sanitize= it is given, so SwiftPM's two --sanitize flags would
 # leave the code without coverage counters: -Xswiftc passes both in one flag, after them.
 # --disable-dead-strip: the linker's --gc-sections would drop the counters' sections.
 FUZZ_BUILD := cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
               --disable-dead-strip --scratch-path ../.build-fuzz $(CPU_FLAGS)
-.PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster
+.PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster sanitize-address-integration
 fuzz-build: deps
 	$(FUZZ_BUILD)
 
 fuzz: fuzz-build data
 	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/work $(DATA_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-fuzz-smoke: fuzz-build data
-	bash scripts/fuzz.sh .build-fuzz/release .build-fuzz/smoke $(DATA_DIR) 10 $(FUZZ_TARGETS)
+# The smoke that `make test` runs: a debug build of the same targets (about 40 s to build where a release
+# fuzz build takes about 10 min; fewer executions per second, which 10 s per target can spare), each target
+# run for 10 s from a fresh corpus and its seeds.
+FUZZ_SMOKE_BUILD := cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+                    --disable-dead-strip --scratch-path ../.build-fuzz-debug $(CPU_FLAGS)
+fuzz-smoke: deps data
+	$(FUZZ_SMOKE_BUILD)
+	rm -rf .build-fuzz-debug/smoke
+	bash scripts/fuzz.sh .build-fuzz-debug/debug .build-fuzz-debug/smoke $(DATA_DIR) 10 $(FUZZ_TARGETS)
 
 # Under AddressSanitizer, then ThreadSanitizer (debug builds in .build-asan and .build-tsan): the protocol,
 # cluster and option tests, the file readers, and the tests that run threads (the parallel-for, the UMAP
@@ -148,7 +156,14 @@ fuzz-smoke: fuzz-build data
 SANITIZE_DATA := IDXTests|NPYTests|SafetensorsTests|FileBytesTests|InMemoryReaderTests|TensorBytesTests|SHA256Tests
 SANITIZE_THREADS := SupportTests|UMAPStagesTests|UMAPFuzzRegressionTests|CNNEngineTests/testStepGradientIsBitIdenticalForAnyThreadCount|KernelPathTests|AdamTests|SharedUpdateTests
 SANITIZE_TESTS ?= ProtocolTests\.|CommandLineOptionsTests\.|ClusterTests\.|CoreTests\.($(SANITIZE_DATA)|$(SANITIZE_THREADS))
-sanitize: sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster
+sanitize: sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster sanitize-address-integration
+
+# The integration tests under AddressSanitizer: a release build of the tests and of both programs with ASan
+# (.build-asan-tests), so every coordinator and worker the tests start is sanitized too and inherits
+# ASAN_OPTIONS (halt_on_error: a report ends the process, and the test with it).
+SANITIZE_INTEGRATION ?= IntegrationTests\.(DistributedTrainingTests|ResumeTests|HostilePeersTests|DiskFaultTests|WorkerProtocolTests|ChaosTests|EpochOutputsTests)
+sanitize-address-integration: deps data
+	SANITIZE_CONFIG=release bash scripts/sanitize.sh address .build-asan-tests $(CURDIR)/$(DATA_DIR) '$(SANITIZE_INTEGRATION)' $(CPU_FLAGS)
 
 # Real processes under each sanitizer (release builds in .build-asan-release, .build-tsan-release): a
 # coordinator, 2 spawned workers and a map on 1,000 images, its metrics server scraped while it runs
@@ -166,4 +181,4 @@ sanitize-thread: deps data
 	bash scripts/sanitize.sh thread .build-tsan $(CURDIR)/$(DATA_DIR) '$(SANITIZE_TESTS)' $(CPU_FLAGS)
 
 clean:
-	rm -rf .build .build-dist dist .build-fuzz .build-asan .build-tsan
+	rm -rf .build .build-dist dist .build-fuzz .build-fuzz-debug .build-asan .build-tsan .build-asan-release .build-tsan-release .build-asan-tests

@@ -73,6 +73,6 @@ let package = Package(
         ]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Core"]),
         // The coordinator's own files (metrics, checkpoint and event JSON), through `@testable import`.
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Core", "Protocol"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Cluster", "Core", "Protocol"]),
     ]
 )

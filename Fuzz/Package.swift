@@ -15,7 +15,7 @@ let fuzzTarget: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
 // Each fuzz target: executable name, source folder, the library product whose reader it fuzzes.
 let fuzzTargets = [("fuzz-wire", "FuzzWire", "Protocol"), ("fuzz-idx", "FuzzIDX", "Core"),
                    ("fuzz-safetensors", "FuzzSafetensors", "Core"), ("fuzz-npy", "FuzzNPY", "Core"),
-                   ("fuzz-umap-model", "FuzzUMAPModel", "Core")]
+                   ("fuzz-umap-model", "FuzzUMAPModel", "Core"), ("fuzz-checkpoint", "FuzzCheckpoint", "Cluster")]
 
 let package = Package(
     name: "GlassboxFuzz",

@@ -1,3 +1,4 @@
+import Cluster
 import CommandLineOptions
 import Core
 import Foundation

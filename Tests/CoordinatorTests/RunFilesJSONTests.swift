@@ -1,3 +1,4 @@
+import Cluster
 @testable import Coordinator
 import Core
 import Foundation

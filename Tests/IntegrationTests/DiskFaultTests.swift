@@ -129,6 +129,38 @@ final class DiskFaultTests: XCTestCase {
                        "the checkpoint changed while the figures failed")
     }
 
+    func testAFullDiskWhileARunDrawsItsFiguresStopsWithOneLineAndItsCheckpointResumesToTheSameWeights() throws {
+        let root = try temporaryDirectory(self, "disk-figures-run")
+        let arguments = ["--data", try mnistDirectory(), "--limit-train", "2000", "--epochs", "2", "--seed", "11",
+                         "--n-neighbors", "15"]
+        let reference = try train(arguments, in: root + "/reference")
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let disk = try TmpfsMount(self, at: root + "/disk", megabytes: 96)
+        let run = disk.path + "/run"
+        let process = try RunningProcess("glassbox-coordinator", ["train"] + arguments + ["--out", run],
+                                         outputPath: root + "/run.log")
+        // Epoch 0's map files are written just before its figure and the report are queued: from then on the
+        // figure thread draws while epoch 1 trains. The run is frozen there, its disk filled, and let go on.
+        let deadline = Date().addingTimeInterval(300)
+        while process.process.isRunning, Date() < deadline,
+              !FileManager.default.fileExists(atPath: run + "/maps/epoch_000.npy") { Thread.sleep(forTimeInterval: 0.005) }
+        kill(process.pid, SIGSTOP)
+        let stillRunning = process.process.isRunning
+        disk.fill()
+        kill(process.pid, SIGCONT)
+        let status = process.wait(timeout: 300)
+        guard stillRunning else { throw XCTSkip("the run ended before its disk could be filled") }
+        try checkOneErrorLine(RunResult(status: status, output: process.output, directory: run), naming: run,
+                              reason: "No space left on device")
+        // What the run left loads, and resuming from it gives the undisturbed run's weights.
+        let copy = root + "/copy"
+        try FileManager.default.copyItem(atPath: run, toPath: copy)
+        let resumed = try train(arguments + ["--resume", copy], in: root + "/unused")
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertEqual(try RunResult(status: 0, output: "", directory: copy).weightsDigest(), try reference.weightsDigest(),
+                       "resuming after the full disk did not give the undisturbed run's weights")
+    }
+
     // MARK: helpers
 
     /// A non-zero exit with exactly one error line, which names `path` and says `reason`; no stack trace.
