@@ -127,8 +127,10 @@ FUZZ_TARGETS := fuzz-wire fuzz-idx fuzz-safetensors fuzz-npy fuzz-umap-model fuz
 # The swift driver keeps only the last -sanitize= it is given, so SwiftPM's two --sanitize flags would
 # leave the code without coverage counters: -Xswiftc passes both in one flag, after them.
 # --disable-dead-strip: the linker's --gc-sections would drop the counters' sections.
-FUZZ_BUILD := cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
-              --disable-dead-strip --scratch-path ../.build-fuzz $(CPU_FLAGS)
+# $(call fuzz_build,CONFIG,SCRATCH): the fuzz targets built in CONFIG (release or debug) into SCRATCH.
+fuzz_build = cd Fuzz && $(SWIFT) build -c $(1) --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+             --disable-dead-strip --scratch-path ../$(2) $(CPU_FLAGS)
+FUZZ_BUILD := $(call fuzz_build,release,.build-fuzz)
 .PHONY: fuzz fuzz-smoke fuzz-build sanitize sanitize-address sanitize-thread sanitize-address-cluster sanitize-thread-cluster sanitize-address-integration
 fuzz-build: deps
 	$(FUZZ_BUILD)
@@ -139,8 +141,7 @@ fuzz: fuzz-build data
 # The smoke that `make test` runs: a debug build of the same targets (about 40 s to build where a release
 # fuzz build takes about 10 min; fewer executions per second, which 10 s per target can spare), each target
 # run for 10 s from a fresh corpus and its seeds.
-FUZZ_SMOKE_BUILD := cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
-                    --disable-dead-strip --scratch-path ../.build-fuzz-debug $(CPU_FLAGS)
+FUZZ_SMOKE_BUILD := $(call fuzz_build,debug,.build-fuzz-debug)
 fuzz-smoke: deps data
 	$(FUZZ_SMOKE_BUILD)
 	rm -rf .build-fuzz-debug/smoke

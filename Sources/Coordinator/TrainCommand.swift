@@ -174,12 +174,15 @@ struct TrainCommand: ParsableCommand {
             let width = SeedCNN.hiddenWidth
             var predictions = [UInt8](repeating: 0, count: train.count)
             var hidden = [Float](repeating: 0, count: train.count * width)
-            for (rows, outputs) in [(validation, (kept.predictions, kept.hidden)), (others, (rest.predictions, rest.hidden))] {
+            /// Row n of an evaluation of `rows` is training image rows[n].
+            func place(_ rows: [Int], _ rowPredictions: [UInt8], _ rowHidden: [Float]) {
                 for (n, i) in rows.enumerated() {
-                    predictions[i] = outputs.0[n]
-                    hidden[(i * width)..<((i + 1) * width)] = outputs.1[(n * width)..<((n + 1) * width)]
+                    predictions[i] = rowPredictions[n]
+                    hidden[(i * width)..<((i + 1) * width)] = rowHidden[(n * width)..<((n + 1) * width)]
                 }
             }
+            place(validation, kept.predictions, kept.hidden)
+            place(others, rest.predictions, rest.hidden)
             return (predictions, hidden)
         }
         /// The map of the network as it is now (epoch 0 = before training).

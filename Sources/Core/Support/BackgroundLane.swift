@@ -11,7 +11,6 @@ import Foundation
 public final class BackgroundLane: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
-    private var next = 0
     private var running = false
     private var closed = false
 
@@ -33,7 +32,7 @@ public final class BackgroundLane: @unchecked Sendable {
     /// Returns once every job queued so far has run.
     public func drain() {
         condition.lock(); defer { condition.unlock() }
-        while next < jobs.count || running { condition.wait() }
+        while !jobs.isEmpty || running { condition.wait() }
     }
 
     /// Lets the thread end once its queued jobs have run.
@@ -48,17 +47,12 @@ public final class BackgroundLane: @unchecked Sendable {
         _ = glassbox_set_thread_nice(nice)
         while true {
             condition.lock()
-            while next == jobs.count && !closed { condition.wait() }
-            if next == jobs.count {
+            while jobs.isEmpty && !closed { condition.wait() }
+            if jobs.isEmpty {
                 condition.unlock()
                 return
             }
-            let job = jobs[next]
-            next += 1
-            if next == jobs.count {  // all taken: drop the finished ones
-                jobs.removeAll(keepingCapacity: true)
-                next = 0
-            }
+            let job = jobs.removeFirst()  // a handful queued at most: the shift costs nothing
             running = true
             condition.unlock()
             job()

@@ -25,12 +25,17 @@ func planarNeighborsByScan(queries: [Float], references: [Float], k: Int, exclud
     let queryRows = queries.count / 2, referenceRows = references.count / 2
     var indices = [Int32](repeating: -1, count: queryRows * k)
     var distances = [Float](repeating: .infinity, count: queryRows * k)
-    for q in 0..<queryRows {
-        var best = PlanarTopK(k: excludingSelf ? k - 1 : k)
-        for r in 0..<referenceRows where !(excludingSelf && r == q) {
-            best.offer(planarDistance(queries, q, references, r), Int32(r))
+    indices.withUnsafeMutableBufferPointer { ip in
+        distances.withUnsafeMutableBufferPointer { dp in
+            for q in 0..<queryRows {
+                var best = PlanarTopK(k: excludingSelf ? k - 1 : k)
+                for r in 0..<referenceRows where !(excludingSelf && r == q) {
+                    best.offer(planarDistance(queries[2 * q], queries[2 * q + 1], references, r), Int32(r))
+                }
+                best.write(selfIndex: excludingSelf ? q : nil, k: k, indices: ip.baseAddress! + q * k,
+                           distances: dp.baseAddress! + q * k)
+            }
         }
-        best.write(query: q, k: k, selfFirst: excludingSelf, indices: &indices, distances: &distances)
     }
     return KNNGraph(rows: queryRows, k: k, indices: indices, distances: distances)
 }
@@ -50,17 +55,11 @@ private func planarNeighbors(queries: [Float], references: [Float], k: Int, excl
         distances.withUnsafeMutableBufferPointer { dp in
             let out = UncheckedSendable(value: (ip, dp))
             forEachBlock((queryRows + blockRows - 1) / blockRows, threads: threads) { b, _ in
-                var rowIndices = [Int32](repeating: -1, count: k)
-                var rowDistances = [Float](repeating: .infinity, count: k)
                 for q in (b * blockRows)..<min(queryRows, (b + 1) * blockRows) {
                     let best = grid.search(queries[2 * q], queries[2 * q + 1], k: excludingSelf ? k - 1 : k,
                                            excluding: excludingSelf ? q : -1)
-                    best.write(query: 0, k: k, selfFirst: excludingSelf, selfIndex: q, indices: &rowIndices,
-                               distances: &rowDistances)
-                    for s in 0..<k {
-                        out.value.0[q * k + s] = rowIndices[s]
-                        out.value.1[q * k + s] = rowDistances[s]
-                    }
+                    best.write(selfIndex: excludingSelf ? q : nil, k: k, indices: out.value.0.baseAddress! + q * k,
+                               distances: out.value.1.baseAddress! + q * k)
                 }
             }
         }
@@ -68,9 +67,10 @@ private func planarNeighbors(queries: [Float], references: [Float], k: Int, excl
     return KNNGraph(rows: queryRows, k: k, indices: indices, distances: distances)
 }
 
+/// The squared distance from (x, y) to point `j` of `points` ((rows, 2)): what both searches compare.
 @inline(__always)
-private func planarDistance(_ a: [Float], _ i: Int, _ b: [Float], _ j: Int) -> Float {
-    let dx = a[2 * i] - b[2 * j], dy = a[2 * i + 1] - b[2 * j + 1]
+private func planarDistance(_ x: Float, _ y: Float, _ points: [Float], _ j: Int) -> Float {
+    let dx = x - points[2 * j], dy = y - points[2 * j + 1]
     return dx * dx + dy * dy
 }
 
@@ -106,22 +106,21 @@ struct PlanarTopK {
         }
     }
 
-    /// Writes row `query` of a (rows, k) graph: itself first when `selfFirst` (index `selfIndex`, or
-    /// `query` when not given), then the held pairs as distances, then -1 / infinity.
-    func write(query: Int, k: Int, selfFirst: Bool, selfIndex: Int? = nil, indices: inout [Int32],
-               distances: inout [Float]) {
-        var o = query * k
-        if selfFirst {
-            indices[o] = Int32(selfIndex ?? query)
-            distances[o] = 0
-            o += 1
+    /// Writes one row of a graph with `k` columns at `indices`/`distances`: the point itself first when
+    /// `selfIndex` is given, then the held pairs as distances, then -1 / infinity.
+    func write(selfIndex: Int?, k: Int, indices: UnsafeMutablePointer<Int32>, distances: UnsafeMutablePointer<Float>) {
+        var o = 0
+        if let selfIndex {
+            indices[0] = Int32(selfIndex)
+            distances[0] = 0
+            o = 1
         }
         for (key, item) in zip(keys, items) {
             indices[o] = item
             distances[o] = key.squareRoot()
             o += 1
         }
-        while o < (query + 1) * k {
+        while o < k {
             indices[o] = -1
             distances[o] = .infinity
             o += 1
@@ -137,7 +136,8 @@ private struct PlanarGrid {
     /// Points of cell c: order[start[c]..<start[c + 1]], cells row-major.
     let start: [Int]
     let order: [Int32]
-    let xs: [Float], ys: [Float]
+    /// The points as given ((rows, 2)).
+    let points: [Float]
 
     init(_ points: [Float]) {
         let n = points.count / 2
@@ -153,12 +153,12 @@ private struct PlanarGrid {
         x0 = minX; y0 = minY
         columns = min(side, Int((maxX - minX) / cellSize) + 1)
         rows = min(side, Int((maxY - minY) / cellSize) + 1)
-        xs = (0..<n).map { points[2 * $0] }
-        ys = (0..<n).map { points[2 * $0 + 1] }
+        self.points = points
         var counts = [Int](repeating: 0, count: columns * rows + 1)
         var cellOf = [Int](repeating: 0, count: n)
         for i in 0..<n {
-            let cx = min(columns - 1, Int((xs[i] - minX) / cellSize)), cy = min(rows - 1, Int((ys[i] - minY) / cellSize))
+            let cx = min(columns - 1, Int((points[2 * i] - minX) / cellSize))
+            let cy = min(rows - 1, Int((points[2 * i + 1] - minY) / cellSize))
             cellOf[i] = cy * columns + cx
             counts[cellOf[i] + 1] += 1
         }
@@ -183,8 +183,7 @@ private struct PlanarGrid {
             for p in start[cell]..<start[cell + 1] {
                 let i = Int(order[p])
                 if i == excluding { continue }
-                let dx = x - xs[i], dy = y - ys[i]
-                best.offer(dx * dx + dy * dy, Int32(i))
+                best.offer(planarDistance(x, y, points, i), Int32(i))
             }
         }
         // What rounding can move a point across a cell edge, in coordinate units.
