@@ -114,6 +114,7 @@ struct TrainCommand: ParsableCommand {
         settings.microBatchSize = microBatch
         let session = try TrainingSession(
             options: cluster, training: settings, split: split, trainingImages: train.count, choices: choices.recorded,
+            kernels: kernels,
             workerArguments: dataSource.arguments + ["--log-level", "\(logLevel)", "--log-format", logFormat.rawValue],
             run: run, resumed: checkpoint, log: log, poolObserver: watcher?.monitor) {
             LocalBackend(engine: CNNEngine(parameters: initialParameters(seed: seed), threads: threads,

@@ -20,10 +20,16 @@ public struct Hello: Equatable, Sendable {
     public var processID: Int32
     /// Threads the worker computes with.
     public var threadCount: UInt32
+    /// The kernel path the worker computes with (e.g. "avx2"), the paths its CPU can run, comma-separated
+    /// (e.g. "reference,avx2,avx512"), and its BLAS core; empty from a 3.0 worker. (3.1)
+    public var kernels: String
+    public var kernelsSupported: String
+    public var blasCore: String
 
     /// A hello; the version defaults to this build's.
     public init(protocolMajor: UInt16 = ProtocolVersion.major, protocolMinor: UInt16 = ProtocolVersion.minor,
-                buildID: String, datasetFingerprint: String, hostName: String, processID: Int32, threadCount: UInt32) {
+                buildID: String, datasetFingerprint: String, hostName: String, processID: Int32, threadCount: UInt32,
+                kernels: String = "", kernelsSupported: String = "", blasCore: String = "") {
         self.protocolMajor = protocolMajor
         self.protocolMinor = protocolMinor
         self.buildID = buildID
@@ -31,6 +37,9 @@ public struct Hello: Equatable, Sendable {
         self.hostName = hostName
         self.processID = processID
         self.threadCount = threadCount
+        self.kernels = kernels
+        self.kernelsSupported = kernelsSupported
+        self.blasCore = blasCore
     }
 }
 
@@ -43,16 +52,25 @@ extension Hello {
         w.write(hostName)
         w.write(processID)
         w.write(threadCount)
+        w.write(kernels)
+        w.write(kernelsSupported)
+        w.write(blasCore)
     }
 
     static func read(from r: inout PayloadReader) throws(WireError) -> Hello {
-        Hello(protocolMajor: try r.read(UInt16.self, "protocolMajor"),
-              protocolMinor: try r.read(UInt16.self, "protocolMinor"),
-              buildID: try r.readString("buildID"),
-              datasetFingerprint: try r.readString("datasetFingerprint"),
-              hostName: try r.readString("hostName"),
-              processID: try r.read(Int32.self, "processID"),
-              threadCount: try r.read(UInt32.self, "threadCount"))
+        var hello = Hello(protocolMajor: try r.read(UInt16.self, "protocolMajor"),
+                          protocolMinor: try r.read(UInt16.self, "protocolMinor"),
+                          buildID: try r.readString("buildID"),
+                          datasetFingerprint: try r.readString("datasetFingerprint"),
+                          hostName: try r.readString("hostName"),
+                          processID: try r.read(Int32.self, "processID"),
+                          threadCount: try r.read(UInt32.self, "threadCount"))
+        if r.minorVersion >= 1 {
+            hello.kernels = try r.readString("kernels")
+            hello.kernelsSupported = try r.readString("kernelsSupported")
+            hello.blasCore = try r.readString("blasCore")
+        }
+        return hello
     }
 }
 

@@ -124,7 +124,7 @@ public func decode(_ bytes: [UInt8], limits: WireLimits = .standard) throws(Wire
     let header = try MessageHeader(decoding: bytes, limits: limits)
     try verifyPayloadChecksum(of: bytes, against: header)
     var reader = PayloadReader(bytes, payloadStart: MessageHeader.size, limits: limits,
-                               fieldPrefix: header.type.description)
+                               fieldPrefix: header.type.description, minorVersion: header.minorVersion)
     let message = try Message(type: header.type, reading: &reader)
     try reader.finish(type: header.type, allowingTrailingBytes: header.minorVersion > ProtocolVersion.minor)
     return (header, message)

@@ -163,14 +163,19 @@ public struct PayloadReader {
     private var position: Int
     private let limits: WireLimits
     private let fieldPrefix: String
+    /// The minor protocol version the payload was written in: fields added in a later minor than this one are
+    /// absent (a reader reads them only from payloads of that minor or newer).
+    public let minorVersion: UInt16
 
-    /// A reader over all of `bytes`.
+    /// A reader over all of `bytes`, written in this build's minor version.
     public init(_ bytes: [UInt8], limits: WireLimits = .standard) {
-        self.init(bytes, payloadStart: 0, limits: limits, fieldPrefix: "")
+        self.init(bytes, payloadStart: 0, limits: limits, fieldPrefix: "", minorVersion: ProtocolVersion.minor)
     }
 
-    /// A reader over `bytes[payloadStart...]`; field names in errors are prefixed with `fieldPrefix`.
-    init(_ bytes: [UInt8], payloadStart: Int, limits: WireLimits, fieldPrefix: String) {
+    /// A reader over `bytes[payloadStart...]`, written in `minorVersion`; field names in errors are prefixed with
+    /// `fieldPrefix`.
+    init(_ bytes: [UInt8], payloadStart: Int, limits: WireLimits, fieldPrefix: String, minorVersion: UInt16) {
+        self.minorVersion = minorVersion
         self.bytes = bytes
         self.payloadStart = payloadStart
         self.position = payloadStart

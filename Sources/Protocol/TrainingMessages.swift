@@ -52,6 +52,10 @@ extension StepAssignment {
             throw r.invalid("options", "omitGradient without applyOwnGradient would lose the step's gradient",
                             at: optionsOffset)
         }
+        guard !options.contains(.gradientToSharedFile) || !options.contains(.applyOwnGradient) else {
+            throw r.invalid("options", "gradientToSharedFile with applyOwnGradient: a whole step's gradient is not shared",
+                            at: optionsOffset)
+        }
         return StepAssignment(weightsVersion: weightsVersion, microBatches: microBatches, sampleCounts: sampleCounts,
                               sampleIndices: sampleIndices, options: options)
     }
@@ -74,7 +78,13 @@ public struct StepOptions: OptionSet, Equatable, Sendable {
     /// with `applyOwnGradient`.
     public static let omitGradient = StepOptions(rawValue: 4)
 
-    public static let known: StepOptions = [.applyOwnGradient, .reportState, .omitGradient]
+    /// A worker that shares a `SharedUpdate` file with the coordinator's other local workers leaves its
+    /// gradient there and answers with where it is (`StepResult.sharedPart`) instead of the gradient; one
+    /// without such a file, or whose part does not fit there, sends the gradient as usual. Not with
+    /// `applyOwnGradient`. (3.1)
+    public static let gradientToSharedFile = StepOptions(rawValue: 8)
+
+    public static let known: StepOptions = [.applyOwnGradient, .reportState, .omitGradient, .gradientToSharedFile]
 }
 
 /// A step gradient in a form whose combination is exact: every parameter except one dense kernel summed
@@ -154,16 +164,19 @@ public struct StepResult: Equatable, Sendable {
     public var gradient: GradientFactors?
     /// With `StepOptions.reportState`: the worker's weights and Adam state (see there for which version).
     public var state: Weights?
+    /// With `StepOptions.gradientToSharedFile`, where the worker left its gradient (then `gradient` is nil).
+    public var sharedPart: SharedPart?
 
     /// A result; the four per-micro-batch arrays must have the same length.
     public init(microBatches: [Int32], lossSums: [Double], correctCounts: [Int32], sampleCounts: [Int32],
-                gradient: GradientFactors?, state: Weights? = nil) {
+                gradient: GradientFactors?, state: Weights? = nil, sharedPart: SharedPart? = nil) {
         self.microBatches = microBatches
         self.lossSums = lossSums
         self.correctCounts = correctCounts
         self.sampleCounts = sampleCounts
         self.gradient = gradient
         self.state = state
+        self.sharedPart = sharedPart
     }
 }
 
@@ -178,6 +191,8 @@ extension StepResult {
         gradient?.write(to: &w)
         w.writeFlag(state != nil)
         state?.write(to: &w)
+        w.writeFlag(sharedPart != nil)
+        sharedPart?.write(to: &w)
     }
 
     static func read(from r: inout PayloadReader) throws(WireError) -> StepResult {
@@ -196,8 +211,22 @@ extension StepResult {
             try checkSampleCounts(sampleCounts, total: nil, "sampleCounts", at: countsOffset, &r)
         }
         let state = try r.readFlag("hasState") ? try Weights.read(from: &r) : nil
+        var sharedPart: SharedPart?
+        if r.minorVersion >= 1, try r.readFlag("hasSharedPart") {
+            let partOffset = r.offset
+            let part = try SharedPart.read(from: &r, "sharedPart")
+            guard gradient == nil else {
+                throw r.invalid("sharedPart", "a result carries its gradient or a shared part, not both", at: partOffset)
+            }
+            try checkSampleCounts(sampleCounts, total: Int(part.rows), "sharedPart.rows", at: partOffset + 8, &r)
+            guard microBatches.first.map({ UInt32(bitPattern: $0) == part.firstMicroBatch }) ?? false else {
+                throw r.invalid("sharedPart.firstMicroBatch", "the part begins at micro-batch \(part.firstMicroBatch), the "
+                                + "result at \(microBatches.first.map(String.init) ?? "none")", at: partOffset + 4)
+            }
+            sharedPart = part
+        }
         return StepResult(microBatches: microBatches, lossSums: lossSums, correctCounts: correctCounts,
-                          sampleCounts: sampleCounts, gradient: gradient, state: state)
+                          sampleCounts: sampleCounts, gradient: gradient, state: state, sharedPart: sharedPart)
     }
 }
 
@@ -212,13 +241,18 @@ public struct StepUpdate: Equatable, Sendable {
     public var gradient: GradientFactors
     /// Factor rows the receiver computed itself and holds, left out of `gradient`: it puts them back.
     public var ownRows: OwnRows?
+    /// When not empty, the step's gradient is these parts of the shared-update file, in micro-batch order, and
+    /// `gradient` is empty (no sums, no rows) and `ownRows` nil. (3.1)
+    public var sharedParts: [SharedPart]
 
     /// An update.
-    public init(version: UInt64, samples: UInt32, gradient: GradientFactors, ownRows: OwnRows? = nil) {
+    public init(version: UInt64, samples: UInt32, gradient: GradientFactors, ownRows: OwnRows? = nil,
+                sharedParts: [SharedPart] = []) {
         self.version = version
         self.samples = samples
         self.gradient = gradient
         self.ownRows = ownRows
+        self.sharedParts = sharedParts
     }
 }
 
@@ -234,6 +268,8 @@ extension StepUpdate {
             w.write(ownRows.start)
             w.write(ownRows.count)
         }
+        w.write(UInt32(sharedParts.count))
+        for part in sharedParts { part.write(to: &w) }
     }
 
     /// Own rows must be some, and start within (or right after) the rows sent.
@@ -253,7 +289,27 @@ extension StepUpdate {
             }
             ownRows = OwnRows(firstMicroBatch: firstMicroBatch, start: start, count: count)
         }
-        return StepUpdate(version: version, samples: samples, gradient: gradient, ownRows: ownRows)
+        var sharedParts: [SharedPart] = []
+        if r.minorVersion >= 1 {
+            let countOffset = r.offset
+            let count = try r.read(UInt32.self, "sharedParts")
+            guard count <= 4096 else {
+                throw r.invalid("sharedParts", "\(count) parts (a step has at most 4,096)", at: countOffset)
+            }
+            var total: UInt64 = 0
+            for i in 0..<Int(count) {
+                let part = try SharedPart.read(from: &r, "sharedParts[\(i)]")
+                total += UInt64(part.rows)
+                sharedParts.append(part)
+            }
+            guard count == 0 || (gradient.sums.isEmpty && gradient.rows == 0 && ownRows == nil && total == UInt64(samples))
+            else {
+                throw r.invalid("sharedParts", "an update in shared parts carries no sums, rows or own rows of its own and "
+                                + "its parts hold its \(samples) samples (\(total) rows)", at: countOffset)
+            }
+        }
+        return StepUpdate(version: version, samples: samples, gradient: gradient, ownRows: ownRows,
+                          sharedParts: sharedParts)
     }
 }
 
@@ -269,6 +325,38 @@ public struct OwnRows: Equatable, Sendable {
         self.firstMicroBatch = firstMicroBatch
         self.start = start
         self.count = count
+    }
+}
+
+/// Where a step gradient's part lies in the shared-update file of the coordinator's local workers: in the
+/// region of member `member` for the weights version the step was computed from.
+public struct SharedPart: Equatable, Sendable {
+    /// The local worker (its member index in the file) that wrote the part.
+    public var member: UInt32
+    /// The part's first micro-batch, and its samples (rows).
+    public var firstMicroBatch: UInt32
+    public var rows: UInt32
+
+    public init(member: UInt32, firstMicroBatch: UInt32, rows: UInt32) {
+        self.member = member
+        self.firstMicroBatch = firstMicroBatch
+        self.rows = rows
+    }
+}
+
+extension SharedPart {
+    func write(to w: inout PayloadWriter) {
+        w.write(member)
+        w.write(firstMicroBatch)
+        w.write(rows)
+    }
+
+    static func read(from r: inout PayloadReader, _ field: String) throws(WireError) -> SharedPart {
+        let part = SharedPart(member: try r.read(UInt32.self, "\(field).member"),
+                              firstMicroBatch: try r.read(UInt32.self, "\(field).firstMicroBatch"),
+                              rows: try r.read(UInt32.self, "\(field).rows"))
+        guard part.rows > 0 else { throw r.invalid("\(field).rows", "a shared part holds at least one row") }
+        return part
     }
 }
 

@@ -86,6 +86,9 @@ final class DistributedTrainingTests: XCTestCase {
                 XCTAssertEqual(run.output.components(separatedBy: "updates split with the other \(others)").count - 1, n,
                                run.output)
                 XCTAssertEqual(run.output.components(separatedBy: " 0 applied whole here").count - 1, n, run.output)
+                // ...and leave their step gradients there: only where they are goes through the coordinator.
+                XCTAssertEqual(run.output.components(separatedBy: "left in the shared file, 0 sent through the coordinator")
+                    .count - 1, n, run.output)
             }
         }
     }
@@ -114,6 +117,23 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(try mixed.metricsWithoutTimings(), try alone.metricsWithoutTimings())
         XCTAssertEqual(fast.wait(timeout: 30), 0, fast.output)
         XCTAssertEqual(slow.wait(timeout: 30), 0, slow.output)
+        // Each worker said at hello which path it computes with, and the coordinator's join lines name them.
+        XCTAssertTrue(mixed.output.contains("kernels reference of reference/avx2"), mixed.output)
+        XCTAssertTrue(mixed.output.contains("kernels avx2 of reference/avx2") || mixed.output.contains("kernels avx512 of reference/avx2"),
+                      mixed.output)
+
+        // A path named to the coordinator is the run's: the welcome tells workers that chose another to use it.
+        let endpoint2 = "tcp://127.0.0.1:\(freePort())"
+        let told = try (0..<2).map { try startWorker(endpoint2, ["--kernels", "auto"], logPath: root + "/worker-told-\($0).log") }
+        let imposed = try train(settings + ["--workers", "2", "--bind", endpoint2, "--kernels", "reference"], in: root + "/imposed",
+                                timeout: 300)
+        XCTAssertEqual(imposed.status, 0, imposed.output)
+        for worker in told {
+            XCTAssertEqual(worker.wait(timeout: 30), 0, worker.output)
+            XCTAssertTrue(worker.output.contains("kernels: reference (the run's --kernels; this worker chose avx"), worker.output)
+        }
+        XCTAssertEqual(imposed.output.components(separatedBy: "kernels reference of reference/avx2").count - 1, 2, imposed.output)
+        XCTAssertEqual(try imposed.weightsDigest(), try alone.weightsDigest())
     }
 
     func testSIGKILLedWorkerMidEpochAndALateJoinerLeaveTheWeightsUnchanged() throws {

@@ -68,6 +68,17 @@ let sampleMessages: [Message] = [
     ])),
     .datasetChunkRequest(DatasetChunkRequest(fingerprint: String(repeating: "cd", count: 32), file: 1, offset: 1 << 20)),
     .datasetChunk(DatasetChunk(file: 1, offset: 1 << 20, bytes: [0, 0, 8, 3, 0xFF, 0x7F])),
+    // 3.1: the kernel paths at hello, and step gradients left in the local workers' shared file.
+    .hello(Hello(buildID: "g1234567", datasetFingerprint: "sha256:ab12", hostName: "node-7.example", processID: 4243,
+                 threadCount: 1, kernels: "avx2", kernelsSupported: "reference,avx2", blasCore: "Zen")),
+    .stepAssignment(StepAssignment(weightsVersion: 17, microBatches: [2, 3], sampleCounts: [25, 25],
+                                   sampleIndices: (0..<50).map { Int32($0 * 3) }, options: [.gradientToSharedFile])),
+    .stepResult(StepResult(microBatches: [2, 3], lossSums: [2.5, 1.25], correctCounts: [24, 25], sampleCounts: [25, 25],
+                           gradient: nil, sharedPart: SharedPart(member: 1, firstMicroBatch: 2, rows: 50))),
+    .stepUpdate(StepUpdate(version: 18, samples: 100, gradient: GradientFactors(sums: [], rows: 0, flatWidth: 1568,
+                                                                                deltaWidth: 512, flatRows: [], deltaRows: []),
+                           sharedParts: [SharedPart(member: 0, firstMicroBatch: 0, rows: 50),
+                                         SharedPart(member: 1, firstMicroBatch: 2, rows: 50)])),
 ]
 
 /// Two rows of a graph of k = 3.

@@ -8,7 +8,7 @@ final class WireFormatTests: XCTestCase {
         let bytes = encode(.heartbeat(timestampNanoseconds: 0x0807_0605_0403_0201), envelope: envelope)
         let payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
         let crc = CRC32C.checksum(payload)
-        let expected: [UInt8] = Array("GBX1".utf8) + [3, 0, 0, 0, 9, 0, 0xEF, 0xBE, 0x0D, 0x0C, 0x0B, 0x0A]
+        let expected: [UInt8] = Array("GBX1".utf8) + [3, 0, 1, 0, 9, 0, 0xEF, 0xBE, 0x0D, 0x0C, 0x0B, 0x0A]
             + [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 4, 3, 2, 1, 5, 0, 0, 0, 6, 0, 0, 0]
             + [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)]
             + [8, 0, 0, 0, 0, 0, 0, 0] + payload

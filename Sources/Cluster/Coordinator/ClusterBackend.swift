@@ -30,6 +30,8 @@ public final class ClusterBackend: ComputeBackend {
     let evaluationChunk: Int
     let log: Log
     private let events: any EventRecording
+    /// The file the coordinator's spawned workers share, when they leave their step gradients there.
+    private let gradientParts: SharedGradientParts?
     /// When a worker reports its state (gradient sync), besides each epoch's last step: once this many
     /// updates are kept (about 1 MB each, a few ms each to catch up with)...
     static let keptUpdatesBeforeReport = 32
@@ -46,6 +48,15 @@ public final class ClusterBackend: ComputeBackend {
         case update(StepGradient, samples: Int)
         /// A step whose only worker applied its gradient without sending it: recomputed here if needed.
         case recompute(microBatches: [ArraySlice<Int>], epoch: Int)
+        /// A step whose gradient is in the spawned workers' shared file, not yet copied here (`readSharedSteps`).
+        case shared([SharedGradientParts.Location], samples: Int, microBatches: [ArraySlice<Int>], epoch: Int)
+
+        var isUpdate: Bool {
+            switch self {
+            case .update, .shared: true
+            case .recompute: false
+            }
+        }
     }
 
     /// The replicas' target state, version `version`: `base` (version `version - pending.count`) followed by
@@ -66,9 +77,13 @@ public final class ClusterBackend: ComputeBackend {
     /// Trains on `pool`'s workers; `recomputer` makes the in-process backend that recomputes steps whose
     /// gradient stayed on their worker (needed only when the only worker is lost between reports, or a
     /// worker joins then).
+    /// worker joins then). With `gradientParts` (the file of the spawned workers) a step split among them is
+    /// combined in that file: each leaves its part there, and only where it is travels (`StepOptions.gradientToSharedFile`).
     public init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40, log: Log,
-                events: any EventRecording, recomputer: @escaping () -> LocalBackend) {
+                events: any EventRecording, gradientParts: SharedGradientParts? = nil,
+                recomputer: @escaping () -> LocalBackend) {
         self.pool = pool
+        self.gradientParts = sync == .gradient ? gradientParts : nil
         self.makeRecomputer = recomputer
         self.sync = sync
         self.microBatchSize = microBatchSize
@@ -92,11 +107,14 @@ public final class ClusterBackend: ComputeBackend {
     /// The current weights and Adam state: the kept state with the steps since applied or recomputed.
     public func model() -> ModelState {
         guard !pending.isEmpty else { return base }
+        readSharedSteps()
         let recomputed = pending.count(where: { if case .recompute = $0 { true } else { false } })
         let start = now()
         var local: LocalBackend?  // holds the state while consecutive steps are recomputed
         for step in pending {
             switch step {
+            case .shared:
+                preconditionFailure("ClusterBackend: a step in the shared file was not read")
             case .update(let gradient, let samples):
                 if let holder = local {
                     base = holder.model()
@@ -140,11 +158,17 @@ public final class ClusterBackend: ComputeBackend {
         let results = try pool.wait(provideState: replicaState)
         // One worker computed the whole step; with gradient sync it applied the step itself.
         let selfApplied = sync == .gradient && results.count == 1 ? results[0].worker : nil
-        let (gradient, stats, reported) = try combine(results, of: microBatches, selfApplied: selfApplied != nil)
+        // The step stays in the shared file (read after the next assignment is out) when every part is there and
+        // no live worker needs it sent whole.
+        let sharedOnly = gradientParts != nil && Set(results.map(\.worker)).count == pool.liveCount
+            && results.allSatisfy { if case .stepResult(let r) = $0.message { r.sharedPart != nil } else { false } }
+        let (gradient, stats, reported, parts) = try combine(results, of: microBatches, selfApplied: selfApplied != nil,
+                                                             readingSharedParts: !sharedOnly)
+        let entry: PendingStep = sharedOnly
+            ? .shared(parts.map { location($0.part) }, samples: stats.count, microBatches: microBatches, epoch: epoch)
+            : gradient.map { .update($0, samples: stats.count) } ?? .recompute(microBatches: microBatches, epoch: epoch)
         steps += 1
         version += 1
-        let entry: PendingStep = gradient.map { .update($0, samples: stats.count) }
-            ?? .recompute(microBatches: microBatches, epoch: epoch)
         if let reported, reported.version == version {
             keep(reported)  // the state after this step: nothing is pending
         } else {
@@ -153,9 +177,15 @@ public final class ClusterBackend: ComputeBackend {
         }
         switch sync {
         case .gradient:
-            pool.advance(to: version, update: gradient.map {
+            // When every part of the step is in the shared file, the workers that left them read the step there.
+            let inSharedParts = parts.count == results.count && !parts.isEmpty
+                ? (update: StepUpdate(version: version, samples: UInt32(stats.count), gradient: Self.noFactors,
+                                      sharedParts: parts.map(\.part)),
+                   workers: Set(parts.map(\.worker)))
+                : nil
+            pool.advance(to: version, update: sharedOnly ? nil : gradient.map {
                 StepUpdate(version: version, samples: UInt32(stats.count), gradient: GradientFactors($0))
-            }, appliedBy: selfApplied, ownRows: ownRows(of: results, in: microBatches))
+            }, appliedBy: selfApplied, ownRows: ownRows(of: results, in: microBatches), inSharedParts: inSharedParts)
         case .weights:
             pool.publish(replicaState())  // applies the update here, then sends the weights
         }
@@ -166,16 +196,49 @@ public final class ClusterBackend: ComputeBackend {
                                         endsEpoch: upcoming.endsEpoch || upcoming.readsWeights))
             ahead = (upcoming.microBatches, epoch, upcoming.endsEpoch)
         }
+        // The workers now compute the next step into the file's other regions: this step's parts stay put
+        // until the update after next, which is sent only after the next call has read them here.
+        readSharedSteps()
         return stats
     }
 
-    /// The step's gradient (nil if its only worker kept it), statistics in micro-batch order, and the state
-    /// a worker reported, from the workers' results in range order.
-    private func combine(_ results: [PoolResult], of microBatches: [ArraySlice<Int>], selfApplied: Bool) throws
-        -> (gradient: StepGradient?, stats: BatchStats, reported: Weights?) {
+    /// Where a part a worker reported lies in the shared file, for the step computed from the current version.
+    private func location(_ part: SharedPart) -> SharedGradientParts.Location {
+        SharedGradientParts.Location(member: Int(part.member), weightsVersion: version,
+                                     firstMicroBatch: Int(part.firstMicroBatch), rows: Int(part.rows))
+    }
+
+    /// Copies the steps left in the shared file into the kept steps. A part that is not there any more (a
+    /// local process wrote where it must not) leaves its step to be recomputed here if it is ever needed.
+    private func readSharedSteps() {
+        guard let gradientParts else { return }
+        for (i, step) in pending.enumerated() {
+            guard case .shared(let locations, let samples, let microBatches, let epoch) = step else { continue }
+            switch gradientParts.read(locations) {
+            case .success(let gradient):
+                pending[i] = .update(gradient, samples: samples)
+            case .failure(let error):
+                log("a step's gradient left in the shared file was overwritten (\(error)); it is recomputed here if needed",
+                    .warning)
+                pending[i] = .recompute(microBatches: microBatches, epoch: epoch)
+            }
+        }
+    }
+
+    /// The gradient of an update whose step is in the shared file: no sums, no rows.
+    static let noFactors = GradientFactors(sums: [], rows: 0, flatWidth: UInt32(SeedCNN.flatWidth),
+                                           deltaWidth: UInt32(SeedCNN.hiddenWidth), flatRows: [], deltaRows: [])
+
+    /// The step's gradient (nil if its only worker kept it), statistics in micro-batch order, the state a
+    /// worker reported, and the parts read from the shared file with their workers, from the workers' results
+    /// in range order.
+    private func combine(_ results: [PoolResult], of microBatches: [ArraySlice<Int>], selfApplied: Bool,
+                         readingSharedParts: Bool) throws
+        -> (gradient: StepGradient?, stats: BatchStats, reported: Weights?, parts: [(worker: String, part: SharedPart)]) {
         var gradient: StepGradient? = StepGradient.empty
         var stats = BatchStats()
         var reported: Weights?
+        var parts: [(worker: String, part: SharedPart)] = []
         for result in results {
             guard case .stepResult(let r) = result.message else {
                 throw ClusterError("\(result.worker) answered a step with \(result.message.type)")
@@ -191,6 +254,23 @@ public final class ClusterBackend: ComputeBackend {
                                        + "does not fit the model (\(g.sums.count) sums, widths \(g.flatWidth)/\(g.deltaWidth))")
                 }
                 gradient?.append(StepGradient(g))
+            } else if let part = r.sharedPart {
+                guard let gradientParts else {
+                    throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a part in a shared file "
+                                       + "the coordinator did not ask for")
+                }
+                // Checked now even when read later: the workers are told to read only parts that are there.
+                let found: Result<StepGradient?, SharedUpdateError> = readingSharedParts
+                    ? gradientParts.read(location(part)).map { Optional($0) }
+                    : gradientParts.check(location(part)).map { nil }
+                switch found {
+                case .success(let g?): gradient?.append(g)
+                case .success(nil): break
+                case .failure(let error):
+                    throw ClusterError("\(result.worker) answered micro-batches \(result.range) with a part the shared "
+                                       + "file does not hold: \(error)")
+                }
+                parts.append((result.worker, part))
             } else if selfApplied {
                 gradient = nil
             } else {
@@ -205,7 +285,7 @@ public final class ClusterBackend: ComputeBackend {
                 reported = try checkedReport(state, from: result.worker, version: version + (selfApplied ? 1 : 0))
             }
         }
-        return (gradient, stats, reported)
+        return (gradient, stats, reported, parts)
     }
 
     /// Where each worker's share of the step lies in its rows, for workers with one share (the update
@@ -225,11 +305,12 @@ public final class ClusterBackend: ComputeBackend {
 
     /// The job of one step at the current version (see `trainingJob(_:epoch:version:gradientSync:reportState:)`).
     private func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool) -> PoolJob {
-        let updates = pending.count(where: { if case .update = $0 { true } else { false } })
+        let updates = pending.count(where: \.isUpdate)
         return Self.trainingJob(microBatches, epoch: epoch, version: version, gradientSync: sync == .gradient,
                                 reportState: sync == .gradient && Self.reportsState(endsEpoch: endsEpoch,
                                                                                      keptUpdates: updates,
-                                                                                     keptSteps: pending.count))
+                                                                                     keptSteps: pending.count),
+                                sharedFile: gradientParts != nil)
     }
 
     /// Whether a step's first worker reports its state (gradient sync): at the end of the epoch (whose
@@ -240,9 +321,10 @@ public final class ClusterBackend: ComputeBackend {
 
     /// The job of one step from weights `version`. With gradient sync a worker given the whole step applies
     /// its own gradient, and keeps it (`omitGradient`) if it is the only live worker; with `reportState`
-    /// the worker of the first micro-batches reports its state.
+    /// the worker of the first micro-batches reports its state; with `sharedFile` a worker given part of the
+    /// step leaves its gradient in the file it shares with the other spawned workers, if it has one.
     static func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, version: UInt64, gradientSync: Bool,
-                            reportState: Bool) -> PoolJob {
+                            reportState: Bool, sharedFile: Bool = false) -> PoolJob {
         PoolJob(name: "micro-batches", epoch: UInt32(epoch), unitCount: microBatches.count,
                 split: .acrossWorkers) { range, sole in
             let mbs = microBatches[range]
@@ -251,6 +333,8 @@ public final class ClusterBackend: ComputeBackend {
                 options.insert(.applyOwnGradient)
                 // Another worker (one joining, say) catches up with the update, so only the only one keeps it.
                 if sole { options.insert(.omitGradient) }
+            } else if gradientSync && sharedFile {
+                options.insert(.gradientToSharedFile)
             }
             if reportState && range.lowerBound == 0 { options.insert(.reportState) }
             return .stepAssignment(StepAssignment(

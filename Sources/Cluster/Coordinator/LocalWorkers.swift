@@ -8,12 +8,15 @@ public final class LocalWorkers {
     private let log: Log
     /// The file the workers split each update through (`SharedUpdate`), until `releaseSharedFile`.
     private var sharedFile: String?
+    /// The coordinator's view of the step gradients the workers leave in that file (for as long as it lives).
+    public private(set) var gradientParts: SharedGradientParts?
 
     /// Starts `count` `glassbox-worker` processes from this executable's directory, connecting to `endpoint`.
     /// With `shareUpdates` (workers that apply the updates themselves) and two or more workers, they split
-    /// each update through a file in /dev/shm (or the temporary folder), removed by `releaseSharedFile`.
+    /// each update through a file in /dev/shm (or the temporary folder), removed by `releaseSharedFile`, and
+    /// leave their step gradients (of up to `batchSize` samples) there for each other and the coordinator.
     public init(count: Int, threads: Int, endpoint: String, arguments: [String], shareUpdates: Bool = false,
-                log: Log) throws {
+                batchSize: Int = 100, log: Log) throws {
         self.log = log
         let executable = LocalWorkers.workerExecutable()
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -28,10 +31,18 @@ public final class LocalWorkers {
             let path = URL(fileURLWithPath: folder).appendingPathComponent(
                 "glassbox-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))").path
             do {
-                try SharedUpdate.create(path: path, members: count)
+                try SharedUpdate.create(path: path, members: count, rowsCapacity: batchSize)
                 sharedFile = path
             } catch {
                 log("the spawned workers apply whole updates: \(error)", .warning)
+            }
+            // GLASSBOX_SHARED_GRADIENTS=off: the step gradients travel through the coordinator (for benchmarks).
+            do {
+                if let path = sharedFile, ProcessInfo.processInfo.environment["GLASSBOX_SHARED_GRADIENTS"] != "off" {
+                    gradientParts = SharedGradientParts(file: try SharedFileMapping(path: path, members: count), rank: nil)
+                }
+            } catch {
+                log("the spawned workers send their step gradients through the coordinator: \(error)", .warning)
             }
         }
         for rank in 0..<count {

@@ -101,11 +101,18 @@ final class PoolDispatcher {
 
     /// Makes `version` current: workers holding `version - 1` are sent `update` without their own rows
     /// (`ownRows`); the worker named `appliedBy` applied the step itself and only counts as holding `version`.
-    /// Without an update, the workers are out of step until the state is published.
-    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows]) -> [PoolAction] {
+    /// Without an update, the workers are out of step until the state is published. The workers named in
+    /// `inSharedParts` are sent its update (the step's gradient left in the file they share) instead.
+    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows],
+                 inSharedParts: (update: StepUpdate, workers: Set<String>)? = nil) -> [PoolAction] {
         var actions: [PoolAction] = []
         for worker in ranked where worker.version == version - 1 {
             if worker.name == appliedBy {
+                worker.version = version
+                continue
+            }
+            if let inSharedParts, inSharedParts.workers.contains(worker.name) {
+                actions.append(.send(.update(inSharedParts.update, leavingOut: nil), to: worker.id))
                 worker.version = version
                 continue
             }
@@ -152,6 +159,13 @@ final class PoolDispatcher {
             return refuse(id, name: name, reason: "its data set has fingerprint \(hello.datasetFingerprint.prefix(16)), "
                           + "the coordinator's \(settings.datasetFingerprint.prefix(16)): give both the same --data/--dataset")
         }
+        // The run's kernel path (welcome setting "kernels"): a worker whose CPU cannot run a path the run names
+        // is refused; with "auto" each worker runs its widest, as every path gives the same bits.
+        if let required = settings.welcomeSettings["kernels"], required != "auto", !hello.kernelsSupported.isEmpty,
+           !hello.kernelsSupported.split(separator: ",").contains(Substring(required)) {
+            return refuse(id, name: name, reason: "the run computes with --kernels \(required), which its CPU cannot run "
+                          + "(it runs \(hello.kernelsSupported)): give the coordinator --kernels auto or a path every worker runs")
+        }
         // Work shares and own rows are addressed by name, so a second peer under a live worker's name
         // (a copy of its hello) would take its place in them.
         if let holder = workers.values.first(where: { $0.name == name && $0.id != id }) {
@@ -180,11 +194,13 @@ final class PoolDispatcher {
             actions.append(.log("worker \(name) said hello again before its welcome arrived; welcomed again as rank \(rank)",
                                 .debug))
         } else {
+            let kernels = Self.kernels(of: hello, required: settings.welcomeSettings["kernels"])
             actions += [
-                .log("worker \(name) joined as rank \(rank) (\(worker.threads) threads, build \(hello.buildID)); "
+                .log("worker \(name) joined as rank \(rank) (\(worker.threads) threads, build \(hello.buildID)\(kernels.line)); "
                      + "\(workers.count) live", .info),
                 .record("worker_joined", ["worker": name, "rank": rank, "threads": worker.threads, "build": hello.buildID,
-                                          "live": workers.count]),
+                                          "live": workers.count, "kernels": kernels.path, "kernels_supported": hello.kernelsSupported,
+                                          "blas_core": hello.blasCore]),
             ]
         }
         worker.lastSent = t
@@ -194,6 +210,15 @@ final class PoolDispatcher {
                                 + "will resync it)", .warning))
         }
         return actions + sendState(to: worker)
+    }
+
+    /// The kernel path a welcomed worker computes with (the run's, or with "auto" its own) and the words for
+    /// its join line; a 3.0 worker does not say.
+    static func kernels(of hello: Hello, required: String?) -> (path: String, line: String) {
+        let path = required.flatMap { $0 == "auto" ? nil : $0 } ?? hello.kernels
+        guard !path.isEmpty else { return ("", "") }
+        return (path, ", kernels \(path) of \(hello.kernelsSupported.replacingOccurrences(of: ",", with: "/")), BLAS core "
+                + "\(hello.blasCore.isEmpty ? "unknown" : hello.blasCore)")
     }
 
     /// Refuses a peer that cannot take part, saying why.

@@ -41,7 +41,7 @@ public final class WorkerPool: @unchecked Sendable {
     /// The published state, encoded once for every worker that needs it (nil after an update).
     private var encodedState: [UInt8]?
     /// The last update without rows left out, encoded once for every worker without a share of its step.
-    private var encodedUpdate: (version: UInt64, bytes: [UInt8])?
+    private var encodedUpdate: (version: UInt64, inSharedParts: Bool, bytes: [UInt8])?
     private var stopping = false
     /// When each worker was last sent a piece of work, for `observer`'s answer times.
     private var workSentAt: [WorkerID: Double] = [:]
@@ -55,7 +55,8 @@ public final class WorkerPool: @unchecked Sendable {
     private enum Command {
         case run(PoolJob)
         case publish(ReplicaState)
-        case advance(version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows])
+        case advance(version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows],
+                     inSharedParts: (update: StepUpdate, workers: Set<String>)?)
         case resend(workers: [String])
         case armMinimum
         case shutdown(String)
@@ -212,9 +213,11 @@ public final class WorkerPool: @unchecked Sendable {
     /// Makes `version` current: workers holding `version - 1` are sent `update` (if there is none they are
     /// out of step and will need the state), without the rows `ownRows` names for them (their own share,
     /// which they hold); the worker named `appliedBy` applied the step itself (it computed the whole step)
-    /// and is only counted as holding `version`.
-    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows] = [:]) {
-        post(.advance(version: version, update: update, appliedBy: appliedBy, ownRows: ownRows))
+    /// and is only counted as holding `version`. The workers named in `inSharedParts` are sent its update
+    /// instead (the same step, read from the file they share: see `SharedGradientParts`).
+    func advance(to version: UInt64, update: StepUpdate?, appliedBy: String?, ownRows: [String: OwnRows] = [:],
+                 inSharedParts: (update: StepUpdate, workers: Set<String>)? = nil) {
+        post(.advance(version: version, update: update, appliedBy: appliedBy, ownRows: ownRows, inSharedParts: inSharedParts))
     }
 
     /// Sends the current full state again to the named workers (their weights were found to differ).
@@ -284,9 +287,10 @@ public final class WorkerPool: @unchecked Sendable {
                                   adamM: state.adamM, adamV: state.adamV)
             encodedState = encode(.weights(weights), envelope: Envelope(runNonce: runNonce))
             perform(dispatcher.publish(version: state.version))
-        case .advance(let version, let update, let appliedBy, let ownRows):
+        case .advance(let version, let update, let appliedBy, let ownRows, let inSharedParts):
             encodedState = nil
-            perform(dispatcher.advance(to: version, update: update, appliedBy: appliedBy, ownRows: ownRows))
+            perform(dispatcher.advance(to: version, update: update, appliedBy: appliedBy, ownRows: ownRows,
+                                       inSharedParts: inSharedParts))
         case .resend(let names):
             perform(dispatcher.resend(to: names))
         case .armMinimum:
@@ -363,9 +367,10 @@ public final class WorkerPool: @unchecked Sendable {
         case .update(let update, let own?):
             return encode(.stepUpdate(update.leavingOut(own)), envelope: Envelope(runNonce: runNonce))
         case .update(let update, nil):
-            if let cached = encodedUpdate, cached.version == update.version { return cached.bytes }
+            if let cached = encodedUpdate, cached.version == update.version,
+               cached.inSharedParts == !update.sharedParts.isEmpty { return cached.bytes }
             let bytes = encode(.stepUpdate(update), envelope: Envelope(runNonce: runNonce))
-            encodedUpdate = (update.version, bytes)
+            encodedUpdate = (update.version, !update.sharedParts.isEmpty, bytes)
             return bytes
         case .request(let message, let envelope):
             return encode(message, envelope: envelope)

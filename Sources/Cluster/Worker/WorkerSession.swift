@@ -62,6 +62,8 @@ private struct RunSettings {
     let microBatchSize: Int
     let heartbeatInterval: Double
     let adam: AdamState
+    /// The kernel path the run computes with; nil ("auto", or a 3.0 coordinator): this worker's own.
+    let kernels: KernelPath?
 
     init(_ w: Welcome) throws {
         rank = w.rank
@@ -81,6 +83,19 @@ private struct RunSettings {
         adam.beta2 = try value("beta2", Float.self)
         adam.epsilon = try value("epsilon", Float.self)
         self.adam = adam
+        switch w.settings["kernels"] {
+        case nil, "auto":
+            kernels = nil
+        case let name?:
+            guard let path = KernelPath(rawValue: name) else {
+                throw ClusterError("the coordinator's welcome names kernels \"\(name)\", which this build does not know")
+            }
+            guard path.runs(on: .current) else {
+                throw ClusterError("the run computes with --kernels \(name), which this CPU cannot run (it lacks "
+                                   + "\(path.requirements))")
+            }
+            kernels = path
+        }
         guard microBatchSize >= 1, heartbeatInterval > 0 else {
             throw ClusterError("the coordinator's welcome has microBatch \(microBatchSize), heartbeat \(heartbeatInterval) s")
         }
@@ -123,8 +138,13 @@ public final class WorkerSession {
     private var connected = false
     private var throughput = EpochThroughput()
     private lazy var umapRows = UMAPRowWorker(threads: identity.threads)
-    /// Set when this worker was spawned beside others on this host: they split each update (`SharedUpdate`).
+    /// Set when this worker was spawned beside others on this host: they split each update (`SharedUpdate`),
+    /// and leave their step gradients in the same file (`SharedGradientParts`).
     private let sharedUpdate: SharedUpdate?
+    private let gradientParts: SharedGradientParts?
+    /// Shares of split steps whose gradient this worker left in the shared file, and those it sent.
+    private var partsLeft = 0
+    private var partsSent = 0
 
     /// The log prefix, naming this worker's rank once it has joined.
     public var logPrefix: String { log.prefix }
@@ -145,6 +165,7 @@ public final class WorkerSession {
         self.cache = cache
         self.coordinatorTimeout = coordinatorTimeout
         self.sharedUpdate = sharedUpdate
+        gradientParts = sharedUpdate.map { SharedGradientParts(file: $0.file, rank: $0.rank) }
         self.log = log
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, type: .dealer)
@@ -219,7 +240,10 @@ public final class WorkerSession {
 
     private func sendHello() {
         let hello = Hello(buildID: identity.buildID, datasetFingerprint: identity.fingerprint, hostName: identity.host,
-                          processID: identity.pid, threadCount: UInt32(identity.threads))
+                          processID: identity.pid, threadCount: UInt32(identity.threads),
+                          kernels: KernelPath.current.rawValue,
+                          kernelsSupported: KernelPath.supported.map(\.rawValue).joined(separator: ","),
+                          blasCore: BLASCore.current)
         if send(.hello(hello), Envelope()) {
             log("hello sent to \(endpoint)", .debug)
         } else {
@@ -344,6 +368,11 @@ public final class WorkerSession {
             self.settings = settings
             weightsVersion = 0
             adam = nil
+            if let path = settings.kernels, path != KernelPath.current {
+                log("kernels: \(path.rawValue) (the run's --kernels; this worker chose \(KernelPath.current.rawValue))")
+                KernelPath.current = path
+                runner = nil
+            }
             if runner?.microBatchSize != settings.microBatchSize {
                 runner = CNNEngine(parameters: initialParameters(seed: settings.seed), threads: identity.threads,
                                    microBatchSize: settings.microBatchSize)
@@ -439,7 +468,6 @@ public final class WorkerSession {
     }
 
     private func apply(_ u: StepUpdate, _ envelope: Envelope) {
-        let g = u.gradient
         guard weightsVersion > 0, weightsVersion + 1 == u.version, adam != nil else {
             reportError(.wrongWeightsVersion, "holds weights version \(weightsVersion)"
                         + (adam == nil ? " without optimiser state" : "") + ", the update is for version \(u.version - 1)",
@@ -447,30 +475,17 @@ public final class WorkerSession {
             weightsVersion = 0
             return
         }
-        guard g.fitsModel, u.samples > 0 else {
-            reportError(.badRequest, "an update of \(g.sums.count) sums and widths \(g.flatWidth)/\(g.deltaWidth) "
-                        + "does not fit the model", envelope)
+        guard let whole = combinedGradient(of: u, envelope) else {
             weightsVersion = 0
             return
         }
-        var whole = g
-        if let own = u.ownRows {
-            guard let kept = keptShare, kept.version == u.version - 1, kept.firstMicroBatch == own.firstMicroBatch,
-                  kept.gradient.rows == Int(own.count) else {
-                reportError(.wrongWeightsVersion, "holds no share of \(own.count) rows from micro-batch "
-                            + "\(own.firstMicroBatch) at version \(u.version - 1), which the update leaves out", envelope)
-                weightsVersion = 0
-                return
-            }
-            whole = u.restoringOwnRows(flatRows: kept.gradient.flatRows, deltaRows: kept.gradient.deltaRows)
-        }
         keptShare = nil
         guard let sharedUpdate else {
-            advance(by: StepGradient(whole), samples: Int(u.samples))
+            advance(by: whole, samples: Int(u.samples))
             return
         }
         runner?.releaseParameters()  // so that the weights are updated in place
-        switch sharedUpdate.apply(StepGradient(whole), samples: Int(u.samples), version: u.version, threads: identity.threads,
+        switch sharedUpdate.apply(whole, samples: Int(u.samples), version: u.version, threads: identity.threads,
                                   parameters: &parameters, adam: &adam!) {
         case .shared, .whole:
             break
@@ -489,11 +504,50 @@ public final class WorkerSession {
         weightsVersion += 1
     }
 
+    /// The step's whole gradient from an update: read from the shared file's parts, or the update's sums and
+    /// rows with this worker's own rows put back. Nil, with the error reported, if it cannot be had.
+    private func combinedGradient(of u: StepUpdate, _ envelope: Envelope) -> StepGradient? {
+        if !u.sharedParts.isEmpty {
+            guard let gradientParts else {
+                reportError(.badRequest, "an update in shared parts, but this worker shares no file with other local workers",
+                            envelope)
+                return nil
+            }
+            let locations = u.sharedParts.map {
+                SharedGradientParts.Location(member: Int($0.member), weightsVersion: u.version - 1,
+                                             firstMicroBatch: Int($0.firstMicroBatch), rows: Int($0.rows))
+            }
+            switch gradientParts.read(locations) {
+            case .success(let gradient):
+                return gradient
+            case .failure(let error):
+                reportError(.wrongWeightsVersion, "cannot read the update of version \(u.version) from the shared file: "
+                            + "\(error)", envelope)
+                return nil
+            }
+        }
+        let g = u.gradient
+        guard g.fitsModel, u.samples > 0 else {
+            reportError(.badRequest, "an update of \(g.sums.count) sums and widths \(g.flatWidth)/\(g.deltaWidth) "
+                        + "does not fit the model", envelope)
+            return nil
+        }
+        guard let own = u.ownRows else { return StepGradient(g) }
+        guard let kept = keptShare, kept.version == u.version - 1, kept.firstMicroBatch == own.firstMicroBatch,
+              kept.gradient.rows == Int(own.count) else {
+            reportError(.wrongWeightsVersion, "holds no share of \(own.count) rows from micro-batch "
+                        + "\(own.firstMicroBatch) at version \(u.version - 1), which the update leaves out", envelope)
+            return nil
+        }
+        return StepGradient(u.restoringOwnRows(flatRows: kept.gradient.flatRows, deltaRows: kept.gradient.deltaRows))
+    }
+
     /// One line on how the updates were split with the other local workers, if they were.
     private func reportSharing() {
         guard let s = sharedUpdate, s.sharedSteps + s.aloneSteps > 0 else { return }
         log("updates split with the other \(s.members - 1) local worker\(s.members == 2 ? "" : "s") (member \(s.rank), "
-            + "\(s.share)): \(s.sharedSteps) shared, \(s.aloneSteps) applied whole here")
+            + "\(s.share)): \(s.sharedSteps) shared, \(s.aloneSteps) applied whole here; step gradients: \(partsLeft) left in "
+            + "the shared file, \(partsSent) sent through the coordinator")
     }
 
     /// Applies a step's combined gradient with Adam (the optimiser state must be held): the next version.
@@ -538,16 +592,25 @@ public final class WorkerSession {
         let appliesOwn = a.options.contains(.applyOwnGradient)
         let reports = a.options.contains(.reportState)
         keptShare = appliesOwn ? nil : (weightsVersion, UInt32(a.microBatches.first ?? 0), gradient)
+        // A share of a split step may stay in the file this worker shares with the other local workers.
+        let sharedPart = a.options.contains(.gradientToSharedFile) && !appliesOwn
+            ? gradientParts?.write(gradient, weightsVersion: weightsVersion, firstMicroBatch: Int(a.microBatches.first ?? 0))
+            : nil
         // A reported state is the one this worker holds when it answers: after the step if it applies it.
         if appliesOwn && reports { advance(by: gradient, samples: a.sampleIndices.count) }
         let state = reports
             ? Weights(version: weightsVersion, adamStep: UInt64(adam!.step), parameters: parameters, adamM: adam!.m,
                       adamV: adam!.v)
             : nil
-        let factors = a.options.contains(.omitGradient) ? nil : GradientFactors(gradient)
+        if !appliesOwn && gradientParts != nil {
+            if sharedPart != nil { partsLeft += 1 } else { partsSent += 1 }
+        }
+        let factors = a.options.contains(.omitGradient) || sharedPart != nil ? nil : GradientFactors(gradient)
         let result = StepResult(
             microBatches: a.microBatches, lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
-            sampleCounts: stats.map { Int32($0.count) }, gradient: factors, state: state)
+            sampleCounts: stats.map { Int32($0.count) }, gradient: factors, state: state,
+            sharedPart: sharedPart.map { SharedPart(member: UInt32($0.member), firstMicroBatch: UInt32($0.firstMicroBatch),
+                                                    rows: UInt32($0.rows)) })
         send(.stepResult(result), envelope)
         if appliesOwn && !reports {
             // The whole step was this worker's: its gradient is the combined one the coordinator would send.

@@ -24,9 +24,10 @@ final class TrainingSession {
     /// log level); `local` makes the in-process backend when no workers are asked for, and with workers the
     /// one that recomputes steps whose gradient stayed on a lost worker. `poolObserver` is told each worker's
     /// traffic and answer times (`--metrics-listen`). `resumed` is the checkpoint of `--resume` if the caller
-    /// has read it already (else it is read here).
+    /// has read it already (else it is read here). `kernels` is the `--kernels` choice: a path named there is the
+    /// run's, which every worker is told at its welcome; with "auto" each computes with its widest.
     init(options: ClusterOptions, training: TrainingSettings, split: DatasetSplit, trainingImages: Int,
-         choices: RunChoices? = nil, workerArguments: [String], run: RunDirectory,
+         choices: RunChoices? = nil, kernels: String = "auto", workerArguments: [String], run: RunDirectory,
          resumed: (TrainingState, CheckpointSettings)? = nil, log: Log,
          poolObserver: (any WorkerPoolObserver)? = nil,
          local: @escaping () -> LocalBackend) throws {
@@ -69,7 +70,8 @@ final class TrainingSession {
             welcomeSettings: ["microBatch": "\(training.microBatchSize)", "heartbeatSeconds": "1",
                               "learningRate": "\(adam.learningRate)", "beta1": "\(adam.beta1)",
                               "beta2": "\(adam.beta2)", "epsilon": "\(adam.epsilon)", "dataset": split.name,
-                              "weightSync": sync.rawValue],
+                              "weightSync": sync.rawValue,
+                              "kernels": kernels == "auto" ? "auto" : KernelPath.current.rawValue],
             datasetOffer: try DatasetOffer(split: split)), log: log, events: events)
         self.pool = pool
         pool.observer = poolObserver
@@ -84,7 +86,8 @@ final class TrainingSession {
                                                    "--kernels", KernelPath.current.rawValue]
                 if let keys = options.curveKeys { arguments += ["--curve-keys", keys] }
                 spawned = try LocalWorkers(count: n, threads: options.threadsPerSpawnedWorker(n), endpoint: pool.endpoint,
-                                           arguments: arguments, shareUpdates: sync == .gradient, log: log)
+                                           arguments: arguments, shareUpdates: sync == .gradient,
+                                           batchSize: training.batchSize, log: log)
             }
             try pool.waitForWorkers(workerCount, abort: { spawned?.exitedEarly() })
             spawned?.releaseSharedFile()  // every worker has mapped it before it said hello
@@ -97,7 +100,7 @@ final class TrainingSession {
         log("replicas kept in step by broadcasting the \(sync == .gradient ? "step gradient" : "weights") (--weight-sync)",
             .debug)
         let cluster = ClusterBackend(pool: pool, sync: sync, microBatchSize: training.microBatchSize, log: log,
-                                     events: events, recomputer: local)
+                                     events: events, gradientParts: spawned?.gradientParts, recomputer: local)
         self.cluster = cluster
         backend = cluster
     }

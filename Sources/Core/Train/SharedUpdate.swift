@@ -13,8 +13,9 @@ import Glibc
 /// member updates its share there, in place) and only weights are copied. The process' own `AdamState`
 /// moments are then stale; `gather` brings them back (for a state report, or to go on alone).
 ///
-/// The file: a 4 KiB header (magic, members, parameter count, then one 64-byte slot per member holding
-/// its sequence number), then the weights and Adam's first and second moments, each in the full layout.
+/// The file: a 4 KiB header (magic, members, parameter count, the rows a step's gradient part may hold,
+/// then one 64-byte slot per member holding its sequence number), then the weights and Adam's first and
+/// second moments, each in the full layout, then the members' step gradients (`SharedGradientParts`).
 /// Member r sets its slot to 2V-1 while it writes its share of version V and to 2V when that is complete
 /// (a seqlock); a reader copies a share once the slot reaches 2V and checks afterwards that the member has
 /// not begun version V+1 (the coordinator sends no update before every replica has applied the one before,
@@ -36,31 +37,39 @@ public final class SharedUpdate: @unchecked Sendable {
     /// The version of this member's share in the file, if it holds one.
     private var sharedVersion: UInt64?
 
+    /// The mapped file, shared with the `SharedGradientParts` of this process.
+    public let file: SharedFileMapping
     private let mapping: UnsafeMutableRawPointer
-    private let bytes: Int
     private let count: Int
 
-    static let magic: UInt64 = 0x3245_5241_4853_4247  // "GBSHARE2", little-endian
+    static let magic: UInt64 = 0x3345_5241_4853_4247  // "GBSHARE3", little-endian
     static let headerBytes = 4096
     static let slotBytes = 64
 
-    /// The size of the file for the model's parameters.
-    public static func fileBytes(parameters: Int = SeedCNN.layout.count) -> Int { headerBytes + 3 * parameters * 4 }
+    /// The size of the file for the model's parameters and `members` gradient parts of `rowsCapacity` rows.
+    public static func fileBytes(members: Int, rowsCapacity: Int) -> Int {
+        SharedGradientParts.offset + SharedGradientParts.regionBytes(rowsCapacity: rowsCapacity) * 2 * members
+    }
 
-    /// Creates the file at `path` (which must not exist) for `members` processes: zero slots, sized.
-    public static func create(path: String, members: Int) throws {
+    /// Creates the file at `path` (which must not exist) for `members` processes whose step gradients hold up
+    /// to `rowsCapacity` samples each (a step's batch): zero slots, sized.
+    public static func create(path: String, members: Int, rowsCapacity: Int) throws {
         guard members >= 2 && members <= ParameterShare.maxMembers else {
             throw SharedUpdateError("\(path): a step can be shared by 2 to \(ParameterShare.maxMembers) processes, not \(members)")
+        }
+        guard rowsCapacity >= 1 && rowsCapacity <= SharedGradientParts.maxRowsCapacity else {
+            throw SharedUpdateError("\(path): a gradient part holds 1 to \(SharedGradientParts.maxRowsCapacity) samples, not \(rowsCapacity)")
         }
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SharedUpdateError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard ftruncate(fd, off_t(fileBytes())) == 0 else {
+        let size = fileBytes(members: members, rowsCapacity: rowsCapacity)
+        guard ftruncate(fd, off_t(size)) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(path)
-            throw SharedUpdateError("cannot size \(path) to \(fileBytes()) bytes: \(reason)")
+            throw SharedUpdateError("cannot size \(path) to \(size) bytes: \(reason)")
         }
-        let header: [UInt64] = [magic, UInt64(members), UInt64(SeedCNN.layout.count)]
+        let header: [UInt64] = [magic, UInt64(members), UInt64(SeedCNN.layout.count), UInt64(rowsCapacity)]
         let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         guard written == header.count * 8 else {
             let reason = String(cString: strerror(errno))
@@ -74,34 +83,14 @@ public final class SharedUpdate: @unchecked Sendable {
         guard members >= 2 && members <= ParameterShare.maxMembers, rank >= 0 && rank < members else {
             throw SharedUpdateError("\(path): member \(rank) of \(members) is not a valid share (2 to \(ParameterShare.maxMembers) members)")
         }
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw SharedUpdateError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var info = stat()
-        let expected = SharedUpdate.fileBytes()
-        guard fstat(fd, &info) == 0, Int(info.st_size) == expected else {
-            throw SharedUpdateError("\(path) holds \(info.st_size) bytes, expected \(expected)")
-        }
-        guard let base = mmap(nil, expected, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
-            throw SharedUpdateError("cannot map \(path): \(String(cString: strerror(errno)))")
-        }
-        let header = base.assumingMemoryBound(to: UInt64.self)
-        guard header[0] == SharedUpdate.magic, header[1] == UInt64(members), header[2] == UInt64(SeedCNN.layout.count) else {
-            let found = "header \(String(header[0], radix: 16)) \(header[1]) \(header[2])"
-            munmap(base, expected)
-            throw SharedUpdateError("\(path) is not a shared-update file for \(members) members of \(SeedCNN.layout.count) "
-                                    + "parameters (\(found))")
-        }
-        mapping = base
-        bytes = expected
+        file = try SharedFileMapping(path: path, members: members)
+        mapping = file.base
         count = SeedCNN.layout.count
         self.rank = rank
         self.members = members
         self.timeout = timeout
         shares = ParameterShare.split(members: members)
     }
-
-    deinit { munmap(mapping, bytes) }
 
     public var share: ParameterShare { shares[rank] }
 
@@ -254,6 +243,47 @@ public final class SharedUpdate: @unchecked Sendable {
     private func copy(_ share: ParameterShare, from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>) {
         for r in share.ranges { (target + r.lowerBound).update(from: source + r.lowerBound, count: r.count) }
     }
+}
+
+/// One process' mapping of a shared-update file, checked against the model; unmapped when released.
+public final class SharedFileMapping: @unchecked Sendable {
+    public let path: String
+    public let members: Int
+    /// The most samples one member's gradient part may hold.
+    public let rowsCapacity: Int
+    let base: UnsafeMutableRawPointer
+    private let bytes: Int
+
+    /// Maps the file at `path`, made by `SharedUpdate.create` for `members` members.
+    public init(path: String, members: Int) throws {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw SharedUpdateError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, Int(info.st_size) >= SharedGradientParts.offset else {
+            throw SharedUpdateError("\(path) holds \(info.st_size) bytes, too few for a shared-update file")
+        }
+        guard let base = mmap(nil, Int(info.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            throw SharedUpdateError("cannot map \(path): \(String(cString: strerror(errno)))")
+        }
+        let header = base.assumingMemoryBound(to: UInt64.self)
+        let capacity = Int(clamping: header[3])
+        guard header[0] == SharedUpdate.magic, header[1] == UInt64(members), header[2] == UInt64(SeedCNN.layout.count),
+              capacity >= 1, capacity <= SharedGradientParts.maxRowsCapacity,
+              Int(info.st_size) == SharedUpdate.fileBytes(members: members, rowsCapacity: capacity) else {
+            let found = "header \(String(header[0], radix: 16)) \(header[1]) \(header[2]) \(header[3]), \(info.st_size) bytes"
+            munmap(base, Int(info.st_size))
+            throw SharedUpdateError("\(path) is not a shared-update file for \(members) members of \(SeedCNN.layout.count) "
+                                    + "parameters (\(found))")
+        }
+        self.path = path
+        self.members = members
+        self.base = base
+        bytes = Int(info.st_size)
+        rowsCapacity = capacity
+    }
+
+    deinit { munmap(base, bytes) }
 }
 
 /// A shared-update file that cannot be made or used, with the path and the reason.

@@ -19,11 +19,12 @@ final class DispatcherHarness {
     /// Sends to these workers fail (their connection is gone).
     var unreachable: Set<WorkerID> = []
 
-    init(minWorkers: Int = 1, heartbeatTimeout: Double = 10, stepDeadline: Double = 60, workerTimeout: Double = 60) {
+    init(minWorkers: Int = 1, heartbeatTimeout: Double = 10, stepDeadline: Double = 60, workerTimeout: Double = 60,
+         welcomeSettings: [String: String] = [:]) {
         dispatcher = PoolDispatcher(settings: PoolSettings(
             bind: "inproc://test", curveKeysDirectory: nil, heartbeatTimeout: heartbeatTimeout, stepDeadline: stepDeadline,
             minWorkers: minWorkers, workerTimeout: workerTimeout, datasetFingerprint: "fingerprint", expectedBuildID: nil,
-            seed: 1, welcomeSettings: [:]), runNonce: 7)
+            seed: 1, welcomeSettings: welcomeSettings), runNonce: 7)
     }
 
     /// Carries out `actions` as `WorkerPool.perform` does.

@@ -230,4 +230,29 @@ final class PoolDispatcherTests: XCTestCase {
                                                 processID: 1, threadCount: 1), from: ids[0], at: 2)
         XCTAssertTrue(again.contains { if case .reply(.welcome, _, _) = $0 { true } else { false } }, "got \(again)")
     }
+
+    func testAWorkerWhoseCPUCannotRunTheRunsKernelsIsRefusedNamingBoth() {
+        let pool = DispatcherHarness(welcomeSettings: ["kernels": "avx512"])
+        let narrow = Hello(buildID: "test", datasetFingerprint: "fingerprint", hostName: "old", processID: 1, threadCount: 1,
+                           kernels: "avx2", kernelsSupported: "reference,avx2", blasCore: "Haswell")
+        let refused = pool.dispatcher.hello(narrow, from: [1], at: 0)
+        XCTAssertEqual(pool.dispatcher.liveCount, 0)
+        let reason = refused.compactMap { if case .reply(.refused(let r), _, _) = $0 { r } else { nil } }.first ?? "none"
+        XCTAssertTrue(reason.contains("--kernels avx512") && reason.contains("it runs reference,avx2"), reason)
+        // One that runs the path joins, and its join says which path it computes with.
+        let wide = Hello(buildID: "test", datasetFingerprint: "fingerprint", hostName: "new", processID: 2, threadCount: 1,
+                         kernels: "avx2", kernelsSupported: "reference,avx2,avx512", blasCore: "SkylakeX")
+        let joined = pool.dispatcher.hello(wide, from: [2], at: 1)
+        XCTAssertEqual(pool.dispatcher.liveCount, 1)
+        let line = joined.compactMap { if case .log(let l, _) = $0, l.contains("joined") { l } else { nil } }.first ?? "none"
+        XCTAssertTrue(line.contains("kernels avx512 of reference/avx2/avx512, BLAS core SkylakeX"), line)
+        // With "auto" each worker keeps its own path, and a 3.0 worker, which does not say, is welcome too.
+        let auto = DispatcherHarness(welcomeSettings: ["kernels": "auto"])
+        let line2 = auto.dispatcher.hello(narrow, from: [3], at: 0)
+            .compactMap { if case .log(let l, _) = $0, l.contains("joined") { l } else { nil } }.first ?? "none"
+        XCTAssertTrue(line2.contains("kernels avx2 of reference/avx2, BLAS core Haswell"), line2)
+        let old = Hello(buildID: "test", datasetFingerprint: "fingerprint", hostName: "v30", processID: 4, threadCount: 1)
+        _ = pool.dispatcher.hello(old, from: [4], at: 2)
+        XCTAssertEqual(pool.dispatcher.liveCount, 2)
+    }
 }

@@ -104,7 +104,7 @@ final class SharedUpdateTests: XCTestCase {
     private func runMembers(_ members: Int, steps g: [StepGradient], timeout: Double = 5,
                             skip: Set<Int> = []) throws -> [(parameters: [Float], adam: AdamState, outcomes: [SharedUpdate.Outcome])] {
         let path = temporaryPath()
-        try SharedUpdate.create(path: path, members: members)
+        try SharedUpdate.create(path: path, members: members, rowsCapacity: 100)
         let results = SharedArray<([Float], AdamState, [SharedUpdate.Outcome])?>(repeating: nil, count: members)
         let sharings = try (0..<members).map { try SharedUpdate(path: path, rank: $0, members: members, timeout: timeout) }
         // As the coordinator does, no update goes out before every member has applied the one before.
@@ -162,7 +162,7 @@ final class SharedUpdateTests: XCTestCase {
     func testAMemberWithoutItsPartnersMomentsSaysItsStateIsLost() throws {
         // The partner never put its share in the file: the step cannot be completed here.
         let path = temporaryPath()
-        try SharedUpdate.create(path: path, members: 2)
+        try SharedUpdate.create(path: path, members: 2, rowsCapacity: 100)
         let sharing = try SharedUpdate(path: path, rank: 0, members: 2, timeout: 0.05)
         var parameters = initialParameters(seed: 5)
         var adam = AdamState(count: parameters.count)
@@ -182,12 +182,12 @@ final class SharedUpdateTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("\(path) holds 100 bytes"), "\($0)")
         }
         unlink(path)
-        try SharedUpdate.create(path: path, members: 3)
+        try SharedUpdate.create(path: path, members: 3, rowsCapacity: 100)
         XCTAssertThrowsError(try SharedUpdate(path: path, rank: 0, members: 2)) {
             XCTAssertTrue("\($0)".contains("not a shared-update file for 2 members"), "\($0)")
         }
         XCTAssertThrowsError(try SharedUpdate(path: path, rank: 3, members: 3))
-        XCTAssertThrowsError(try SharedUpdate.create(path: path, members: 3)) {  // exists
+        XCTAssertThrowsError(try SharedUpdate.create(path: path, members: 3, rowsCapacity: 100)) {  // exists
             XCTAssertTrue("\($0)".contains("cannot create \(path)"), "\($0)")
         }
     }
