@@ -15,7 +15,7 @@ import Protocol
 /// it keeps. A worker that computed the whole step applies its own gradient, and if it is the only live
 /// worker it does not even send it: only the statistics travel. The coordinator does not repeat the
 /// update every step: it keeps the state a worker reported (inside a step result, at the end of each
-/// epoch and every so many steps, see `keptUpdatesBeforeReport`) and the steps since, and catches up only
+/// epoch and every so many steps, see `keptStepsBeforeReport`) and the steps since, and catches up only
 /// when it needs the weights between reports (a joining worker, or the only worker lost mid-epoch): it
 /// applies the kept updates, and recomputes in this process the steps whose gradient stayed on their
 /// worker (`LocalBackend` gives the same bits). The next step's assignment is sent right behind the
@@ -32,14 +32,13 @@ public final class ClusterBackend: ComputeBackend {
     private let events: any EventRecording
     /// The file the coordinator's spawned workers share, when they leave their step gradients there.
     private let gradientParts: SharedGradientParts?
-    /// When a worker reports its state (gradient sync), besides each epoch's last step: once this many
-    /// updates are kept (about 1 MB each, a few ms each to catch up with)...
-    static let keptUpdatesBeforeReport = 32
-    /// ...or this many steps of any kind. A report holds its step up 10-30 ms (10 MB encoded, sent and
-    /// decoded while the worker waits; the first in a process also maps its buffers), so a sole worker,
-    /// whose steps cost the coordinator nothing to keep, reports every 128 steps (under 1 % of the time);
-    /// catching up with its kept-back steps after losing it means recomputing at most 128 steps here
-    /// (about 5 s on 2 cores).
+    /// When a worker reports its state (gradient sync), besides each epoch's last step: once this many steps
+    /// are kept. A report holds its step up 10-30 ms (10 MB encoded, sent and decoded while the other workers
+    /// wait; the first in a process also maps its buffers), so reports every 128 steps cost under 1 % of the
+    /// time (every 32, as before, cost 2-7 %: 24,000 images on 2 workers, AMD EPYC, 4 pairs of runs). The
+    /// price is on the coordinator: up to 128 kept updates (about 1 MB each: 128 MB), and catching up with them
+    /// when a worker joins mid-epoch (a few ms each), or recomputing up to 128 steps a lost sole worker kept
+    /// back (about 5 s on 2 cores).
     static let keptStepsBeforeReport = 128
 
     /// A step since the kept state.
@@ -50,13 +49,6 @@ public final class ClusterBackend: ComputeBackend {
         case recompute(microBatches: [ArraySlice<Int>], epoch: Int)
         /// A step whose gradient is in the spawned workers' shared file, not yet copied here (`readSharedSteps`).
         case shared([SharedGradientParts.Location], samples: Int, microBatches: [ArraySlice<Int>], epoch: Int)
-
-        var isUpdate: Bool {
-            switch self {
-            case .update, .shared: true
-            case .recompute: false
-            }
-        }
     }
 
     /// The replicas' target state, version `version`: `base` (version `version - pending.count`) followed by
@@ -305,18 +297,16 @@ public final class ClusterBackend: ComputeBackend {
 
     /// The job of one step at the current version (see `trainingJob(_:epoch:version:gradientSync:reportState:)`).
     private func trainingJob(_ microBatches: [ArraySlice<Int>], epoch: Int, endsEpoch: Bool) -> PoolJob {
-        let updates = pending.count(where: \.isUpdate)
         return Self.trainingJob(microBatches, epoch: epoch, version: version, gradientSync: sync == .gradient,
                                 reportState: sync == .gradient && Self.reportsState(endsEpoch: endsEpoch,
-                                                                                     keptUpdates: updates,
                                                                                      keptSteps: pending.count),
                                 sharedFile: gradientParts != nil)
     }
 
     /// Whether a step's first worker reports its state (gradient sync): at the end of the epoch (whose
-    /// weights are read next), or when the coordinator keeps enough updates or steps since the last report.
-    static func reportsState(endsEpoch: Bool, keptUpdates: Int, keptSteps: Int) -> Bool {
-        endsEpoch || keptUpdates >= keptUpdatesBeforeReport || keptSteps >= keptStepsBeforeReport
+    /// weights are read next), or when the coordinator keeps enough steps since the last report.
+    static func reportsState(endsEpoch: Bool, keptSteps: Int) -> Bool {
+        endsEpoch || keptSteps >= keptStepsBeforeReport
     }
 
     /// The job of one step from weights `version`. With gradient sync a worker given the whole step applies

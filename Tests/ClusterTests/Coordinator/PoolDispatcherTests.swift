@@ -129,13 +129,9 @@ final class PoolDispatcherTests: XCTestCase {
     }
 
     func testStateIsReportedAtEpochEndOrWhenEnoughIsKept() {
-        XCTAssertTrue(ClusterBackend.reportsState(endsEpoch: true, keptUpdates: 0, keptSteps: 0))
-        XCTAssertFalse(ClusterBackend.reportsState(endsEpoch: false, keptUpdates: ClusterBackend.keptUpdatesBeforeReport - 1,
-                                                   keptSteps: ClusterBackend.keptStepsBeforeReport - 1))
-        XCTAssertTrue(ClusterBackend.reportsState(endsEpoch: false, keptUpdates: ClusterBackend.keptUpdatesBeforeReport,
-                                                  keptSteps: ClusterBackend.keptUpdatesBeforeReport))
-        XCTAssertTrue(ClusterBackend.reportsState(endsEpoch: false, keptUpdates: 0,
-                                                  keptSteps: ClusterBackend.keptStepsBeforeReport))
+        XCTAssertTrue(ClusterBackend.reportsState(endsEpoch: true, keptSteps: 0))
+        XCTAssertFalse(ClusterBackend.reportsState(endsEpoch: false, keptSteps: ClusterBackend.keptStepsBeforeReport - 1))
+        XCTAssertTrue(ClusterBackend.reportsState(endsEpoch: false, keptSteps: ClusterBackend.keptStepsBeforeReport))
     }
 
     func testAdvanceSendsUpdateWithoutOwnRowsAndOnlyCountsTheSelfApplier() {
