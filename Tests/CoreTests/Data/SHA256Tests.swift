@@ -24,6 +24,25 @@ final class SHA256Tests: XCTestCase {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// The compression on the SHA extensions and the readable loops give the same digests (where the CPU
+    /// has the extensions; elsewhere both runs take the loops and the test says so).
+    func testTheSHAExtensionsAndThePlainLoopsGiveTheSameDigests() throws {
+        let saved = SHA256.usesSHAExtensions
+        defer { SHA256.usesSHAExtensions = saved }
+        var rng = SplitMix64(seed: 13, stream: .sampling)
+        let lengths = Array(0...200) + [1000, 4096, 65_537, 1 << 20]
+        for length in lengths {
+            let message = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            SHA256.usesSHAExtensions = false
+            let plain = sha256Hex(message)
+            SHA256.usesSHAExtensions = SHA256.hasSHAExtensions
+            XCTAssertEqual(sha256Hex(message), plain, "\(length) bytes")
+        }
+        SHA256.usesSHAExtensions = false
+        XCTAssertEqual(sha256Hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        if !SHA256.hasSHAExtensions { throw XCTSkip("this CPU has no SHA extensions: only the plain loops ran") }
+    }
+
     func testSplittingTheInputAnywhereGivesTheSameDigest() {
         var rng = SplitMix64(seed: 11, stream: .sampling)
         let message = (0..<300).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
