@@ -6,7 +6,8 @@ public let kernelsHelp = ArgumentHelp(
     "The network's kernels (convolutions and dense products): auto (the widest this CPU runs: avx512 where it has "
         + "AVX-512 F/BW/DQ/VL, else avx2), avx2, avx512, or reference (the slow readable loops the others are "
         + "tested against). Every path gives the same bits, so workers on unlike CPUs agree; forcing one is for "
-        + "tests and benchmarks.",
+        + "tests and benchmarks. A path given to the coordinator is the run's: every worker is told it when it joins "
+        + "(one whose CPU cannot run it is refused); with auto each worker runs its widest.",
     valueName: "auto|avx2|avx512|reference")
 
 /// Refuses a `--kernels` value this CPU cannot honour, in one line naming what it lacks.

@@ -68,7 +68,6 @@ public final class ClusterBackend: ComputeBackend {
 
     /// Trains on `pool`'s workers; `recomputer` makes the in-process backend that recomputes steps whose
     /// gradient stayed on their worker (needed only when the only worker is lost between reports, or a
-    /// worker joins then).
     /// worker joins then). With `gradientParts` (the file of the spawned workers) a step split among them is
     /// combined in that file: each leaves its part there, and only where it is travels (`StepOptions.gradientToSharedFile`).
     public init(pool: WorkerPool, sync: WeightSync, microBatchSize: Int, evaluationChunk: Int = 40, log: Log,
