@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <immintrin.h>
 #include <pmmintrin.h>
 #include <xmmintrin.h>
 
@@ -30,6 +31,7 @@ glassbox_cpu_features glassbox_read_cpu_features(void) {
     __cpuid(1, a, b, c, d);
     bool osxsave = c & (1u << 27);
     bool fma = c & (1u << 12);
+    bool ssse3 = c & (1u << 9), sse41 = c & (1u << 19);
     // The OS must save the ymm state (XCR0 bits 1, 2) for AVX, and opmask/zmm state (bits 5-7) for AVX-512.
     unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
     bool ymm = (xcr0 & 0x6) == 0x6;
@@ -42,6 +44,7 @@ glassbox_cpu_features glassbox_read_cpu_features(void) {
         f.avx512dq = zmm && (b & (1u << 17));
         f.avx512bw = zmm && (b & (1u << 30));
         f.avx512vl = zmm && (b & (1u << 31));
+        f.sha = ssse3 && sse41 && (b & (1u << 29));
         __cpuid_count(7, 1, a, b, c, d);
         f.avx512bf16 = zmm && (a & (1u << 5));
     }
@@ -72,64 +75,7 @@ bool glassbox_flush_to_zero_enabled(void) {
     return _MM_GET_FLUSH_ZERO_MODE() == _MM_FLUSH_ZERO_ON && _MM_GET_DENORMALS_ZERO_MODE() == _MM_DENORMALS_ZERO_ON;
 }
 
-#else
-
-glassbox_cpu_features glassbox_read_cpu_features(void) {
-    glassbox_cpu_features f;
-    memset(&f, 0, sizeof f);
-    return f;
-}
-
-void glassbox_enable_flush_to_zero(void) {}
-
-void glassbox_disable_flush_to_zero(void) {}
-
-bool glassbox_flush_to_zero_enabled(void) { return false; }
-
-#endif
-
-void glassbox_exit_unless_avx2_fma(const char *program) {
-#if defined(__x86_64__)
-    glassbox_cpu_features f = glassbox_read_cpu_features();
-    if (f.avx2 && f.fma) return;
-    fprintf(stderr, "%s: this build needs a CPU with AVX2 and FMA (x86-64-v3, e.g. Intel Haswell or AMD Zen and "
-                    "later), and this one (%s) lacks %s; rebuild from source on this machine (make build)\n",
-            program, f.model[0] ? f.model : "unknown model", f.avx2 ? "FMA" : (f.fma ? "AVX2" : "AVX2 and FMA"));
-    exit(1);
-#else
-    (void)program;
-#endif
-}
-
-int glassbox_exec_self(char *const argv[]) {
-    return execv("/proc/self/exe", argv);
-}
-
-uint64_t glassbox_shared_load(const uint64_t *counter) {
-    return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
-}
-
-void glassbox_shared_store(uint64_t *counter, uint64_t value) {
-    __atomic_store_n(counter, value, __ATOMIC_SEQ_CST);
-}
-
-int glassbox_set_thread_nice(int nice_value) {
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    return setpriority(PRIO_PROCESS, (id_t)tid, nice_value);
-}
-
 // ---- SHA-256 with the x86 SHA extensions (FIPS 180-4 section 6.2.2, four rounds per step of the schedule) ----
-
-#include <immintrin.h>
-
-int glassbox_cpu_has_sha(void) {
-    unsigned int a, b, c, d;
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid(1, a, b, c, d);
-    int ssse3 = (c >> 9) & 1, sse41 = (c >> 19) & 1;
-    __cpuid_count(7, 0, a, b, c, d);
-    return ssse3 && sse41 && ((b >> 29) & 1);
-}
 
 static const uint32_t glassbox_sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -180,3 +126,54 @@ void glassbox_sha256_blocks_shani(uint32_t state[8], const uint8_t *blocks, size
     _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(reversed, swapped, 0xF0));
     _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(swapped, reversed, 8));
 }
+
+#else
+
+glassbox_cpu_features glassbox_read_cpu_features(void) {
+    glassbox_cpu_features f;
+    memset(&f, 0, sizeof f);
+    return f;
+}
+
+void glassbox_enable_flush_to_zero(void) {}
+
+void glassbox_disable_flush_to_zero(void) {}
+
+bool glassbox_flush_to_zero_enabled(void) { return false; }
+
+void glassbox_sha256_blocks_shani(uint32_t state[8], const uint8_t *blocks, size_t count) {
+    (void)state; (void)blocks; (void)count;  // never called: no CPU here has the x86 SHA extensions
+}
+
+#endif
+
+void glassbox_exit_unless_avx2_fma(const char *program) {
+#if defined(__x86_64__)
+    glassbox_cpu_features f = glassbox_read_cpu_features();
+    if (f.avx2 && f.fma) return;
+    fprintf(stderr, "%s: this build needs a CPU with AVX2 and FMA (x86-64-v3, e.g. Intel Haswell or AMD Zen and "
+                    "later), and this one (%s) lacks %s; rebuild from source on this machine (make build)\n",
+            program, f.model[0] ? f.model : "unknown model", f.avx2 ? "FMA" : (f.fma ? "AVX2" : "AVX2 and FMA"));
+    exit(1);
+#else
+    (void)program;
+#endif
+}
+
+int glassbox_exec_self(char *const argv[]) {
+    return execv("/proc/self/exe", argv);
+}
+
+uint64_t glassbox_shared_load(const uint64_t *counter) {
+    return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
+}
+
+void glassbox_shared_store(uint64_t *counter, uint64_t value) {
+    __atomic_store_n(counter, value, __ATOMIC_SEQ_CST);
+}
+
+int glassbox_set_thread_nice(int nice_value) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice_value);
+}
+

@@ -3,8 +3,8 @@ import Foundation
 
 /// Draws and writes a run's figures and `report.html` on a background thread at a low priority, off
 /// the training's critical path and out of its cores' way (`BackgroundLane`), each file atomically (a
-/// temporary file, then rename) so a reader or a crash never leaves half a file. Errors are kept and reported by `finish()`, so a bad output path stops the run
-/// with one line.
+/// temporary file, then rename) so a reader or a crash never leaves half a file. Errors are kept and
+/// reported by `finish()`, so a bad output path stops the run with one line.
 final class RunFigures: @unchecked Sendable {
     let run: RunDirectory
     private let lane = BackgroundLane(name: "glassbox.figures")

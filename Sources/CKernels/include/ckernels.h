@@ -18,6 +18,8 @@ typedef struct {
     bool avx512dq;
     bool avx512vl;
     bool avx512bf16;
+    /// The SHA extensions, with the SSSE3 and SSE4.1 that `glassbox_sha256_blocks_shani` also uses.
+    bool sha;
     /// The vendor string is "AuthenticAMD".
     bool amd;
     /// The brand string ("AMD EPYC 7B13 ..."), NUL-terminated; empty if the CPU has none.
@@ -51,13 +53,11 @@ int glassbox_exec_self(char *const argv[]);
 /// sequentially consistent atomics: the stores before `glassbox_shared_store` are visible to another process
 /// that reads the stored value with `glassbox_shared_load`, and the loads after it.
 uint64_t glassbox_shared_load(const uint64_t *counter);
-
-/// Whether the CPU has the SHA extensions (with SSSE3 and SSE4.1), which `glassbox_sha256_blocks_shani` needs.
-int glassbox_cpu_has_sha(void);
-/// SHA-256's compression function over `count` consecutive 64-byte blocks, on the SHA extensions: the same
-/// state as the plain one. Call only when `glassbox_cpu_has_sha()`.
-void glassbox_sha256_blocks_shani(uint32_t state[8], const uint8_t *blocks, size_t count);
 void glassbox_shared_store(uint64_t *counter, uint64_t value);
+
+/// SHA-256's compression function over `count` consecutive 64-byte blocks, on the SHA extensions: the same
+/// state as the plain one. Call only when `glassbox_read_cpu_features().sha`.
+void glassbox_sha256_blocks_shani(uint32_t state[8], const uint8_t *blocks, size_t count);
 
 /// Sets the calling thread's nice value (Linux: per thread, not the whole process). 0 on success, else
 /// -1 with errno set.

@@ -195,8 +195,7 @@ public final class ClusterBackend: ComputeBackend {
 
     /// Where a part a worker reported lies in the shared file, for the step computed from the current version.
     private func location(_ part: SharedPart) -> SharedGradientParts.Location {
-        SharedGradientParts.Location(member: Int(part.member), weightsVersion: version,
-                                     firstMicroBatch: Int(part.firstMicroBatch), rows: Int(part.rows))
+        SharedGradientParts.Location(part, weightsVersion: version)
     }
 
     /// Copies the steps left in the shared file into the kept steps. A part that is not there any more (a

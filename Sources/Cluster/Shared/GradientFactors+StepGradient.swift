@@ -1,8 +1,9 @@
 import Core
 import Protocol
 
-// A step's gradient crosses the wire as `GradientFactors` (Protocol knows no training types); these are
-// the only conversions between the two, used by the coordinator and the worker alike.
+// A step's gradient crosses the wire as `GradientFactors` (Protocol knows no training types), and a part left
+// in the spawned workers' shared file as `SharedPart`; these are the only conversions between the wire and
+// the training types, used by the coordinator and the worker alike.
 
 extension GradientFactors {
     /// `gradient` as it travels: the packed fixed-point sums and the dense kernel's factor rows.
@@ -22,5 +23,21 @@ extension StepGradient {
     init(_ factors: GradientFactors) {
         self.init(sums: FixedPointGradient(values: factors.sums), flatRows: factors.flatRows,
                   deltaRows: factors.deltaRows, rows: Int(factors.rows))
+    }
+}
+
+extension SharedPart {
+    /// Where a part was written, as it travels (the weights version is the step's, known to both ends).
+    init(_ location: SharedGradientParts.Location) {
+        self.init(member: UInt32(location.member), firstMicroBatch: UInt32(location.firstMicroBatch),
+                  rows: UInt32(location.rows))
+    }
+}
+
+extension SharedGradientParts.Location {
+    /// Where `part` lies for the step computed from weights version `weightsVersion`.
+    init(_ part: SharedPart, weightsVersion: UInt64) {
+        self.init(member: Int(part.member), weightsVersion: weightsVersion, firstMicroBatch: Int(part.firstMicroBatch),
+                  rows: Int(part.rows))
     }
 }

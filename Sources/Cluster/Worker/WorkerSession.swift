@@ -513,10 +513,7 @@ public final class WorkerSession {
                             envelope)
                 return nil
             }
-            let locations = u.sharedParts.map {
-                SharedGradientParts.Location(member: Int($0.member), weightsVersion: u.version - 1,
-                                             firstMicroBatch: Int($0.firstMicroBatch), rows: Int($0.rows))
-            }
+            let locations = u.sharedParts.map { SharedGradientParts.Location($0, weightsVersion: u.version - 1) }
             switch gradientParts.read(locations) {
             case .success(let gradient):
                 return gradient
@@ -609,8 +606,7 @@ public final class WorkerSession {
         let result = StepResult(
             microBatches: a.microBatches, lossSums: stats.map(\.lossSum), correctCounts: stats.map { Int32($0.correct) },
             sampleCounts: stats.map { Int32($0.count) }, gradient: factors, state: state,
-            sharedPart: sharedPart.map { SharedPart(member: UInt32($0.member), firstMicroBatch: UInt32($0.firstMicroBatch),
-                                                    rows: UInt32($0.rows)) })
+            sharedPart: sharedPart.map(SharedPart.init))
         send(.stepResult(result), envelope)
         if appliesOwn && !reports {
             // The whole step was this worker's: its gradient is the combined one the coordinator would send.

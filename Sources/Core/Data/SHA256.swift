@@ -70,7 +70,7 @@ public struct SHA256: Sendable {
     /// Whether the compression runs on the CPU's SHA extensions (tests may turn it off to compare).
     nonisolated(unsafe) static var usesSHAExtensions = hasSHAExtensions
     /// Whether this CPU has them.
-    public static let hasSHAExtensions = glassbox_cpu_has_sha() != 0
+    public static let hasSHAExtensions = CPUFeatures.current.sha
 
     /// Runs the compression function over each 64-byte block of `blocks` (count a multiple of 64).
     private mutating func compress(blocks: UnsafeBufferPointer<UInt8>) {

@@ -9,16 +9,18 @@ public struct CPUFeatures: Sendable, Equatable {
     public var avx512dq = false
     public var avx512vl = false
     public var avx512bf16 = false
+    /// The SHA extensions (with SSSE3 and SSE4.1), which SHA-256 uses where present.
+    public var sha = false
     /// Made by AMD (OpenBLAS names its AVX2 kernels for AMD `Zen`).
     public var amd = false
     /// The CPU's brand string, e.g. "AMD EPYC 7B13 64-Core Processor"; empty if it has none.
     public var model = ""
 
     public init(avx2: Bool = false, fma: Bool = false, avx512f: Bool = false, avx512bw: Bool = false,
-                avx512dq: Bool = false, avx512vl: Bool = false, avx512bf16: Bool = false, amd: Bool = false,
-                model: String = "") {
+                avx512dq: Bool = false, avx512vl: Bool = false, avx512bf16: Bool = false, sha: Bool = false,
+                amd: Bool = false, model: String = "") {
         self.avx2 = avx2; self.fma = fma; self.avx512f = avx512f; self.avx512bw = avx512bw
-        self.avx512dq = avx512dq; self.avx512vl = avx512vl; self.avx512bf16 = avx512bf16
+        self.avx512dq = avx512dq; self.avx512vl = avx512vl; self.avx512bf16 = avx512bf16; self.sha = sha
         self.amd = amd; self.model = model
     }
 
@@ -29,7 +31,7 @@ public struct CPUFeatures: Sendable, Equatable {
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
         return CPUFeatures(avx2: f.avx2, fma: f.fma, avx512f: f.avx512f, avx512bw: f.avx512bw,
-                           avx512dq: f.avx512dq, avx512vl: f.avx512vl, avx512bf16: f.avx512bf16,
+                           avx512dq: f.avx512dq, avx512vl: f.avx512vl, avx512bf16: f.avx512bf16, sha: f.sha,
                            amd: f.amd, model: model.trimmingSpaces)
     }()
 

@@ -39,7 +39,7 @@ public final class SharedUpdate: @unchecked Sendable {
 
     /// The mapped file, shared with the `SharedGradientParts` of this process.
     public let file: SharedFileMapping
-    private let mapping: UnsafeMutableRawPointer
+    private var mapping: UnsafeMutableRawPointer { file.base }
     private let count: Int
 
     static let magic: UInt64 = 0x3345_5241_4853_4247  // "GBSHARE3", little-endian
@@ -84,7 +84,6 @@ public final class SharedUpdate: @unchecked Sendable {
             throw SharedUpdateError("\(path): member \(rank) of \(members) is not a valid share (2 to \(ParameterShare.maxMembers) members)")
         }
         file = try SharedFileMapping(path: path, members: members)
-        mapping = file.base
         count = SeedCNN.layout.count
         self.rank = rank
         self.members = members
