@@ -10,8 +10,8 @@ final class MapStage {
     let mode: Mode
     let labels: [UInt8]
     let testLabels: [UInt8]
-    private let log: Log
     private var model: UMAPModel?
+    private var lastKind = "fit"
     /// Where the next warm fit starts when no model was fitted in this process (a resumed run).
     private var restoredStart: UMAPWarmStart?
     /// One aligned map (2 x training count floats) per epoch, epoch 0 first.
@@ -22,8 +22,8 @@ final class MapStage {
     /// this process' threads. The maps are the same either way.
     var neighborStages: ClusterNeighborStages?
 
-    init(options: UMAPOptions, mode: Mode, labels: [UInt8], testLabels: [UInt8], log: Log) {
-        self.options = options; self.mode = mode; self.labels = labels; self.testLabels = testLabels; self.log = log
+    init(options: UMAPOptions, mode: Mode, labels: [UInt8], testLabels: [UInt8]) {
+        self.options = options; self.mode = mode; self.labels = labels; self.testLabels = testLabels
     }
 
     /// Embeds one epoch's activations (rows x 512) and the test set's (for the kNN accuracy and the
@@ -64,10 +64,17 @@ final class MapStage {
         m["umap_quality_seconds"] = now() - t1
         if let last = frames.last { m["umap_frame_displacement"] = frameDisplacement(from: last, to: embedding) }
         frames.append(embedding)
-        log("epoch \(epoch) map: UMAP \(kind) \(fmt(fitSeconds, 1)) s, transform \(fmt(transformSeconds, 1)) s, "
-            + "trustworthiness \(fmt(m["umap_trustworthiness"]!, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"]!, 4))"
-            + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? ""))
+        lastKind = kind
         return m
+    }
+
+    /// The log line of the map `embed` just made (logged by the caller's thread: a map made in the
+    /// background must not hold the log's lock at its low priority).
+    func summary(epoch: Int, _ m: [String: Double]) -> String {
+        "epoch \(epoch) map: UMAP \(lastKind) \(fmt(m["umap_seconds"] ?? 0, 1)) s, transform \(fmt(m["umap_transform_seconds"] ?? 0, 1)) s, "
+            + "trustworthiness \(fmt(m["umap_trustworthiness"] ?? 0, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"] ?? 0, 4))"
+            + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? "")
+            + (m["umap_wait_seconds"].map { " (made while the next epoch trained; \(fmt($0, 1)) s waited for)" } ?? "")
     }
 
     /// What the next warm map starts from (nil in fresh mode, or before the first map).

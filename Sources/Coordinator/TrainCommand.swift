@@ -142,7 +142,7 @@ struct TrainCommand: ParsableCommand {
         umapOptions.seed = seed
         umapOptions.threads = threads
         let maps = noMaps ? nil : MapStage(options: umapOptions, mode: choices.umapMode,
-                                           labels: train.labels, testLabels: split.test.labels, log: log)
+                                           labels: train.labels, testLabels: split.test.labels)
         if umapNeighbors == .workers {
             guard let cluster = backend as? ClusterBackend else {
                 throw ValidationError("--umap-neighbors workers needs a distributed run (--spawn-workers or --workers)")
@@ -186,20 +186,15 @@ struct TrainCommand: ParsableCommand {
             place(others, rest.predictions, rest.hidden)
             return (predictions, hidden)
         }
-        /// The map of the network as it is now (epoch 0 = before training).
-        func mapEpoch(_ epoch: Int) throws -> [String: Double] {
-            guard let maps else { return [:] }
-            let t0 = now()
-            defer { loop.recordMap(seconds: now() - t0) }
+        /// The activations of every training and test image with the weights as they are now (epoch
+        /// `epoch`; 0 = before training), from the backend on this thread.
+        func mapInputs(_ epoch: Int) throws -> (hidden: [Float], testHidden: [Float]) {
             let hidden = try session.guarded { try trainingHidden(afterEpoch: epoch) }
             let testHidden = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: true) }
             CrashPoint.map.reached()
             trainPredictions.append(hidden.predictions)
             testPredictions = testHidden.predictions
-            var m = try session.guarded { try maps.embed(epoch: epoch, hidden: hidden.hidden, testHidden: testHidden.hidden) }
-            m["hidden_seconds"] = now() - t0 - ["umap_seconds", "umap_transform_seconds", "umap_quality_seconds"].reduce(0) { $0 + (m[$1] ?? 0) }
-            watcher?.monitor.mapDone(epoch: epoch, metrics: m)
-            return m
+            return (hidden.hidden, testHidden.hidden)
         }
         let firstMapEpoch = resumed?.firstMapEpoch ?? loop.epochsDone
         /// Epoch `epoch`'s map on disk at once (after its metrics row): the .npy files here, the figure
@@ -229,33 +224,94 @@ struct TrainCommand: ParsableCommand {
             try MapCheckpoint(epoch: epoch, metricsRows: jsonl, warmStart: maps.warmStart).write(in: run)
             log("epoch \(epoch) map written to maps/\(RunDirectory.epochStem(epoch))*.npy in \(fmt(now() - t0, 2)) s", .debug)
         }
+        /// Epoch `epoch`'s map done: its line, its metrics row (the epoch's training metrics `row` and the
+        /// map's `m`) in metrics.jsonl and TensorBoard, its files.
+        func finishMap(_ epoch: Int, row: [String: Double], map m: [String: Double]) throws {
+            guard let maps else { return }
+            log(maps.summary(epoch: epoch, m))
+            watcher?.monitor.mapDone(epoch: epoch, metrics: m)
+            var row = row
+            row["epoch"] = Double(epoch)
+            row.merge(m) { a, _ in a }
+            jsonl.append(row)
+            try run.writeMetricsJSONL(jsonl)
+            try board?.epoch(epoch, row: row)
+            try publishMap(epoch)
+        }
+        // With the training on workers, an epoch's UMAP runs on threads of the lowest priority while the
+        // workers train the next epoch, taking the cores their waits leave idle (about a tenth of the two);
+        // what is left when that epoch ends runs then at full speed. The map's inputs are taken before, so
+        // it is the same map. Not when the neighbour search runs on the workers, who are training.
+        let background = maps != nil && session.liveWorkers != nil && umapNeighbors == .local
+            && ProcessInfo.processInfo.environment["GLASSBOX_MAPS_IN_BACKGROUND"] != "off"
+        let idle = background ? IdleCompute(threads: threads) : nil
+        /// A map whose UMAP is under way in the background.
+        struct PendingMap {
+            let epoch: Int
+            let row: [String: Double]
+            let hiddenSeconds: Double
+            let job: IdleJob<[String: Double]>
+        }
+        var pending: PendingMap?
+        /// Epoch `epoch`'s map (its training metrics `row`): the activations now, the UMAP now or in the
+        /// background (`settleMap`).
+        func mapEpoch(_ epoch: Int, row: [String: Double]) throws {
+            guard let maps else { return }
+            let t0 = now()
+            let inputs = try mapInputs(epoch)
+            let hiddenSeconds = now() - t0
+            if let idle {
+                let job = idle.start { try maps.embed(epoch: epoch, hidden: inputs.hidden, testHidden: inputs.testHidden) }
+                pending = PendingMap(epoch: epoch, row: row, hiddenSeconds: hiddenSeconds, job: job)
+                return
+            }
+            var m = try maps.embed(epoch: epoch, hidden: inputs.hidden, testHidden: inputs.testHidden)
+            m["hidden_seconds"] = hiddenSeconds
+            loop.recordMap(seconds: now() - t0)
+            try finishMap(epoch, row: row, map: m)
+        }
+        /// Writes the background map once it is done (waiting for it if `wait`); whether none is pending
+        /// any more. No checkpoint of a later epoch may be on disk before that map's files and warm start
+        /// are (a crash would leave a map no weights can redo), so every checkpoint asks this first: one
+        /// within the epoch is left for the next if the map is not done, the epoch's own waits for it.
+        func settleMap(wait: Bool) throws -> Bool {
+            guard let p = pending else { return true }
+            if !wait && !p.job.isDone { return false }
+            let t0 = now()
+            var m = try p.job.wait()
+            pending = nil
+            m["hidden_seconds"] = p.hiddenSeconds
+            m["umap_wait_seconds"] = now() - t0
+            loop.recordMap(seconds: p.hiddenSeconds + (now() - t0))
+            try finishMap(p.epoch, row: p.row, map: m)
+            return true
+        }
+        session.checkpointGate = { epochEnd in try settleMap(wait: epochEnd) }
         try run.writeMetrics(loop.history)
+        // A run killed between an epoch's checkpoint and its curves (the last epoch's, say) draws them now.
+        if resumed != nil && !loop.history.isEmpty { figures.curves(loop.history) }
         // The map of the epoch the run starts from, unless a resumed run has it: epoch 0's (before training)
         // has no training figures.
-        if (resumed?.rowsThrough ?? -1) < loop.epochsDone {
-            let map = try mapEpoch(loop.epochsDone)
-            if !map.isEmpty {
-                var row = loop.history.last(where: { $0.epoch == loop.epochsDone })?.metricsRow ?? [:]
-                row["epoch"] = Double(loop.epochsDone)
-                row.merge(map) { a, _ in a }
-                jsonl.append(row)
-                try run.writeMetricsJSONL(jsonl)
-                try board?.epoch(loop.epochsDone, row: row)
-                try publishMap(loop.epochsDone)
-            }
+        if maps != nil && (resumed?.rowsThrough ?? -1) < loop.epochsDone {
+            try mapEpoch(loop.epochsDone, row: loop.history.last(where: { $0.epoch == loop.epochsDone })?.metricsRow ?? [:])
         }
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)
             watcher?.monitor.epochDone(m)
             try run.writeMetrics(loop.history)
             figures.curves(loop.history)
-            var row = m.metricsRow
-            row.merge(try mapEpoch(m.epoch)) { a, _ in a }
-            jsonl.append(row)
-            try run.writeMetricsJSONL(jsonl)
-            try board?.epoch(m.epoch, row: row)
-            try publishMap(m.epoch)
+            if maps != nil {
+                try mapEpoch(m.epoch, row: m.metricsRow)
+            } else {
+                var row = m.metricsRow
+                row["epoch"] = Double(m.epoch)
+                jsonl.append(row)
+                try run.writeMetricsJSONL(jsonl)
+                try board?.epoch(m.epoch, row: row)
+            }
         }
+        _ = try settleMap(wait: true)
+        session.checkpointGate = nil
         let test = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false) }
         let accuracy = Double(test.stats.correct) / Double(max(test.stats.count, 1))
         let confusion = confusionCounts(trueLabels: split.test.labels, predicted: test.predictions)

@@ -41,11 +41,12 @@ final class ResumeTests: XCTestCase {
 
     /// Trains with the crash point `crashAt` armed, checks that the run died of it, then resumes with
     /// `--resume DIR` (plus `resumeArguments`) and returns the resumed run's output.
-    func crashAndResume(_ crashAt: String, extra: [String] = [], resumeArguments: [String] = [], in root: String)
-        throws -> String {
+    func crashAndResume(_ crashAt: String, extra: [String] = [], resumeArguments: [String] = [],
+                        environment: [String: String] = [:], in root: String) throws -> String {
         let dir = root + "/run"
         let crashed = try RunningProcess("glassbox-coordinator", ["train"] + Self.runArguments() + extra + ["--out", dir],
-                                         outputPath: root + "/crashed.log", environment: ["GLASSBOX_CRASH_AT": crashAt])
+                                         outputPath: root + "/crashed.log",
+                                         environment: environment.merging(["GLASSBOX_CRASH_AT": crashAt]) { _, b in b })
         let status = crashed.wait(timeout: 900)
         XCTAssertEqual(crashed.process.terminationReason, .uncaughtSignal, crashed.output)
         XCTAssertEqual(status, SIGKILL, crashed.output)
@@ -126,11 +127,33 @@ final class ResumeTests: XCTestCase {
         let root = try temporaryDirectory(self, "resume-workers")
         let first = freePort(), second = freePort()
         defer { for port in [first, second] { killWorkers(connectedTo: port) } }
+        // Maps made in turn (with workers they are made in the background by default, and a mid-epoch
+        // checkpoint waits for the previous epoch's map: which one comes second would depend on timing).
         let output = try crashAndResume("checkpoint:2", extra: ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:\(first)"],
                                         resumeArguments: ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:\(second)"],
-                                        in: root)
+                                        environment: ["GLASSBOX_MAPS_IN_BACKGROUND": "off"], in: root)
         XCTAssertTrue(output.contains("after epoch 0, step 6 of epoch 1"), output)
         try assertSameOutputs(root + "/run", as: reference, "two workers, killed in epoch 1")
+    }
+
+    /// With workers, an epoch's map is made on low-priority threads while the next epoch trains; a crash
+    /// at any point leaves checkpoints from which the one-process run's files come back.
+    func testTwoWorkerRunWithMapsInTheBackgroundKilledAnywhereResumesToTheOneProcessRunsFiles() throws {
+        let reference = try reference()
+        // map:3: epoch 2's activations taken (epoch 1's map was written before epoch 2's checkpoint);
+        // checkpoint:3: whichever third checkpoint the maps let through (at the latest epoch 3's own).
+        for (crashAt, resumedAfter) in [("map:3", "after epoch 2 (Adam step 16)"), ("checkpoint:3", "resuming")] {
+            let root = try temporaryDirectory(self, "resume-background-\(crashAt.prefix { $0 != ":" })")
+            let first = freePort(), second = freePort()
+            defer { for port in [first, second] { killWorkers(connectedTo: port) } }
+            let output = try crashAndResume(crashAt, extra: ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:\(first)"],
+                                            resumeArguments: ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:\(second)"],
+                                            in: root)
+            let crashed = try String(contentsOfFile: root + "/crashed.log", encoding: .utf8)
+            XCTAssertTrue(crashed.contains("made while the next epoch trained"), "maps made in the background:\n\(crashed)")
+            XCTAssertTrue(output.contains(resumedAfter), output)
+            try assertSameOutputs(root + "/run", as: reference, "two workers, maps in the background, killed at \(crashAt)")
+        }
     }
 
     func testResumeRefusesAChangedMapSettingInOneLine() throws {

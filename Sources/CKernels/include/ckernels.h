@@ -63,4 +63,9 @@ void glassbox_sha256_blocks_shani(uint32_t state[8], const uint8_t *blocks, size
 /// -1 with errno set.
 int glassbox_set_thread_nice(int nice_value);
 
+/// Lowers the calling thread to the lowest CPU priority: Linux's SCHED_IDLE (it runs only on a core no
+/// other thread wants), else nice 19. Returns 1 for SCHED_IDLE, 2 for nice 19, 0 if neither was allowed.
+/// An unprivileged thread cannot raise itself back: call it only on threads that stay low.
+int glassbox_set_thread_idle(void);
+
 #endif

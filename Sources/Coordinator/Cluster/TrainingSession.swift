@@ -19,6 +19,10 @@ final class TrainingSession {
     private var checkpointedEpochs: Int?
     private let checkpointEvery: Int
     private var finished = false
+    /// Asked before each checkpoint whether it may be written now (`epochEnd`: the epoch's own, which
+    /// must be, so the gate may wait): the map of the previous epoch, made in the background, must be on
+    /// disk first. A mid-epoch checkpoint the gate refuses (asked a step ahead) is left out.
+    var checkpointGate: ((_ epochEnd: Bool) throws -> Bool)?
 
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
     /// log level); `local` makes the in-process backend when no workers are asked for, and with workers the
@@ -151,6 +155,12 @@ final class TrainingSession {
     /// for lost workers).
     func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
         loop.checkpointEvery = checkpointEvery
+        loop.mayCheckpoint = checkpointGate.map { gate in { [self, unowned loop] stepsDone in
+            if try gate(false) { return true }
+            log("checkpoint at step \(stepsDone) of epoch \(loop.epochsDone + 1) left out: the previous epoch's map "
+                + "is not on disk yet", .debug)
+            return false
+        } }
         loop.checkpoint = { [self] state in
             let start = now()
             try Checkpoint.write(state, settings: settings, in: run)
@@ -160,6 +170,7 @@ final class TrainingSession {
             CrashPoint.checkpoint.reached()
         }
         let metrics = try guarded { try loop.runEpoch() }
+        _ = try checkpointGate?(true)
         try Checkpoint.write(loop.state, settings: settings, in: run)
         CrashPoint.checkpoint.reached()
         checkpointedEpochs = loop.epochsDone

@@ -14,7 +14,7 @@ func forEachBlock(_ blockCount: Int, threads: Int, _ body: (_ block: Int, _ thre
     }
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: t) { thread in
+        concurrentPerform(iterations: t) { thread in
             FlushToZero.enable()
             var block = thread
             while block < blockCount {
@@ -38,10 +38,20 @@ func forEachBlockAsTaken(_ blockCount: Int, threads: Int, _ body: (_ block: Int)
     let counter = BlockCounter()
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: t) { _ in
+        concurrentPerform(iterations: t) { _ in
             FlushToZero.enable()
             while case let block = counter.take(), block < blockCount { box.value(block) }
         }
+    }
+}
+
+/// `body(i)` for each i in 0..<iterations, in parallel where the calling thread's `ParallelContext` says:
+/// Dispatch's pool, an `IdleCompute`'s helpers (its low priority), or in order on this thread.
+private func concurrentPerform(iterations: Int, _ body: @Sendable (Int) -> Void) {
+    switch ParallelContext.current {
+    case .normal: DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
+    case .idle(let helpers): helpers.perform(iterations: iterations, body)
+    case .inline: for i in 0..<iterations { body(i) }
     }
 }
 
