@@ -284,16 +284,37 @@ struct TrainCommand: ParsableCommand {
             m["umap_wait_seconds"] = now() - t0
             loop.recordMap(seconds: p.hiddenSeconds + (now() - t0))
             try finishMap(p.epoch, row: p.row, map: m)
+            Checkpoint.releaseEpochEnd(in: run)
             return true
         }
         session.checkpointGate = { epochEnd in try settleMap(wait: epochEnd) }
+        loop.afterStep = { _ = try settleMap(wait: false) }  // a map's files on disk at the first step after it is done
         try run.writeMetrics(loop.history)
         // A run killed between an epoch's checkpoint and its curves (the last epoch's, say) draws them now.
         if resumed != nil && !loop.history.isEmpty { figures.curves(loop.history) }
         // The map of the epoch the run starts from, unless a resumed run has it: epoch 0's (before training)
         // has no training figures.
         if maps != nil && (resumed?.rowsThrough ?? -1) < loop.epochsDone {
-            try mapEpoch(loop.epochsDone, row: loop.history.last(where: { $0.epoch == loop.epochsDone })?.metricsRow ?? [:])
+            let epoch = loop.epochsDone
+            let row = loop.history.last(where: { $0.epoch == epoch })?.metricsRow ?? [:]
+            let resumedStep = session.initialState.stepsDone
+            if resumedStep > 0 {
+                // Stopped during the next epoch while this map was made in the background: its weights were kept.
+                guard let epochEnd = try Checkpoint.readEpochEnd(in: run.path), epochEnd.epochsDone == epoch,
+                      epochEnd.stepsDone == 0 else {
+                    throw RunError("cannot resume \(run.path): epoch \(epoch)'s map is not on disk, and \(Checkpoint.epochEndName), "
+                                   + "which would hold that epoch's weights, is missing or of another epoch")
+                }
+                log("making epoch \(epoch)'s map from its weights (\(Checkpoint.epochEndName)), then training on from step "
+                    + "\(resumedStep) of epoch \(epoch + 1)")
+                try session.guarded { try backend.load(epochEnd.model) }
+                try mapEpoch(epoch, row: row)
+                try session.guarded { try backend.load(session.initialState.model) }
+            } else {
+                try mapEpoch(epoch, row: row)
+            }
+        } else if resumed != nil {
+            Checkpoint.releaseEpochEnd(in: run)  // kept for a map that reached the disk before the run stopped
         }
         while loop.epochsDone < epochs {
             let m = try session.runEpoch(loop)

@@ -140,9 +140,12 @@ final class ResumeTests: XCTestCase {
     /// at any point leaves checkpoints from which the one-process run's files come back.
     func testTwoWorkerRunWithMapsInTheBackgroundKilledAnywhereResumesToTheOneProcessRunsFiles() throws {
         let reference = try reference()
+        // checkpoint:1: epoch 1 after step 3, while epoch 0's map is (on 2 cores, surely) still being made:
+        // epoch 0's weights are kept beside it, and the resumed run makes that map from them;
         // map:3: epoch 2's activations taken (epoch 1's map was written before epoch 2's checkpoint);
-        // checkpoint:3: whichever third checkpoint the maps let through (at the latest epoch 3's own).
-        for (crashAt, resumedAfter) in [("map:3", "after epoch 2 (Adam step 16)"), ("checkpoint:3", "resuming")] {
+        // checkpoint:5: epoch 2 after step 3 or 6.
+        for (crashAt, resumedAfter) in [("checkpoint:1", "after epoch 0, step 3 of epoch 1"),
+                                        ("map:3", "after epoch 2 (Adam step 16)"), ("checkpoint:5", "of epoch 2")] {
             let root = try temporaryDirectory(self, "resume-background-\(crashAt.prefix { $0 != ":" })")
             let first = freePort(), second = freePort()
             defer { for port in [first, second] { killWorkers(connectedTo: port) } }
@@ -150,8 +153,16 @@ final class ResumeTests: XCTestCase {
                                             resumeArguments: ["--spawn-workers", "2", "--bind", "tcp://127.0.0.1:\(second)"],
                                             in: root)
             let crashed = try String(contentsOfFile: root + "/crashed.log", encoding: .utf8)
-            XCTAssertTrue(crashed.contains("made while the next epoch trained"), "maps made in the background:\n\(crashed)")
+            if crashAt != "checkpoint:1" {  // killed before any map was done
+                XCTAssertTrue(crashed.contains("made while the next epoch trained"), "maps made in the background:\n\(crashed)")
+            }
             XCTAssertTrue(output.contains(resumedAfter), output)
+            if crashAt == "checkpoint:1" {
+                XCTAssertTrue(output.contains("making epoch 0's map from its weights (checkpoint-epoch.safetensors), "
+                                              + "then training on from step 3 of epoch 1"), output)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/run/checkpoint-epoch.safetensors"),
+                           "the kept epoch end is removed once its map is on disk")
             try assertSameOutputs(root + "/run", as: reference, "two workers, maps in the background, killed at \(crashAt)")
         }
     }

@@ -32,6 +32,34 @@ enum Checkpoint {
         try run.writeAtomically(summaryName, String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n")
     }
 
+    /// `checkpoint-epoch.safetensors`: the last epoch end's checkpoint, kept (a hard link, no copy) while
+    /// that epoch's map is made in the background and checkpoints of the next epoch's steps replace
+    /// `checkpoint.safetensors`: a run stopped then makes the map from these weights on `--resume`, then
+    /// goes on from the newer checkpoint. Removed once the map is on disk.
+    static let epochEndName = "checkpoint-epoch.safetensors"
+
+    /// Keeps the checkpoint on disk now (an epoch end's, whose map is not done) as `epochEndName`, unless
+    /// one is kept already.
+    static func keepEpochEnd(in run: RunDirectory) throws {
+        let kept = run.file(epochEndName)
+        guard !FileManager.default.fileExists(atPath: kept) else { return }
+        guard link(run.file(fileName), kept) == 0 else {
+            throw RunError("cannot keep \(run.file(fileName)) as \(kept): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Removes the kept epoch end (its map is on disk).
+    static func releaseEpochEnd(in run: RunDirectory) {
+        try? FileManager.default.removeItem(atPath: run.file(epochEndName))
+    }
+
+    /// The kept epoch end in `directory`, if there is one.
+    static func readEpochEnd(in directory: String) throws -> TrainingState? {
+        let path = (directory as NSString).appendingPathComponent(epochEndName)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try CheckpointContents.decode(FileBytes.read(path), path: path).0
+    }
+
     /// The path of the checkpoint in `directory`, which must exist.
     static func path(in directory: String) throws -> String {
         let path = (directory as NSString).appendingPathComponent(fileName)

@@ -19,9 +19,10 @@ final class TrainingSession {
     private var checkpointedEpochs: Int?
     private let checkpointEvery: Int
     private var finished = false
-    /// Asked before each checkpoint whether it may be written now (`epochEnd`: the epoch's own, which
-    /// must be, so the gate may wait): the map of the previous epoch, made in the background, must be on
-    /// disk first. A mid-epoch checkpoint the gate refuses (asked a step ahead) is left out.
+    /// Asked before each checkpoint whether the previous epoch's map (made in the background) is on disk,
+    /// writing it if it is done; `epochEnd` (the epoch's own checkpoint) waits for it. Before a mid-epoch
+    /// checkpoint while it is not, the epoch end's checkpoint is kept (`Checkpoint.keepEpochEnd`), so a
+    /// crash loses neither the steps nor that map.
     var checkpointGate: ((_ epochEnd: Bool) throws -> Bool)?
 
     /// Sets up the backend and the starting state. `workerArguments` are passed to spawned workers (data set,
@@ -155,13 +156,11 @@ final class TrainingSession {
     /// for lost workers).
     func runEpoch(_ loop: TrainingLoop) throws -> EpochMetrics {
         loop.checkpointEvery = checkpointEvery
-        loop.mayCheckpoint = checkpointGate.map { gate in { [self, unowned loop] stepsDone in
-            if try gate(false) { return true }
-            log("checkpoint at step \(stepsDone) of epoch \(loop.epochsDone + 1) left out: the previous epoch's map "
-                + "is not on disk yet", .debug)
-            return false
-        } }
         loop.checkpoint = { [self] state in
+            if let gate = checkpointGate, try !gate(false) {
+                // The previous epoch's map is not on disk yet: its weights stay on disk beside this checkpoint.
+                try Checkpoint.keepEpochEnd(in: run)
+            }
             let start = now()
             try Checkpoint.write(state, settings: settings, in: run)
             checkpointedEpochs = state.epochsDone

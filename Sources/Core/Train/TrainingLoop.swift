@@ -85,10 +85,8 @@ public final class TrainingLoop {
     /// Steps between mid-epoch checkpoints (0: none); `checkpoint` receives the state after such a step.
     public var checkpointEvery = 0
     public var checkpoint: ((TrainingState) throws -> Void)?
-    /// Asked one step before each mid-epoch checkpoint (with the steps of the epoch it would hold) whether
-    /// it may be written: the caller may have files that must reach the disk first. If not, that
-    /// checkpoint is left out, and the state it would have read is never asked of the workers.
-    public var mayCheckpoint: ((_ stepsDone: Int) throws -> Bool)?
+    /// Called after every step (and its checkpoint), on this thread: work to pick up between steps.
+    public var afterStep: (() throws -> Void)?
     /// Whether the validation pass also returns its images' `hidden` outputs, kept for the epoch's map
     /// (`validationOutputs`), so that the map need not run those images again.
     public var keepsValidationOutputs = false
@@ -141,26 +139,20 @@ public final class TrainingLoop {
         var samples = 0  // trained by this process, for the rate
         let batch = { (step: Int) in microBatches(of: self.plan.batch(step, of: order), size: self.settings.microBatchSize) }
         var next = firstStep < steps ? batch(firstStep) : nil
-        /// Whether a checkpoint follows `step`, asked of `mayCheckpoint` once.
-        func checkpointFollows(_ step: Int) throws -> Bool {
-            try checkpointsAfter(step, of: steps) && (mayCheckpoint?(step + 1) ?? true)
-        }
-        var checkpointHere = try firstStep < steps && checkpointFollows(firstStep)
         for step in firstStep..<steps {
             let current = next!
             next = step + 1 < steps ? batch(step + 1) : nil
-            let checkpointNext = try next != nil && checkpointFollows(step + 1)
             let upcoming = next.map { UpcomingStep(microBatches: $0, endsEpoch: step + 2 == steps,
-                                                   readsWeights: checkpointNext) }
+                                                   readsWeights: checkpointsAfter(step + 1, of: steps)) }
             let stats = try backend.step(microBatches: current, epoch: epoch, upcoming: upcoming)
             total = total + stats
             samples += stats.count
-            defer { checkpointHere = checkpointNext }
-            if checkpointHere, let checkpoint {
+            if checkpointsAfter(step, of: steps), let checkpoint {
                 stepsDone = step + 1
                 epochStats = total
                 try checkpoint(state)
             }
+            try afterStep?()
             let t = now()
             if t - lastPrint >= settings.progressInterval || step == steps - 1 {
                 lastPrint = t
