@@ -46,9 +46,7 @@ struct ClusterOptions: ParsableArguments {
     var resume: String?
     @Option(parsing: .unconditional,
             help: ArgumentHelp("Also checkpoint every N training steps within an epoch, so that a crash costs at most N "
-                               + "steps (0: only at the end of each epoch). With workers, the previous epoch's map is "
-                               + "made in the background meanwhile, and a checkpoint due before that map is on disk "
-                               + "is left out (a crash then costs the epoch so far).", valueName: "steps"))
+                               + "steps (0: only at the end of each epoch).", valueName: "steps"))
     var checkpointEvery = 100
 
     /// Whether training runs on worker processes.
