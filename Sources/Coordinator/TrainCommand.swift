@@ -271,9 +271,9 @@ struct TrainCommand: ParsableCommand {
             try finishMap(epoch, row: row, map: m)
         }
         /// Writes the background map once it is done (waiting for it if `wait`); whether none is pending
-        /// any more. No checkpoint of a later epoch may be on disk before that map's files and warm start
-        /// are (a crash would leave a map no weights can redo), so every checkpoint asks this first: one
-        /// within the epoch is left for the next if the map is not done, the epoch's own waits for it.
+        /// any more. Every checkpoint asks this first: the epoch's own waits for the map; one within the
+        /// epoch, written while the map is not done, first keeps the epoch end's checkpoint
+        /// (`Checkpoint.keepEpochEnd`), whose weights `--resume` would redo the map from, released here.
         func settleMap(wait: Bool) throws -> Bool {
             guard let p = pending else { return true }
             if !wait && !p.job.isDone { return false }
@@ -332,7 +332,8 @@ struct TrainCommand: ParsableCommand {
             }
         }
         _ = try settleMap(wait: true)
-        session.checkpointGate = nil
+        session.checkpointGate = nil  // both hold this function's state, and through it the loop and session
+        loop.afterStep = nil
         let test = try session.guarded { try backend.evaluate(.test, indices: Array(0..<split.test.count), hidden: false) }
         let accuracy = Double(test.stats.correct) / Double(max(test.stats.count, 1))
         let confusion = confusionCounts(trueLabels: split.test.labels, predicted: test.predictions)
