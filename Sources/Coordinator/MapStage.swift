@@ -74,7 +74,7 @@ final class MapStage {
         "epoch \(epoch) map: UMAP \(lastKind) \(fmt(m["umap_seconds"] ?? 0, 1)) s, transform \(fmt(m["umap_transform_seconds"] ?? 0, 1)) s, "
             + "trustworthiness \(fmt(m["umap_trustworthiness"] ?? 0, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"] ?? 0, 4))"
             + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? "")
-            + (m["umap_wait_seconds"].map { " (made while the next epoch trained; \(fmt($0, 1)) s waited for)" } ?? "")
+            + (m["umap_wait_seconds"].map { " (made in the background beside the training; \(fmt($0, 1)) s waited for)" } ?? "")
     }
 
     /// What the next warm map starts from (nil in fresh mode, or before the first map).
