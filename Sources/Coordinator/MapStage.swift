@@ -11,7 +11,6 @@ final class MapStage {
     let labels: [UInt8]
     let testLabels: [UInt8]
     private var model: UMAPModel?
-    private var lastKind = "fit"
     /// Where the next warm fit starts when no model was fitted in this process (a resumed run).
     private var restoredStart: UMAPWarmStart?
     /// One aligned map (2 x training count floats) per epoch, epoch 0 first.
@@ -30,7 +29,6 @@ final class MapStage {
     /// train/test figure); returns the map's measurements for the metrics files.
     func embed(epoch: Int, hidden: [Float], testHidden: [Float], dim: Int = SeedCNN.hiddenWidth) throws -> [String: Double] {
         let rows = hidden.count / dim
-        let kind = frames.isEmpty ? "fit" : mode == .warm ? "warm-started" : "fresh fit"
         let start = now()
         let next: UMAPModel
         let stages: any NeighborSearchStages = neighborStages ?? ThreadedNeighborStages(threads: options.threads)
@@ -64,14 +62,14 @@ final class MapStage {
         m["umap_quality_seconds"] = now() - t1
         if let last = frames.last { m["umap_frame_displacement"] = frameDisplacement(from: last, to: embedding) }
         frames.append(embedding)
-        lastKind = kind
         return m
     }
 
     /// The log line of the map `embed` just made (logged by the caller's thread: a map made in the
     /// background must not hold the log's lock at its low priority).
     func summary(epoch: Int, _ m: [String: Double]) -> String {
-        "epoch \(epoch) map: UMAP \(lastKind) \(fmt(m["umap_seconds"] ?? 0, 1)) s, transform \(fmt(m["umap_transform_seconds"] ?? 0, 1)) s, "
+        let kind = frames.count == 1 ? "fit" : mode == .warm ? "warm-started" : "fresh fit"  // the first frame is a fit
+        return "epoch \(epoch) map: UMAP \(kind) \(fmt(m["umap_seconds"] ?? 0, 1)) s, transform \(fmt(m["umap_transform_seconds"] ?? 0, 1)) s, "
             + "trustworthiness \(fmt(m["umap_trustworthiness"] ?? 0, 4)), 2-D 10-NN test accuracy \(fmt(m["umap_knn_test_accuracy"] ?? 0, 4))"
             + (m["umap_frame_displacement"].map { ", displacement \(fmt($0, 4))" } ?? "")
             + (m["umap_wait_seconds"].map { " (made in the background beside the training; \(fmt($0, 1)) s waited for)" } ?? "")

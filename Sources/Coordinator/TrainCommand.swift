@@ -324,8 +324,7 @@ struct TrainCommand: ParsableCommand {
             if maps != nil {
                 try mapEpoch(m.epoch, row: m.metricsRow)
             } else {
-                var row = m.metricsRow
-                row["epoch"] = Double(m.epoch)
+                let row = m.metricsRow
                 jsonl.append(row)
                 try run.writeMetricsJSONL(jsonl)
                 try board?.epoch(m.epoch, row: row)

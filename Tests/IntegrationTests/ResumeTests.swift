@@ -143,9 +143,10 @@ final class ResumeTests: XCTestCase {
         // checkpoint:1: epoch 1 after step 3, while epoch 0's map is (on 2 cores, surely) still being made:
         // epoch 0's weights are kept beside it, and the resumed run makes that map from them;
         // map:3: epoch 2's activations taken (epoch 1's map was written before epoch 2's checkpoint);
-        // checkpoint:5: epoch 2 after step 3 or 6.
+        // checkpoint:5: epoch 2 after step 6 (epoch 1 after steps 3, 6, 8, epoch 2 after step 3, then this).
         for (crashAt, resumedAfter) in [("checkpoint:1", "after epoch 0, step 3 of epoch 1"),
-                                        ("map:3", "after epoch 2 (Adam step 16)"), ("checkpoint:5", "of epoch 2")] {
+                                        ("map:3", "after epoch 2 (Adam step 16)"),
+                                        ("checkpoint:5", "after epoch 1, step 6 of epoch 2")] {
             let root = try temporaryDirectory(self, "resume-background-\(crashAt.prefix { $0 != ":" })")
             let first = freePort(), second = freePort()
             defer { for port in [first, second] { killWorkers(connectedTo: port) } }
