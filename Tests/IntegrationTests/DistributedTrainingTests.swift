@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import XCTest
 
@@ -134,6 +135,33 @@ final class DistributedTrainingTests: XCTestCase {
         }
         XCTAssertEqual(imposed.output.components(separatedBy: "kernels reference of reference/avx2").count - 1, 2, imposed.output)
         XCTAssertEqual(try imposed.weightsDigest(), try alone.weightsDigest())
+    }
+
+    /// The mixed cluster users have: a host with AVX2 only (its BLAS on the `Zen` core) beside one with AVX-512
+    /// (its BLAS on whatever core OpenBLAS picks there). Forced here on one AVX-512 CPU, each worker on its own
+    /// path: both paths run at once in one run and the weights are the one-process run's, bit for bit.
+    func testAnAVX2WorkerBesideAnAVX512WorkerGivesTheWeightsOfOneProcess() throws {
+        guard KernelPath.supported.contains(.avx512) else {
+            throw XCTSkip("this CPU has no AVX-512: the avx512 path cannot run here (the reference worker of the test above covers a mixed cluster)")
+        }
+        let expected = try reference()
+        let root = try temporaryDirectory(self, "avx2-avx512")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let wide = try startWorker(endpoint, ["--kernels", "avx512"], logPath: root + "/worker-avx512.log")
+        let narrow = try RunningProcess("glassbox-worker", ["--connect", endpoint, "--data", try mnistDirectory(), "--threads", "1",
+                                                            "--kernels", "avx2"],
+                                        outputPath: root + "/worker-avx2.log", environment: ["OPENBLAS_CORETYPE": "Zen"])
+        let mixed = try train(Self.shortRun() + ["--workers", "2", "--bind", endpoint], in: root + "/mixed", timeout: 300)
+        XCTAssertEqual(mixed.status, 0, mixed.output)
+        XCTAssertEqual(wide.wait(timeout: 30), 0, wide.output)
+        XCTAssertEqual(narrow.wait(timeout: 30), 0, narrow.output)
+        XCTAssertTrue(wide.output.contains("kernels: avx512 (--kernels)"), wide.output)
+        XCTAssertTrue(narrow.output.contains("kernels: avx2 (--kernels)") && narrow.output.contains("core Zen"), narrow.output)
+        XCTAssertTrue(mixed.output.contains("kernels avx512 of reference/avx2/avx512"), mixed.output)
+        XCTAssertTrue(mixed.output.contains("kernels avx2 of reference/avx2/avx512"), mixed.output)
+        XCTAssertEqual(try mixed.weightsDigest(), try expected.weightsDigest(),
+                       "an avx2 and an avx512 worker changed the weights:\n\(mixed.output)")
+        XCTAssertEqual(try mixed.metricsWithoutTimings(), try expected.metricsWithoutTimings())
     }
 
     func testSIGKILLedWorkerMidEpochAndALateJoinerLeaveTheWeightsUnchanged() throws {
