@@ -4,7 +4,11 @@
 // Neither changes any lane's sequence of fused multiply-adds.
 #include "vector_kernels.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unaligned loads and stores
@@ -91,6 +95,111 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unalign
                 }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
+    }
+
+// The backward pass of a convolution whose output gradient comes from a 2x2 max-pool: at most one pixel of
+// each window has a nonzero gradient in each channel (none where the ReLU clipped the maximum or dropout
+// dropped it), so about 85 % of its values are zero. These kernels skip the products with a zero output
+// gradient, and take the others in the order the dense kernels do: each value is the dense chain of fused
+// multiply-adds without its zero terms (the readable reference skips the same terms).
+
+// Bit c of the result is set where row[c] != 0 (NaN counts as nonzero; -0 as zero).
+__attribute__((target("avx2"))) static inline uint32_t nonzero_mask_avx2(const float *row) {
+    const __m256 zero = _mm256_setzero_ps();
+    uint32_t m = 0;
+    for (int v = 0; v < 4; v++)
+        m |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(row + 8 * v), zero, _CMP_NEQ_UQ)) << (8 * v);
+    return m;
+}
+__attribute__((target("avx512f"))) static inline uint32_t nonzero_mask_avx512(const float *row) {
+    const __m512 zero = _mm512_setzero_ps();
+    return (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(row), zero, _CMP_NEQ_UQ)
+         | (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(row + 16), zero, _CMP_NEQ_UQ) << 16;
+}
+
+// Pixels per block of the weight gradient: each channel's pixels with a nonzero gradient are listed per block.
+#define SPARSE_BLOCK 128
+
+#define TAP_POINTERS_2(x, offs, t0) (x) + (offs)[(t0)], (x) + (offs)[(t0) + 1]
+#define TAP_POINTERS_4(x, offs, t0) (x) + (offs)[(t0)], (x) + (offs)[(t0) + 1], (x) + (offs)[(t0) + 2], (x) + (offs)[(t0) + 3]
+
+// TAPS taps per pass over a channel's list: 2 TAPS accumulators of 16 floats (a column of the kernel
+// gradient) stay in registers.
+#define DEFINE_SPARSE_BACKWARD(SUFFIX, TARGET, TAPS)                                                          \
+    __attribute__((target(TARGET))) void glassbox_conv32_backward_sparse_##SUFFIX(                            \
+        const float *input, const float *output_gradient, float *kernel_gradient,                             \
+        const float *transposed_kernel, float *input_gradient, const ptrdiff_t tap_offsets[4],                \
+        ptrdiff_t size, ptrdiff_t images) {                                                                   \
+        const ptrdiff_t pitch = size + 1, pixels = images * pitch * pitch, before = pitch + 1;                \
+        const ptrdiff_t offs[4] = {tap_offsets[0] * 32, tap_offsets[1] * 32, tap_offsets[2] * 32,            \
+                                   tap_offsets[3] * 32};                                                      \
+        /* masks of pixels [-before, pixels): the transposed taps reach before the first image (zero slack) */ \
+        uint32_t *masks_ = malloc((size_t)(pixels + before) * sizeof(uint32_t));                              \
+        float *columns = aligned_alloc(64, 32 * 128 * sizeof(float));                                         \
+        if (!masks_ || !columns) abort();                                                                     \
+        uint32_t *masks = masks_ + before;                                                                    \
+        for (ptrdiff_t p = -before; p < pixels; p++) masks[p] = nonzero_mask_##SUFFIX(output_gradient + p * 32); \
+        /* the kernel gradient by output channel: columns[co][t * 32 + ci] */                                 \
+        for (int t = 0; t < 4; t++)                                                                           \
+            for (int ci = 0; ci < 32; ci++)                                                                   \
+                for (int co = 0; co < 32; co++) columns[co * 128 + t * 32 + ci] = kernel_gradient[t * 1024 + ci * 32 + co]; \
+        int32_t lists[32][SPARSE_BLOCK];                                                                      \
+        int counts[32];                                                                                       \
+        for (ptrdiff_t start = 0; start < pixels; start += SPARSE_BLOCK) {                                    \
+            const ptrdiff_t end = start + SPARSE_BLOCK < pixels ? start + SPARSE_BLOCK : pixels;              \
+            for (int co = 0; co < 32; co++) counts[co] = 0;                                                   \
+            for (ptrdiff_t p = start; p < end; p++)                                                           \
+                for (uint32_t m = masks[p]; m; m &= m - 1) {                                                  \
+                    const int co = __builtin_ctz(m);                                                          \
+                    lists[co][counts[co]++] = (int32_t)p;                                                     \
+                }                                                                                             \
+            for (int co = 0; co < 32; co++) {                                                                 \
+                if (counts[co] == 0) continue;                                                                \
+                for (int t0 = 0; t0 < 4; t0 += (TAPS)) {                                                      \
+                    float *column = columns + co * 128 + t0 * 32;                                             \
+                    v16 acc[TAPS][2];                                                                         \
+                    for (int t = 0; t < (TAPS); t++) { acc[t][0] = LOAD(column + 32 * t); acc[t][1] = LOAD(column + 32 * t + 16); } \
+                    const float *const xt[TAPS] = {TAP_POINTERS_##TAPS(input, offs, t0)};                    \
+                    const float *const dc = output_gradient + co;                                             \
+                    for (int i = 0; i < counts[co]; i++) {                                                    \
+                        const ptrdiff_t p = (ptrdiff_t)lists[co][i] * 32;                                     \
+                        const v16 s = SPLAT(dc[p]);                                                           \
+                        for (int t = 0; t < (TAPS); t++) {                                                    \
+                            acc[t][0] = FMA(LOAD(xt[t] + p), s, acc[t][0]);                                   \
+                            acc[t][1] = FMA(LOAD(xt[t] + p + 16), s, acc[t][1]);                              \
+                        }                                                                                     \
+                    }                                                                                         \
+                    for (int t = 0; t < (TAPS); t++) { STORE(column + 32 * t, acc[t][0]); STORE(column + 32 * t + 16, acc[t][1]); } \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int t = 0; t < 4; t++)                                                                           \
+            for (int ci = 0; ci < 32; ci++)                                                                   \
+                for (int co = 0; co < 32; co++) kernel_gradient[t * 1024 + ci * 32 + co] = columns[co * 128 + t * 32 + ci]; \
+        /* the input gradient: per valid pixel q, taps in order, then the nonzero channels of q - offset in order */ \
+        for (ptrdiff_t n = 0; n < images; n++) {                                                              \
+            for (ptrdiff_t i = 0; i < size; i++) {                                                            \
+                const ptrdiff_t row = n * pitch * pitch + i * pitch;                                          \
+                for (ptrdiff_t q = row; q < row + size; q++) {                                                \
+                    v16 a0 = SPLAT(0.0f), a1 = SPLAT(0.0f);                                                   \
+                    for (int t = 0; t < 4; t++) {                                                             \
+                        const ptrdiff_t p = q - tap_offsets[t];                                               \
+                        const float *d = output_gradient + p * 32;                                            \
+                        const float *w = transposed_kernel + t * 1024;                                        \
+                        for (uint32_t m = masks[p]; m; m &= m - 1) {                                          \
+                            const int co = __builtin_ctz(m);                                                  \
+                            const v16 s = SPLAT(d[co]);                                                       \
+                            a0 = FMA(s, LOAD(w + co * 32), a0);                                               \
+                            a1 = FMA(s, LOAD(w + co * 32 + 16), a1);                                          \
+                        }                                                                                     \
+                    }                                                                                         \
+                    STORE(input_gradient + q * 32, a0);                                                       \
+                    STORE(input_gradient + q * 32 + 16, a1);                                                  \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        free(columns);                                                                                        \
+        free(masks_);                                                                                         \
     }
 
 // One tile of R rows x CV vectors of 16 columns: R x CV accumulators loaded from c, a chain over l, stored
@@ -222,4 +331,6 @@ DEFINE_GEMM(avx2, AVX2, 1)      // tiles of 6 rows x 16 columns: 12 of the 16 ym
 DEFINE_GEMM(avx512, AVX512, 2)  // 6 x 32: 12 of the 32 zmm registers
 DEFINE_GEMM_PACKED(avx2, AVX2, 1)
 DEFINE_GEMM_PACKED(avx512, AVX512, 2)
+DEFINE_SPARSE_BACKWARD(avx2, AVX2, 2)     // 8 ymm accumulators
+DEFINE_SPARSE_BACKWARD(avx512, AVX512, 4) // 8 zmm accumulators
 #endif

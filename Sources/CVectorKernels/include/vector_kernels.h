@@ -28,6 +28,19 @@ void glassbox_conv32_weight_gradient_avx2(const float *input, const float *outpu
                                           float *kernel_gradient, const ptrdiff_t tap_offsets[4],
                                           ptrdiff_t size, ptrdiff_t images);
 
+/// The backward pass of a 32 -> 32 convolution whose output gradient is mostly zero (it comes from a max-pool):
+/// kernel_gradient[t] += input shifted by tap t, transposed, times output_gradient (as the weight gradient
+/// above), and input_gradient[q] = sum over taps t of output_gradient[q - tap_offsets[t]] . transposed_kernel[t]
+/// for every valid pixel q (pad pixels untouched), transposed_kernel: [4][32 out][32 in]. Products whose
+/// output gradient is zero (or -0) are skipped; the others are taken in the dense kernels' order. The output
+/// gradient's pad pixels and the size + 2 pixels of slack before it must be zero.
+void glassbox_conv32_backward_sparse_avx512(const float *input, const float *output_gradient, float *kernel_gradient,
+                                            const float *transposed_kernel, float *input_gradient,
+                                            const ptrdiff_t tap_offsets[4], ptrdiff_t size, ptrdiff_t images);
+void glassbox_conv32_backward_sparse_avx2(const float *input, const float *output_gradient, float *kernel_gradient,
+                                          const float *transposed_kernel, float *input_gradient,
+                                          const ptrdiff_t tap_offsets[4], ptrdiff_t size, ptrdiff_t images);
+
 /// c[i][j] = scale * (c[i][j] + sum over l < k of a(i, l) * b[l][j]) for i < m, j < n, where
 /// a(i, l) = a[i * a_row + l * a_col] (a row-major matrix, or with the strides swapped its transpose),
 /// b has row stride ldb and c row stride ldc. The sum is a chain of fused multiply-adds in order of l,

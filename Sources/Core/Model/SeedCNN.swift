@@ -202,10 +202,9 @@ public final class CNNWorkspace: @unchecked Sendable {
         if dropout { Dropout.apply(dFlat.pointer, mask: mask2.pointer, count: m * SeedCNN.flatWidth) }
         MaxPoolReLU.backward(outputGradient: dFlat.pointer, argmax: arg2, outputPadded: false,
                              inputGradient: dA4.pointer, inputGeometry: g14)
-        Conv2x2.weightGradient32(input: a3.pointer, outputGradient: dA4.pointer, kernelGradient: gr + o.c4k,
-                                 biasGradient: gr + o.c4b, geometry: g14, path: kernelPath)
-        Conv2x2.inputGradient32(outputGradient: dA4.pointer, inputGradient: dA3.pointer,
-                                transposedKernel: kernels.conv4.pointer, geometry: g14, path: kernelPath)
+        Conv2x2.backwardAfterPool32(input: a3.pointer, outputGradient: dA4.pointer, kernelGradient: gr + o.c4k,
+                                    biasGradient: gr + o.c4b, transposedKernel: kernels.conv4.pointer,
+                                    inputGradient: dA3.pointer, geometry: g14, path: kernelPath)
         Conv2x2.weightGradient32(input: p1.pointer, outputGradient: dA3.pointer, kernelGradient: gr + o.c3k,
                                  biasGradient: gr + o.c3b, geometry: g14, path: kernelPath)
         Conv2x2.inputGradient32(outputGradient: dA3.pointer, inputGradient: dP1.pointer,
@@ -213,10 +212,9 @@ public final class CNNWorkspace: @unchecked Sendable {
         if dropout { Dropout.apply(dP1.pointer, mask: mask1.pointer, count: g14.floatCount) }
         MaxPoolReLU.backward(outputGradient: dP1.pointer, argmax: arg1, outputPadded: true,
                              inputGradient: dA2.pointer, inputGeometry: g28)
-        Conv2x2.weightGradient32(input: a1.pointer, outputGradient: dA2.pointer, kernelGradient: gr + o.c2k,
-                                 biasGradient: gr + o.c2b, geometry: g28, path: kernelPath)
-        Conv2x2.inputGradient32(outputGradient: dA2.pointer, inputGradient: dA1.pointer,
-                                transposedKernel: kernels.conv2.pointer, geometry: g28, path: kernelPath)
+        Conv2x2.backwardAfterPool32(input: a1.pointer, outputGradient: dA2.pointer, kernelGradient: gr + o.c2k,
+                                    biasGradient: gr + o.c2b, transposedKernel: kernels.conv2.pointer,
+                                    inputGradient: dA1.pointer, geometry: g28, path: kernelPath)
         Conv2x2.weightGradient1(input: x.pointer, outputGradient: dA1.pointer, kernelGradient: gr + o.c1k,
                                 biasGradient: gr + o.c1b, geometry: gx)
     }

@@ -141,6 +141,103 @@ final class KernelPathTests: XCTestCase {
         }
     }
 
+    /// The backward pass after a max-pool skips the products with a zero output gradient; on a gradient shaped like
+    /// the pool's (one cell of each window per channel, or none; some -0 where dropout zeroed a negative value)
+    /// every path gives the bits of the dense kernels, which add those zero products.
+    func testSparseBackwardAfterAPoolMatchesTheDenseKernelsBitForBit() {
+        for (size, images) in [(28, 2), (14, 3)] {
+            var rng = SplitMix64(seed: UInt64(100 + size), stream: .sampling)
+            func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+            let c = makeCase(size: size, images: images, seed: UInt64(size) + 1)
+            let g = c.geometry
+            let pooled = g.makeBuffer()
+            var nonzero = 0
+            for n in 0..<images {
+                for i in stride(from: 0, to: size, by: 2) {
+                    for j in stride(from: 0, to: size, by: 2) {
+                        for ch in 0..<32 {
+                            let cell = Int(rng.next() % 6)  // 4, 5: no gradient in this window and channel
+                            guard cell < 4 else { continue }
+                            let q = n * g.pixelsPerImage + (i + cell / 2) * g.pitch + j + cell % 2
+                            let value = uniform() * 1e-2
+                            pooled.pointer[q * 32 + ch] = value < -8e-3 ? -0.0 : value  // dropout of a negative value
+                            if value >= -8e-3 { nonzero += 1 }
+                        }
+                    }
+                }
+            }
+            XCTAssertGreaterThan(nonzero, 0)
+            let offsets = [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3]
+            let start = (0..<4096).map { Float($0 % 7) * 0.01 }
+            let transposed = c.weights  // any [tap][co][ci] array serves
+            // The dense readable kernels: every product, zero or not.
+            var expectedKernel = start
+            expectedKernel.withUnsafeMutableBufferPointer {
+                Conv2x2.referenceWeightGradient32(input: c.input.pointer, outputGradient: pooled.pointer,
+                                                  kernelGradient: $0.baseAddress!, offsets: offsets,
+                                                  pixels: images * g.pixelsPerImage)
+            }
+            let expectedInput = g.makeBuffer()
+            transposed.withUnsafeBufferPointer {
+                Conv2x2.referenceApply32(input: pooled.pointer, output: expectedInput.pointer, weights: $0.baseAddress!,
+                                         bias: nil, offsets: offsets.map { -$0 }, geometry: g)
+            }
+            var expectedBias = [Float](repeating: 0, count: 32)
+            Conv2x2.addChannelSums(pooled.pointer, pixels: images * g.pixelsPerImage, into: &expectedBias)
+            XCTAssertNotEqual(expectedKernel, start)
+            for path in KernelPath.supported {
+                var kernel = start, bias = [Float](repeating: 0, count: 32)
+                let input = g.makeBuffer()
+                transposed.withUnsafeBufferPointer { w in
+                    Conv2x2.backwardAfterPool32(input: c.input.pointer, outputGradient: pooled.pointer, kernelGradient: &kernel,
+                                                biasGradient: &bias, transposedKernel: w.baseAddress!,
+                                                inputGradient: input.pointer, geometry: g, path: path)
+                }
+                XCTAssertEqual(kernel.map(\.bitPattern), expectedKernel.map(\.bitPattern), "\(path.rawValue): weight gradient, size \(size)")
+                XCTAssertEqual(bias.map(\.bitPattern), expectedBias.map(\.bitPattern), "\(path.rawValue): bias gradient, size \(size)")
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: input.pointer, count: g.floatCount)).map(\.bitPattern),
+                               Array(UnsafeBufferPointer(start: expectedInput.pointer, count: g.floatCount)).map(\.bitPattern),
+                               "\(path.rawValue): input gradient, size \(size)")
+            }
+        }
+    }
+
+    /// The pool's backward pass writes every cell of its input gradient, valid and pad, in a buffer full of NaN:
+    /// the window's winner gets the gradient, every other cell (and every cell where the ReLU clipped) zero.
+    func testPoolBackwardRoutesEachGradientToItsWinnerAndRewritesEveryCell() {
+        for outputPadded in [true, false] {
+            let c = makeCase(size: 14, images: 2, seed: 31)
+            let g = c.geometry
+            let half = g.size / 2, outPitch = outputPadded ? half + 1 : half
+            let outCount = g.images * outPitch * outPitch * 32
+            var pooled = [Float](repeating: 0, count: outCount), argmax = [UInt8](repeating: 0, count: outCount)
+            MaxPoolReLU.forward(input: c.input.pointer, inputGeometry: g, output: &pooled, outputPadded: outputPadded,
+                                argmax: &argmax)
+            let outGradient = (0..<outCount).map { Float($0 % 13) - 6 }
+            let inGradient = g.makeBuffer()
+            inGradient.pointer.update(repeating: .nan, count: g.floatCount)
+            MaxPoolReLU.backward(outputGradient: outGradient, argmax: argmax, outputPadded: outputPadded,
+                                 inputGradient: inGradient.pointer, inputGeometry: g)
+            var routed = 0
+            for n in 0..<g.images {
+                for r in 0..<g.pitch {
+                    for col in 0..<g.pitch {
+                        for ch in 0..<32 {
+                            let value = inGradient.pointer[(n * g.pixelsPerImage + r * g.pitch + col) * 32 + ch]
+                            var expected: Float = 0
+                            if r < g.size && col < g.size {
+                                let o = (n * outPitch * outPitch + (r / 2) * outPitch + col / 2) * 32 + ch
+                                if Int(argmax[o]) == (r % 2) * 2 + col % 2 { expected = outGradient[o]; routed += 1 }
+                            }
+                            XCTAssertEqual(value.bitPattern, expected.bitPattern, "padded \(outputPadded): image \(n) (\(r), \(col)) channel \(ch)")
+                        }
+                    }
+                }
+            }
+            XCTAssertGreaterThan(routed, g.images * half * half * 32 / 2, "most windows have a positive maximum")
+        }
+    }
+
     func testDenseProductOnEveryPathMatchesTheReferenceBitForBit() {
         var rng = SplitMix64(seed: 21, stream: .sampling)
         func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
