@@ -99,9 +99,10 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));  // for unalign
 
 // The backward pass of a convolution whose output gradient comes from a 2x2 max-pool: at most one pixel of
 // each window has a nonzero gradient in each channel (none where the ReLU clipped the maximum or dropout
-// dropped it), so at least three quarters of its values are zero. These kernels skip the products with a
-// zero output gradient, and take the others in the order the dense kernels do: each value is the dense chain
-// of fused multiply-adds without its zero terms (the readable reference skips the same terms).
+// dropped it), so at least three quarters of its values are zero (on MNIST 90-98 %: BENCHMARKS.md). These
+// kernels skip the products with a zero output gradient, and take the others in the order the dense kernels
+// do: each value is the dense chain of fused multiply-adds without its zero terms (the readable reference
+// skips the same terms).
 
 // Bit c of the result is set where row[c] != 0 (NaN counts as nonzero; -0 as zero).
 __attribute__((target("avx2"))) static inline uint32_t nonzero_mask_avx2(const float *row) {

@@ -200,7 +200,7 @@ public enum Conv2x2 {
     /// The backward pass of a 32 -> 32 convolution followed by ReLU and max-pooling (`MaxPoolReLU`), whose
     /// output gradient is zero in at least three of every four pixels of each channel: the weight and bias
     /// gradients as `weightGradient32` and the input gradient as `inputGradient32`, skipping the products with
-    /// a zero output gradient (at least three in four). Every value is the chain of fused
+    /// a zero output gradient (at least three in four; 90-98 % on MNIST). Every value is the chain of fused
     /// multiply-adds of the dense kernels without its zero terms, in the same order, on every path.
     /// dOut's pad pixels and slack must be zero (as `MaxPoolReLU.backward` leaves them).
     public static func backwardAfterPool32(
