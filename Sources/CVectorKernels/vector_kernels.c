@@ -121,9 +121,6 @@ __attribute__((target("avx512f"))) static inline uint32_t nonzero_mask_avx512(co
 // Pixels per block of the weight gradient: each channel's pixels with a nonzero gradient are listed per block.
 #define SPARSE_BLOCK 128
 
-#define TAP_POINTERS_2(x, offs, t0) (x) + (offs)[(t0)], (x) + (offs)[(t0) + 1]
-#define TAP_POINTERS_4(x, offs, t0) (x) + (offs)[(t0)], (x) + (offs)[(t0) + 1], (x) + (offs)[(t0) + 2], (x) + (offs)[(t0) + 3]
-
 // TAPS taps per pass over a channel's list: 2 TAPS accumulators of 16 floats (a column of the kernel
 // gradient) stay in registers.
 #define DEFINE_SPARSE_BACKWARD(SUFFIX, TARGET, TAPS)                                                          \
@@ -160,7 +157,8 @@ __attribute__((target("avx512f"))) static inline uint32_t nonzero_mask_avx512(co
                     float *column = columns + co * 128 + t0 * 32;                                             \
                     v16 acc[TAPS][2];                                                                         \
                     for (int t = 0; t < (TAPS); t++) { acc[t][0] = LOAD(column + 32 * t); acc[t][1] = LOAD(column + 32 * t + 16); } \
-                    const float *const xt[TAPS] = {TAP_POINTERS_##TAPS(input, offs, t0)};                    \
+                    const float *xt[TAPS];                                                                    \
+                    for (int t = 0; t < (TAPS); t++) xt[t] = input + offs[t0 + t];                            \
                     const float *const dc = output_gradient + co;                                             \
                     for (int i = 0; i < counts[co]; i++) {                                                    \
                         const ptrdiff_t p = (ptrdiff_t)lists[co][i] * 32;                                     \

@@ -106,9 +106,8 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(alone.status, 0, alone.output)
         let endpoint = "tcp://127.0.0.1:\(freePort())"
         let fast = try startWorker(endpoint, ["--kernels", "auto"], logPath: root + "/worker-fast.log")
-        let slow = try RunningProcess("glassbox-worker", ["--connect", endpoint, "--data", try mnistDirectory(), "--threads", "1",
-                                                          "--kernels", "reference"],
-                                      outputPath: root + "/worker-reference.log", environment: ["OPENBLAS_CORETYPE": "Sandybridge"])
+        let slow = try startWorker(endpoint, ["--kernels", "reference"], logPath: root + "/worker-reference.log",
+                                   environment: ["OPENBLAS_CORETYPE": "Sandybridge"])
         let mixed = try train(settings + ["--workers", "2", "--bind", endpoint], in: root + "/mixed", timeout: 300)
         XCTAssertEqual(mixed.status, 0, mixed.output)
         XCTAssertTrue(slow.output.contains("kernels: reference (--kernels)") && slow.output.contains("core Sandybridge"), slow.output)
@@ -148,9 +147,8 @@ final class DistributedTrainingTests: XCTestCase {
         let root = try temporaryDirectory(self, "avx2-avx512")
         let endpoint = "tcp://127.0.0.1:\(freePort())"
         let wide = try startWorker(endpoint, ["--kernels", "avx512"], logPath: root + "/worker-avx512.log")
-        let narrow = try RunningProcess("glassbox-worker", ["--connect", endpoint, "--data", try mnistDirectory(), "--threads", "1",
-                                                            "--kernels", "avx2"],
-                                        outputPath: root + "/worker-avx2.log", environment: ["OPENBLAS_CORETYPE": "Zen"])
+        let narrow = try startWorker(endpoint, ["--kernels", "avx2"], logPath: root + "/worker-avx2.log",
+                                     environment: ["OPENBLAS_CORETYPE": "Zen"])
         let mixed = try train(Self.shortRun() + ["--workers", "2", "--bind", endpoint], in: root + "/mixed", timeout: 300)
         XCTAssertEqual(mixed.status, 0, mixed.output)
         XCTAssertEqual(wide.wait(timeout: 30), 0, wide.output)

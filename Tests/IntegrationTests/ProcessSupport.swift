@@ -181,8 +181,10 @@ func train(_ arguments: [String], in directory: String, timeout: Double = 240) t
     return RunResult(status: status, output: process.output, directory: directory)
 }
 
-/// Starts a `glassbox-worker` connecting to `endpoint`, its output in `logPath`.
-func startWorker(_ endpoint: String, _ arguments: [String], logPath: String) throws -> RunningProcess {
+/// Starts a `glassbox-worker` connecting to `endpoint`, its output in `logPath`; `environment` is added to this
+/// process' environment.
+func startWorker(_ endpoint: String, _ arguments: [String], logPath: String,
+                 environment: [String: String] = [:]) throws -> RunningProcess {
     try RunningProcess("glassbox-worker", ["--connect", endpoint, "--data", try mnistDirectory(), "--threads", "1"] + arguments,
-                       outputPath: logPath)
+                       outputPath: logPath, environment: environment)
 }
