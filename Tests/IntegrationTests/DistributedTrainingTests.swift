@@ -203,6 +203,26 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertFalse(survivor?.contains(" 0 applied whole here") ?? true, "the survivor applied whole updates after the kill")
     }
 
+    /// Two spawned workers leave their step gradients in their shared file, and the coordinator copies none of
+    /// them: when a third worker joins mid-epoch, the coordinator reads the steps still in the file and
+    /// recomputes the older ones. The joiner must get exactly the weights the two hold.
+    func testAWorkerJoiningTwoSpawnedOnesMidEpochGetsTheirWeightsFromTheStepsTheyLeftInTheirFile() throws {
+        let expected = try reference().weightsDigest()
+        let root = try temporaryDirectory(self, "join-spawned")
+        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let coordinator = try startTraining(Self.shortRun() + ["--spawn-workers", "2", "--bind", endpoint], in: root + "/run")
+        XCTAssertTrue(coordinator.waitForOutput("2 live", timeout: 60), coordinator.output)
+        Thread.sleep(forTimeInterval: 0.5)
+        let c = try startWorker(endpoint, [], logPath: root + "/worker-c.log")
+        XCTAssertEqual(coordinator.wait(timeout: 240), 0, coordinator.output)
+        let run = RunResult(status: 0, output: coordinator.output, directory: root + "/run")
+        XCTAssertEqual(try run.weightsDigest(), expected, "a worker joining spawned ones changed the weights:\n\(run.output)")
+        XCTAssertEqual(try run.metricsWithoutTimings(), try reference().metricsWithoutTimings())
+        XCTAssertTrue(run.output.contains("joined as rank 3"), "the third worker joined mid-run:\n\(run.output)")
+        XCTAssertEqual(c.wait(timeout: 30), 0, c.output)
+        XCTAssertTrue(c.output.contains("samples/s while computing"), "the joiner computed steps:\n\(c.output)")
+    }
+
     /// The same with SIGSTOP for 4 s, then SIGCONT. Where the stop lands decides what happens: mid-compute,
     /// the coordinator waits for the result; mid-update, the partner waits 1 s for the share, then goes on
     /// alone (or, finding the share not whole, gets the state from the coordinator). Either way: no hang,

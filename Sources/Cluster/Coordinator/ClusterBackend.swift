@@ -18,8 +18,8 @@ import Protocol
 /// epoch and every so many steps, see `keptStepsBeforeReport`) and the steps since, and catches up only
 /// when it needs the weights between reports (a joining worker, or the only worker lost mid-epoch): it
 /// applies the kept updates, and recomputes in this process the steps whose gradient stayed on their
-/// worker (`LocalBackend` gives the same bits). The next step's assignment is sent right behind the
-/// update, so a worker never waits for the coordinator between steps. With `WeightSync.weights` the
+/// worker or in the spawned workers' shared file (`LocalBackend` gives the same bits). The next step's
+/// assignment is sent right behind the update, so a worker never waits for the coordinator between steps. With `WeightSync.weights` the
 /// coordinator applies Adam and sends the weights. A weights SHA-256 check before each evaluation (so once
 /// per epoch) catches a replica that drifted and resends it the weights.
 public final class ClusterBackend: ComputeBackend {
@@ -38,7 +38,7 @@ public final class ClusterBackend: ComputeBackend {
     /// time (every 32, as before, cost 2-7 %: 24,000 images on 2 workers, AMD EPYC, 4 pairs of runs). The
     /// price is on the coordinator: up to 128 kept updates (about 1 MB each: 128 MB), and catching up with them
     /// when a worker joins mid-epoch (a few ms each), or recomputing up to 128 steps a lost sole worker kept
-    /// back (about 5 s on 2 cores).
+    /// back, or that spawned workers left in their shared file (2.5-5 s on 2 cores).
     static let keptStepsBeforeReport = 128
 
     /// A step since the kept state.
@@ -47,7 +47,8 @@ public final class ClusterBackend: ComputeBackend {
         case update(StepGradient, samples: Int)
         /// A step whose only worker applied its gradient without sending it: recomputed here if needed.
         case recompute(microBatches: [ArraySlice<Int>], epoch: Int)
-        /// A step whose gradient is in the spawned workers' shared file, not yet copied here (`readSharedSteps`).
+        /// A step whose gradient was left in the spawned workers' shared file and not copied here: read from the
+        /// file if it is still there when the weights are needed, recomputed here if not (`resolveSharedSteps`).
         case shared([SharedGradientParts.Location], samples: Int, microBatches: [ArraySlice<Int>], epoch: Int)
     }
 
@@ -98,14 +99,14 @@ public final class ClusterBackend: ComputeBackend {
     /// The current weights and Adam state: the kept state with the steps since applied or recomputed.
     public func model() -> ModelState {
         guard !pending.isEmpty else { return base }
-        readSharedSteps()
+        resolveSharedSteps()
         let recomputed = pending.count(where: { if case .recompute = $0 { true } else { false } })
         let start = now()
         var local: LocalBackend?  // holds the state while consecutive steps are recomputed
         for step in pending {
             switch step {
             case .shared:
-                preconditionFailure("ClusterBackend: a step in the shared file was not read")
+                preconditionFailure("ClusterBackend: a step in the shared file was not resolved")
             case .update(let gradient, let samples):
                 if let holder = local {
                     base = holder.model()
@@ -125,7 +126,7 @@ public final class ClusterBackend: ComputeBackend {
         if let local { base = local.model() }
         if recomputed > 0 {
             log("recomputed \(recomputed) step\(recomputed == 1 ? "" : "s") since the last reported state in "
-                + "\(fmt(now() - start, 2)) s (their worker kept the gradients)")
+                + "\(fmt(now() - start, 2)) s (their gradients stayed with the workers)")
         }
         pending = []
         return base
@@ -187,9 +188,9 @@ public final class ClusterBackend: ComputeBackend {
                                         endsEpoch: upcoming.endsEpoch || upcoming.readsWeights))
             ahead = (upcoming.microBatches, epoch, upcoming.endsEpoch)
         }
-        // The workers now compute the next step into the file's other regions: this step's parts stay put
-        // until the update after next, which is sent only after the next call has read them here.
-        readSharedSteps()
+        // A step left in the shared file is not copied here: in a healthy run a worker reports its state before
+        // the coordinator needs the weights (epoch ends, checkpoints), so a copy every step (about 1 MB, and a
+        // fresh page of memory for each of its bytes until the next report) would only take the workers' CPU.
         return stats
     }
 
@@ -198,9 +199,10 @@ public final class ClusterBackend: ComputeBackend {
         SharedGradientParts.Location(part, weightsVersion: version)
     }
 
-    /// Copies the steps left in the shared file into the kept steps. A part that is not there any more (a
-    /// local process wrote where it must not) leaves its step to be recomputed here if it is ever needed.
-    private func readSharedSteps() {
+    /// Turns the steps left in the shared file into kept steps: those whose parts are still there (the last
+    /// one or two: a worker's region is rewritten two versions later) are read, the others are recomputed here
+    /// (`model()`), as the steps a sole worker applied itself are.
+    private func resolveSharedSteps() {
         guard let gradientParts else { return }
         for (i, step) in pending.enumerated() {
             guard case .shared(let locations, let samples, let microBatches, let epoch) = step else { continue }
@@ -208,8 +210,7 @@ public final class ClusterBackend: ComputeBackend {
             case .success(let gradient):
                 pending[i] = .update(gradient, samples: samples)
             case .failure(let error):
-                log("a step's gradient left in the shared file was overwritten (\(error)); it is recomputed here if needed",
-                    .warning)
+                log("a step's gradient is no longer in the shared file (\(error)); it is recomputed here", .debug)
                 pending[i] = .recompute(microBatches: microBatches, epoch: epoch)
             }
         }

@@ -142,6 +142,8 @@ public final class WorkerSession {
     /// and leave their step gradients in the same file (`SharedGradientParts`).
     private let sharedUpdate: SharedUpdate?
     private let gradientParts: SharedGradientParts?
+    /// The last step read from `gradientParts`; its storage is reused for the next (about 1 MB a step).
+    private var partsRead = StepGradient.empty
     /// Shares of split steps whose gradient this worker left in the shared file, and those it sent.
     private var partsLeft = 0
     private var partsSent = 0
@@ -514,9 +516,9 @@ public final class WorkerSession {
                 return nil
             }
             let locations = u.sharedParts.map { SharedGradientParts.Location($0, weightsVersion: u.version - 1) }
-            switch gradientParts.read(locations) {
-            case .success(let gradient):
-                return gradient
+            switch gradientParts.read(locations, into: &partsRead) {
+            case .success:
+                return partsRead
             case .failure(let error):
                 reportError(.wrongWeightsVersion, "cannot read the update of version \(u.version) from the shared file: "
                             + "\(error)", envelope)

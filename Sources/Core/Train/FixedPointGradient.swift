@@ -25,10 +25,18 @@ public struct FixedPointGradient: Sendable, Equatable {
     }
 
     public mutating func add(_ other: FixedPointGradient) {
+        other.values.withUnsafeBufferPointer { add($0) }
+    }
+
+    /// Adds `other` (as many values as this one holds) entry by entry.
+    public mutating func add(_ other: UnsafeBufferPointer<Int64>) {
         precondition(other.count == count)
-        values.withUnsafeMutableBufferPointer { a in
-            other.values.withUnsafeBufferPointer { b in for i in 0..<a.count { a[i] &+= b[i] } }
-        }
+        values.withUnsafeMutableBufferPointer { a in for i in 0..<a.count { a[i] &+= other[i] } }
+    }
+
+    /// Makes every entry zero, keeping the storage.
+    public mutating func setZero() {
+        values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 
     /// The mean over `samples` samples, as Float.

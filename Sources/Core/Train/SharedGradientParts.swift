@@ -84,10 +84,45 @@ public final class SharedGradientParts: @unchecked Sendable {
 
     /// The part at `location`, or why it cannot be read (not written, another part, rewritten while read).
     public func read(_ location: Location) -> Result<StepGradient, SharedUpdateError> {
-        read(location, copying: true).map { $0! }
+        read([location])
     }
 
-    private func read(_ location: Location, copying: Bool) -> Result<StepGradient?, SharedUpdateError> {
+    /// Whether the part at `location` is there, whole, without copying it.
+    public func check(_ location: Location) -> Result<Void, SharedUpdateError> {
+        withPart(location) { _, _, _ in () }
+    }
+
+    /// The parts at `locations` appended in order: a step's gradient.
+    public func read(_ locations: [Location]) -> Result<StepGradient, SharedUpdateError> {
+        var whole = StepGradient.empty
+        return read(locations, into: &whole).map { whole }
+    }
+
+    /// The parts at `locations` appended in order into `whole`, which is replaced; its arrays keep their
+    /// storage, so a process that reads every step's parts into the same value touches no new memory.
+    public func read(_ locations: [Location], into whole: inout StepGradient) -> Result<Void, SharedUpdateError> {
+        whole.sums.setZero()
+        whole.flatRows.removeAll(keepingCapacity: true)
+        whole.deltaRows.removeAll(keepingCapacity: true)
+        whole.rows = 0
+        for location in locations {
+            let copied = withPart(location) { sums, flat, delta in
+                whole.sums.add(sums)
+                whole.flatRows.append(contentsOf: flat)
+                whole.deltaRows.append(contentsOf: delta)
+                whole.rows += location.rows
+            }
+            if case .failure = copied { return copied }
+        }
+        return .success(())
+    }
+
+    /// Calls `body` with the sums and rows of the part at `location` if it is there, and whole after `body`
+    /// (else what `body` copied must be dropped), or says why it is not.
+    private func withPart<T>(
+        _ location: Location,
+        _ body: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> T
+    ) -> Result<T, SharedUpdateError> {
         guard location.member >= 0 && location.member < members, location.rows >= 1, location.rows <= rowsCapacity else {
             return .failure(SharedUpdateError("no part of \(location.rows) rows can be in member \(location.member)'s region "
                                               + "(\(members) members, \(rowsCapacity) rows each)"))
@@ -103,39 +138,18 @@ public final class SharedGradientParts: @unchecked Sendable {
                     + "\(found.1) (\(found.2) rows)") + ", not that of version \(location.weightsVersion) from micro-batch "
                 + "\(location.firstMicroBatch) (\(location.rows) rows)"))
         }
-        guard copying else { return .success(nil) }
         let rows = location.rows
         let sums = UnsafeBufferPointer(start: (region + SharedGradientParts.regionHeaderBytes).assumingMemoryBound(to: Int64.self),
                                        count: StepGradient.packedCount)
         let flat = (region + SharedGradientParts.regionHeaderBytes + StepGradient.packedCount * 8)
             .assumingMemoryBound(to: Float.self)
-        let gradient = StepGradient(sums: FixedPointGradient(values: Array(sums)),
-                                    flatRows: Array(UnsafeBufferPointer(start: flat, count: rows * SeedCNN.flatWidth)),
-                                    deltaRows: Array(UnsafeBufferPointer(start: flat + rows * SeedCNN.flatWidth,
-                                                                         count: rows * SeedCNN.hiddenWidth)),
-                                    rows: rows)
+        let result = body(sums, UnsafeBufferPointer(start: flat, count: rows * SeedCNN.flatWidth),
+                          UnsafeBufferPointer(start: flat + rows * SeedCNN.flatWidth, count: rows * SeedCNN.hiddenWidth))
         guard glassbox_shared_load(header) == before else {
             return .failure(SharedUpdateError("local worker \(location.member) rewrote its part of version "
                                               + "\(location.weightsVersion) while it was being read"))
         }
-        return .success(gradient)
-    }
-
-    /// Whether the part at `location` is there, whole, without copying it.
-    public func check(_ location: Location) -> Result<Void, SharedUpdateError> {
-        read(location, copying: false).map { _ in () }
-    }
-
-    /// The parts at `locations` appended in order: a step's gradient.
-    public func read(_ locations: [Location]) -> Result<StepGradient, SharedUpdateError> {
-        var whole = StepGradient.empty
-        for location in locations {
-            switch read(location) {
-            case .success(let part): whole.append(part)
-            case .failure(let error): return .failure(error)
-            }
-        }
-        return .success(whole)
+        return .success(result)
     }
 
     private func region(_ member: Int, _ weightsVersion: UInt64) -> UnsafeMutableRawPointer {

@@ -39,6 +39,28 @@ final class SharedGradientPartsTests: XCTestCase {
         XCTAssertEqual(try reader.read([a, b]).get().mean(samples: 50, threads: 1), part(0, 50).mean(samples: 50, threads: 1))
     }
 
+    func testReadingStepAfterStepIntoOneValueGivesEachStepAsAFreshReadDoes() throws {
+        // A worker reads every step's parts into the same value, to reuse its storage: each read must replace
+        // the last one whole (sums, rows and their count), not add to it, whatever the sizes in turn.
+        let (writers, reader) = try file()
+        var reused = StepGradient.empty
+        for (version, (sizeA, sizeB)) in [(7 as UInt64, (30, 20)), (8, (10, 10)), (9, (20, 40))] {
+            let a = try XCTUnwrap(writers[0].write(part(0, sizeA, epoch: Int(version)), weightsVersion: version, firstMicroBatch: 0))
+            let b = try XCTUnwrap(writers[1].write(part(sizeA, sizeB, epoch: Int(version)), weightsVersion: version,
+                                                   firstMicroBatch: sizeA / 10))
+            XCTAssertNoThrow(try reader.read([a, b], into: &reused).get())
+            var whole = part(0, sizeA, epoch: Int(version))
+            whole.append(part(sizeA, sizeB, epoch: Int(version)))
+            XCTAssertEqual(reused, whole, "version \(version)")
+            XCTAssertEqual(reused, try reader.read([a, b]).get(), "version \(version)")
+        }
+        // A part that is not there fails the read, naming it.
+        let missing = SharedGradientParts.Location(member: 1, weightsVersion: 12, firstMicroBatch: 0, rows: 10)
+        XCTAssertThrowsError(try reader.read([missing], into: &reused).get()) {
+            XCTAssertTrue("\($0)".contains("not that of version 12 from micro-batch 0 (10 rows)"), "\($0)")
+        }
+    }
+
     func testTheNextVersionsPartsGoToTheOtherRegionAndTheOneAfterReplacesThem() throws {
         let (writers, reader) = try file()
         let v7 = try XCTUnwrap(writers[0].write(part(0, 20), weightsVersion: 7, firstMicroBatch: 0))
