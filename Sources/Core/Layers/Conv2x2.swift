@@ -335,3 +335,86 @@ public enum Conv2x2 {
         }
     }
 }
+
+/// The first two convolutions of the model as one: conv1 (1 -> 32 channels) and conv2 (32 -> 32) have no
+/// activation between them, so conv2(conv1(x)) is one 3x3 convolution from the image to 32 channels, 9 x 32
+/// products a pixel instead of 4 x 32 + 4 x 32 x 32 (0.45 of the forward pass' 11.45 MFLOP a sample instead of
+/// 6.6). Keras' `same` padding pads conv1's output with zeros, not with its bias, so on the last row and column
+/// conv2 sees fewer of conv1's pixels: four kernels and biases, by (last row, last column). Formed from the
+/// weights once per update (`update`), in a fixed order, the same on every kernel path.
+///
+/// The same function as the two layers in turn, rounded differently; inference only (validation, test,
+/// hidden outputs): training keeps the two layers, whose gradients need conv1's output.
+public final class ComposedConvolutions: @unchecked Sendable {
+    /// kernels[(v * 9 + a * 3 + b) * 32 + co] and biases[v * 32 + co]; v = 2 * (last row) + (last column).
+    let kernels = FloatBuffer(count: 4 * 9 * 32), biases = FloatBuffer(count: 4 * 32)
+    public init() {}
+
+    /// Forms the four kernels and biases from conv1's kernel (taps x 32) and bias and conv2's kernel (taps x
+    /// 32 x 32, `Conv2x2`'s layout) and bias.
+    public func update(kernel1: UnsafePointer<Float>, bias1: UnsafePointer<Float>,
+                       kernel2: UnsafePointer<Float>, bias2: UnsafePointer<Float>) {
+        for v in 0..<4 {
+            // The taps of conv2 whose conv1 pixel lies in the image.
+            let rows = v & 2 != 0 ? 1 : 2, cols = v & 1 != 0 ? 1 : 2
+            for co in 0..<32 {
+                var bias = bias2[co]
+                for er in 0..<rows {
+                    for ec in 0..<cols {
+                        for ci in 0..<32 { bias.addProduct(bias1[ci], kernel2[(er * 2 + ec) * 1024 + ci * 32 + co]) }
+                    }
+                }
+                biases.pointer[v * 32 + co] = bias
+                for a in 0..<3 {
+                    for b in 0..<3 {
+                        // Image tap (a, b) reaches conv2's output through conv2 tap (er, ec) and conv1 tap (a - er, b - ec).
+                        var sum: Float = 0
+                        for er in 0..<rows {
+                            for ec in 0..<cols {
+                                let dr = a - er, dc = b - ec
+                                guard (0...1).contains(dr) && (0...1).contains(dc) else { continue }
+                                for ci in 0..<32 {
+                                    sum.addProduct(kernel1[(dr * 2 + dc) * 32 + ci], kernel2[(er * 2 + ec) * 1024 + ci * 32 + co])
+                                }
+                            }
+                        }
+                        kernels.pointer[(v * 9 + a * 3 + b) * 32 + co] = sum
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Conv2x2 {
+    /// conv2's output straight from the image (`ComposedConvolutions`). input: padded layout with 1 channel;
+    /// output: the same geometry with 32 channels (its pad pixels are not written).
+    public static func forwardComposed(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                       composed: ComposedConvolutions, geometry g: PaddedGeometry) {
+        precondition(g.channels == 1)
+        let kernels = UnsafePointer(composed.kernels.pointer), biases = UnsafePointer(composed.biases.pointer)
+        let pitch = g.pitch, last = g.size - 1
+        for n in 0..<g.images {
+            for i in 0..<g.size {
+                let row = n * g.pixelsPerImage + i * pitch
+                for j in 0..<g.size {
+                    // Past the last row and column the input is its zero padding: those taps are skipped.
+                    let v = (i == last ? 2 : 0) | (j == last ? 1 : 0)
+                    let rows = i == last ? 2 : 3, cols = j == last ? 2 : 3
+                    let bias = biases + v * 32
+                    var acc0 = load8(bias), acc1 = load8(bias + 8), acc2 = load8(bias + 16), acc3 = load8(bias + 24)
+                    for a in 0..<rows {
+                        for b in 0..<cols {
+                            let s = SIMD8<Float>(repeating: input[row + j + a * pitch + b])
+                            let k = kernels + (v * 9 + a * 3 + b) * 32
+                            acc0.addProduct(s, load8(k)); acc1.addProduct(s, load8(k + 8))
+                            acc2.addProduct(s, load8(k + 16)); acc3.addProduct(s, load8(k + 24))
+                        }
+                    }
+                    let o = output + (row + j) * 32
+                    store8(acc0, o); store8(acc1, o + 8); store8(acc2, o + 16); store8(acc3, o + 24)
+                }
+            }
+        }
+    }
+}

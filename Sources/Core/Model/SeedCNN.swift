@@ -24,7 +24,15 @@ public enum SeedCNN {
         let dense = 2.0 * (1568.0 * 512 + 512 * 10)
         return conv + dense
     }()
-    /// Training FLOPs per sample: forward plus both backward products, less conv1's input gradient.
+    /// Inference FLOPs per sample: the forward pass with conv1 and conv2 run as one 3x3 convolution
+    /// (`ComposedConvolutions`), as `CNNEngine.evaluate` does.
+    public static let inferenceFlopsPerSample: Double = {
+        let conv = 2.0 * 32 * (Double(28 * 28) * 9 + Double(14 * 14) * 4 * 64)
+        let dense = 2.0 * (1568.0 * 512 + 512 * 10)
+        return conv + dense
+    }()
+    /// Training FLOPs per sample: forward plus both backward products, less conv1's input gradient (counted
+    /// dense: the backward pass after each max-pool skips the products of its zero gradients).
     public static let trainingFlopsPerSample: Double = 3 * forwardFlopsPerSample - 2.0 * 4 * 32 * 28 * 28
 }
 
@@ -81,6 +89,8 @@ public final class CNNWorkspace: @unchecked Sendable {
     public let gradient: FloatBuffer
     public private(set) var labels: [UInt8] = []
     public private(set) var sampleCount = 0
+    /// Whether the last `forward` kept what `backward` needs (it did not run the composed convolutions).
+    private var readyForBackward = false
     /// The build of the kernels this workspace runs (the same bits on each).
     public let kernelPath: KernelPath
     /// The dense layers' transposed input gradients (`Dense.backward`).
@@ -137,15 +147,22 @@ public final class CNNWorkspace: @unchecked Sendable {
 
     /// Forward pass. With `dropout` (epoch, seed, sample indices) set, applies training-mode dropout.
     /// Returns the micro-batch's loss sum and correct count. `hiddenKernel`, if given, is the hidden layer's
-    /// kernel of `w` packed for this workspace's path.
+    /// kernel of `w` packed for this workspace's path. With `composed` (formed from `w`), the first two
+    /// convolutions run as one and conv1's output is not kept: inference only, `backward` may not follow.
     @discardableResult
-    public func forward(parameters w: UnsafePointer<Float>, dropout: DropoutKey?, hiddenKernel: PackedMatrix? = nil)
-        -> BatchStats {
+    public func forward(parameters w: UnsafePointer<Float>, dropout: DropoutKey?, hiddenKernel: PackedMatrix? = nil,
+                        composed: ComposedConvolutions? = nil) -> BatchStats {
         let o = SeedOffsets.shared
         let m = sampleCount
         let (gx, g28, g14) = geometries()
-        Conv2x2.forward1(input: x.pointer, output: a1.pointer, kernel: w + o.c1k, bias: w + o.c1b, geometry: gx)
-        Conv2x2.forward32(input: a1.pointer, output: a2.pointer, kernel: w + o.c2k, bias: w + o.c2b, geometry: g28, path: kernelPath)
+        if let composed {
+            Conv2x2.forwardComposed(input: x.pointer, output: a2.pointer, composed: composed, geometry: gx)
+        } else {
+            Conv2x2.forward1(input: x.pointer, output: a1.pointer, kernel: w + o.c1k, bias: w + o.c1b, geometry: gx)
+            Conv2x2.forward32(input: a1.pointer, output: a2.pointer, kernel: w + o.c2k, bias: w + o.c2b, geometry: g28,
+                              path: kernelPath)
+        }
+        readyForBackward = composed == nil
         MaxPoolReLU.forward(input: a2.pointer, inputGeometry: g28, output: p1.pointer, outputPadded: true, argmax: arg1)
         if let key = dropout {
             for s in 0..<m {
@@ -181,6 +198,7 @@ public final class CNNWorkspace: @unchecked Sendable {
     /// from the sufficient factors `flat` and `dHidden`, see StepGradient).
     public func backward(parameters w: UnsafePointer<Float>, kernels: BackwardKernels, dropout: Bool,
                          hiddenKernel: Bool = true) {
+        precondition(readyForBackward, "CNNWorkspace: backward after an inference-only forward (conv1's output not kept)")
         let o = SeedOffsets.shared
         let m = sampleCount
         let (gx, g28, g14) = geometries()

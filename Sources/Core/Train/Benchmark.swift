@@ -57,7 +57,7 @@ public enum Benchmark {
         var best = Double.infinity
         for _ in 0..<rounds { best = min(best, seconds { _ = engine.evaluate(idx, data: data, hidden: true) }) }
         let sps = Double(samples) / best
-        return Result(samplesPerSecond: sps, gflops: sps * SeedCNN.forwardFlopsPerSample / 1e9)
+        return Result(samplesPerSecond: sps, gflops: sps * SeedCNN.inferenceFlopsPerSample / 1e9)
     }
 
     static func syntheticImages(count: Int) -> LabeledImages {

@@ -14,6 +14,9 @@ public final class CNNEngine: @unchecked Sendable {
     public let microBatchSize: Int
     private let workspaces: [CNNWorkspace]
     private let kernels = BackwardKernels()
+    /// conv1 and conv2 as one convolution, for inference (`evaluate`); formed there when the weights changed.
+    private let composed = ComposedConvolutions()
+    private var composedIsCurrent = false
     /// The hidden layer's kernel packed for the kernel path, once per weight update for all forward passes.
     private let hiddenPanels: PackedMatrix
     /// The current weights, in the parameter layout.
@@ -56,6 +59,7 @@ public final class CNNEngine: @unchecked Sendable {
     /// The layouts derived from the weights, once per update: the transposed conv kernels of the backward
     /// pass and the hidden kernel's panels.
     private func rearrangeParameters() {
+        composedIsCurrent = false
         parameters.withUnsafeBufferPointer {
             kernels.update(from: $0.baseAddress!)
             hiddenPanels.pack($0.baseAddress! + SeedCNN.layout["hidden/kernel"].offset, ldb: SeedCNN.hiddenWidth)
@@ -116,10 +120,15 @@ public final class CNNEngine: @unchecked Sendable {
         let acts = SharedArray(repeating: Float(0), count: hidden ? total * 512 : 0)
         let stats = SharedArray(repeating: BatchStats(), count: mbs.count)
         withWeights { w in
+            if !composedIsCurrent {
+                let o = SeedOffsets.shared
+                composed.update(kernel1: w + o.c1k, bias1: w + o.c1b, kernel2: w + o.c2k, bias2: w + o.c2b)
+                composedIsCurrent = true
+            }
             parallel(mbs.count) { ws, j in
                 let mb = mbs[j]
                 ws.load(data, indices: mb)
-                stats[j] = ws.forward(parameters: w, dropout: nil, hiddenKernel: hiddenPanels)
+                stats[j] = ws.forward(parameters: w, dropout: nil, hiddenKernel: hiddenPanels, composed: self.composed)
                 for (k, c) in ws.predictions().enumerated() { preds[starts[j] + k] = c }
                 if hidden { ws.hiddenOutputs(into: acts.pointer + starts[j] * 512) }
             }

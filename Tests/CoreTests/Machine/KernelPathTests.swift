@@ -238,6 +238,40 @@ final class KernelPathTests: XCTestCase {
         }
     }
 
+    /// conv2(conv1(x)) computed as one 3x3 convolution equals the two convolutions in turn (Keras' `same`
+    /// padding: conv1's output padded with zeros, so the last row and column differ from a plain 3x3 kernel) up
+    /// to rounding, at every pixel of every image, pad pixels included.
+    func testComposedFirstTwoConvolutionsEqualTheTwoInTurn() {
+        var rng = SplitMix64(seed: 77, stream: .sampling)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        let gx = PaddedGeometry(size: 28, channels: 1, images: 3), g = PaddedGeometry(size: 28, channels: 32, images: 3)
+        let x = gx.makeBuffer()
+        gx.forEachValidPixel { x.pointer[$0] = uniform() < 0 ? 0 : uniform() }  // [0, 1] pixels, half of them 0
+        let k1 = (0..<128).map { _ in uniform() * 0.5 }, b1 = (0..<32).map { _ in uniform() * 0.1 }
+        let k2 = (0..<4096).map { _ in uniform() * 0.2 }, b2 = (0..<32).map { _ in uniform() * 0.1 }
+        let a1 = g.makeBuffer(), inTurn = g.makeBuffer(), composedOut = g.makeBuffer()
+        Conv2x2.forward1(input: x.pointer, output: a1.pointer, kernel: k1, bias: b1, geometry: gx)
+        Conv2x2.referenceApply32(input: a1.pointer, output: inTurn.pointer, weights: k2, bias: b2,
+                                 offsets: [g.tapOffsets.0, g.tapOffsets.1, g.tapOffsets.2, g.tapOffsets.3], geometry: g)
+        let composed = ComposedConvolutions()
+        composed.update(kernel1: k1, bias1: b1, kernel2: k2, bias2: b2)
+        Conv2x2.forwardComposed(input: x.pointer, output: composedOut.pointer, composed: composed, geometry: gx)
+        var worst: Float = 0
+        for q in 0..<(g.images * g.pixelsPerImage) {
+            for c in 0..<32 {
+                let (a, b) = (inTurn.pointer[q * 32 + c], composedOut.pointer[q * 32 + c])
+                worst = max(worst, abs(a - b) / max(1, abs(a)))
+            }
+        }
+        XCTAssertLessThan(worst, 1e-5, "largest difference, relative to max(1, |value|)")
+        // The last row and column are where a plain 3x3 kernel would be wrong: they hold values, and match.
+        for (i, j) in [(27, 27), (27, 5), (5, 27), (0, 0)] {
+            let q = (2 * g.pixelsPerImage + i * g.pitch + j) * 32
+            XCTAssertNotEqual(composedOut.pointer[q], 0)
+            XCTAssertEqual(composedOut.pointer[q], inTurn.pointer[q], accuracy: 1e-5, "pixel (\(i), \(j)) of the third image")
+        }
+    }
+
     func testDenseProductOnEveryPathMatchesTheReferenceBitForBit() {
         var rng = SplitMix64(seed: 21, stream: .sampling)
         func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
