@@ -43,6 +43,8 @@ public final class WorkerPool: @unchecked Sendable {
     /// The last update without rows left out, encoded once for every worker without a share of its step.
     private var encodedUpdate: (version: UInt64, inSharedParts: Bool, bytes: [UInt8])?
     private var stopping = false
+    /// Until when the pool's thread waits for commands without sleeping (`serve`).
+    private var spinUntil = 0.0
     /// When each worker was last sent a piece of work, for `observer`'s answer times.
     private var workSentAt: [WorkerID: Double] = [:]
 
@@ -244,7 +246,15 @@ public final class WorkerPool: @unchecked Sendable {
             for line in repeated.flush() { log(line, .warning) }
         }
         while !stopping {
-            let ready = (try? ZMQSocket.poll([router, wakeReceiver], timeoutMs: pollTimeoutMs())) ?? []
+            var ready: [Int] = []
+            // Just after a job finished, the training loop's next commands (the update, the next assignment)
+            // come within a fraction of a millisecond: wait for them awake, yielding to any other thread.
+            while ready.isEmpty && now() < spinUntil {
+                ready = (try? ZMQSocket.poll([router, wakeReceiver], timeoutMs: 0)) ?? []
+                if ready.isEmpty { sched_yield() }
+            }
+            spinUntil = 0
+            if ready.isEmpty { ready = (try? ZMQSocket.poll([router, wakeReceiver], timeoutMs: pollTimeoutMs())) ?? [] }
             if ready.contains(1) {
                 while (try? wakeReceiver.receive(timeoutMs: 0)) != nil {}
             }
@@ -326,6 +336,7 @@ public final class WorkerPool: @unchecked Sendable {
             case .finish(let outcome):
                 lock.withLock { jobOutcome = outcome }
                 jobDone.signal()
+                spinUntil = now() + 0.001
             case .fail(let error):
                 lock.withLock { failure = error }
             case .log(let line, let level):
