@@ -20,10 +20,11 @@ num() { echo "$1" | grep "$2" | grep -oE '[0-9]+ samples/s' | grep -oE '[0-9]+' 
 gt=$(num "$G" "glassbox training"); gf=$(num "$G" "glassbox forward")
 kt=$(num "$R" "keras training"); kf=$(num "$R" "keras forward")
 pt=$(num "$R" "torch training"); pf=$(num "$R" "torch forward")
-ratio() { python3 -c "print(f'{$1/$2:.2f}x')" 2>/dev/null || echo n/a; }
-echo "== ratios (goal: training >= 2x Keras and >= 1.5x PyTorch; forward >= 1.5x PyTorch)"
-echo "training: glassbox/keras $(ratio "$gt" "$kt"), glassbox/torch $(ratio "$gt" "$pt")"
-echo "forward:  glassbox/keras $(ratio "$gf" "$kf"), glassbox/torch $(ratio "$gf" "$pf")"
+# ratio GLASSBOX OTHER GOAL: the ratio, marked when it is below its goal (issue 11)
+ratio() { python3 -c "r = $1 / $2; print(f'{r:.2f}x' + ('' if r >= $3 else ' (goal $3x MISSED)'))" 2>/dev/null || echo n/a; }
+echo "== ratios (goals: training >= 2x Keras and >= 1.5x PyTorch; forward >= 1.5x Keras and PyTorch)"
+echo "training: glassbox/keras $(ratio "$gt" "$kt" 2), glassbox/torch $(ratio "$gt" "$pt" 1.5)"
+echo "forward:  glassbox/keras $(ratio "$gf" "$kf" 1.5), glassbox/torch $(ratio "$gf" "$pf" 1.5)"
 echo "== peak memory of a training process (1 epoch on the 60,000 real images, no maps)"
 /usr/bin/time -f "peak RSS %M KiB" "$BIN/glassbox-coordinator" train --data "$DATA" --epochs 1 \
   --no-maps --out "$(mktemp -d)" --log-level warning 2>&1 | grep "peak RSS"
