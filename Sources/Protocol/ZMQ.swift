@@ -265,6 +265,22 @@ public final class ZMQSocket: @unchecked Sendable {
         return items.indices.filter { items[$0].revents & Int16(ZMQ_POLLIN) != 0 }
     }
 
+    /// `poll`, but first for up to `awake` seconds without sleeping (trying again and again, yielding the CPU
+    /// between tries), for a message expected within a millisecond or two: a thread that sleeps leaves its core
+    /// idle, and an idle core (on a VM above all) takes its time to wake when the message comes.
+    public static func poll(_ sockets: [ZMQSocket], awake: Double, thenTimeoutMs timeoutMs: Int) throws(ZMQError) -> [Int] {
+        if awake > 0 {
+            let clock = ContinuousClock()
+            let deadline = clock.now + .nanoseconds(Int64(awake * 1e9))
+            repeat {
+                let ready = try poll(sockets, timeoutMs: 0)
+                if !ready.isEmpty { return ready }
+                sched_yield()
+            } while clock.now < deadline
+        }
+        return try poll(sockets, timeoutMs: timeoutMs)
+    }
+
     private func open(_ operation: String) throws(ZMQError) -> UnsafeMutableRawPointer {
         guard let handle else { throw ZMQError(operation, code: ENOTSOCK, reason: "socket is closed") }
         return handle

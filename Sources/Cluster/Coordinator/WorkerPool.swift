@@ -44,7 +44,7 @@ public final class WorkerPool: @unchecked Sendable {
     private var encodedUpdate: (version: UInt64, inSharedParts: Bool, bytes: [UInt8])?
     private var stopping = false
     /// Until when the pool's thread waits for commands without sleeping (`serve`).
-    private var spinUntil = 0.0
+    private var awakeUntil = 0.0
     /// When each worker was last sent a piece of work, for `observer`'s answer times.
     private var workSentAt: [WorkerID: Double] = [:]
 
@@ -246,15 +246,11 @@ public final class WorkerPool: @unchecked Sendable {
             for line in repeated.flush() { log(line, .warning) }
         }
         while !stopping {
-            var ready: [Int] = []
             // Just after a job finished, the training loop's next commands (the update, the next assignment)
-            // come within a fraction of a millisecond: wait for them awake, yielding to any other thread.
-            while ready.isEmpty && now() < spinUntil {
-                ready = (try? ZMQSocket.poll([router, wakeReceiver], timeoutMs: 0)) ?? []
-                if ready.isEmpty { sched_yield() }
-            }
-            spinUntil = 0
-            if ready.isEmpty { ready = (try? ZMQSocket.poll([router, wakeReceiver], timeoutMs: pollTimeoutMs())) ?? [] }
+            // come within a fraction of a millisecond: awake for them.
+            let ready = (try? ZMQSocket.poll([router, wakeReceiver], awake: awakeUntil - now(),
+                                             thenTimeoutMs: pollTimeoutMs())) ?? []
+            awakeUntil = 0
             if ready.contains(1) {
                 while (try? wakeReceiver.receive(timeoutMs: 0)) != nil {}
             }
@@ -336,7 +332,7 @@ public final class WorkerPool: @unchecked Sendable {
             case .finish(let outcome):
                 lock.withLock { jobOutcome = outcome }
                 jobDone.signal()
-                spinUntil = now() + 0.001
+                awakeUntil = now() + 0.001
             case .fail(let error):
                 lock.withLock { failure = error }
             case .log(let line, let level):

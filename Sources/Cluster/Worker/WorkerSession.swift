@@ -134,14 +134,14 @@ public final class WorkerSession {
     private var lastHeard: Double?
     private var lastSent = 0.0
     /// Until when the session waits for the coordinator's next message without sleeping (`run`).
-    private var spinUntil = 0.0
+    private var awakeUntil = 0.0
     private var nextHello = 0.0
     private var helloBackoff = 0.25
     private var connected = false
     private var throughput = EpochThroughput()
     private lazy var umapRows = UMAPRowWorker(threads: identity.threads)
     /// How long a worker that left its share of a step in the shared file waits awake for the update.
-    static let updateSpin = 0.003
+    static let awakeForUpdate = 0.003
     /// Set when this worker was spawned beside others on this host: they split each update (`SharedUpdate`),
     /// and leave their step gradients in the same file (`SharedGradientParts`).
     private let sharedUpdate: SharedUpdate?
@@ -231,19 +231,12 @@ public final class WorkerSession {
                 send(.heartbeat(timestampNanoseconds: DispatchTime.now().uptimeNanoseconds), Envelope(runNonce: run.runNonce))
             }
             let wait = settings.map { max(0, $0.heartbeatInterval - (t - lastSent)) } ?? max(0, nextHello - t)
-            var ready: [Int] = []
+            let ready: [Int]
             do {
-                // Just after a share of a split step, the update comes within a millisecond or two: wait for it
-                // awake (yielding to any other thread), so that this core does not go idle and take its time to
-                // wake when it comes.
-                while ready.isEmpty && now() < spinUntil {
-                    ready = try ZMQSocket.poll([socket, monitor.socket], timeoutMs: 0)
-                    if ready.isEmpty { sched_yield() }
-                }
-                spinUntil = 0
-                if ready.isEmpty {
-                    ready = try ZMQSocket.poll([socket, monitor.socket], timeoutMs: Int(min(wait, 0.5) * 1000) + 1)
-                }
+                // Just after a share of a split step the update comes within a millisecond or two: awake for it.
+                ready = try ZMQSocket.poll([socket, monitor.socket], awake: awakeUntil - t,
+                                           thenTimeoutMs: Int(min(wait, 0.5) * 1000) + 1)
+                awakeUntil = 0
             } catch {
                 return .noCoordinator("cannot poll the coordinator socket: \(error)")
             }
@@ -624,7 +617,7 @@ public final class WorkerSession {
             sampleCounts: stats.map { Int32($0.count) }, gradient: factors, state: state,
             sharedPart: sharedPart.map(SharedPart.init))
         send(.stepResult(result), envelope)
-        if sharedPart != nil { spinUntil = now() + WorkerSession.updateSpin }
+        if sharedPart != nil { awakeUntil = now() + WorkerSession.awakeForUpdate }
         if appliesOwn && !reports {
             // The whole step was this worker's: its gradient is the combined one the coordinator would send.
             // Applied after answering, so that the coordinator's next assignment arrives meanwhile.
