@@ -84,6 +84,14 @@ final class MonitoringTests: XCTestCase {
             guard prometheus.process.isRunning, Date() < readyBy else { return XCTFail("prometheus not ready:\n\(prometheus.output)") }
             Thread.sleep(forTimeInterval: 0.2)
         }
+        // Prometheus hands a new target to its scrape loop up to 5 s after it is ready. A short run (and its
+        // 4 s of lingering) can be over by then, so the run starts only once Prometheus has tried the address:
+        // `up` is 0 while nothing listens there.
+        let scrapingBy = Date().addingTimeInterval(60)
+        while try prometheusValue(prometheusPort, "up{job=\"glassbox\"}") == nil {
+            guard Date() < scrapingBy else { return XCTFail("prometheus never tried its target:\n\(prometheus.output)") }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
 
         let epochs = 2
         let settings = ["train", "--data", data, "--limit-train", "\(Self.trainCount)", "--epochs", "\(epochs)", "--no-maps",
