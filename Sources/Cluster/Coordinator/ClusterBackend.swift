@@ -19,8 +19,8 @@ import Protocol
 /// when it needs the weights between reports (a joining worker, or the only worker lost mid-epoch): it
 /// applies the kept updates, and recomputes in this process the steps whose gradient stayed on their
 /// worker or in the spawned workers' shared file (`LocalBackend` gives the same bits). The next step's
-/// assignment is sent right behind the update, so a worker never waits for the coordinator between steps. With `WeightSync.weights` the
-/// coordinator applies Adam and sends the weights. A weights SHA-256 check before each evaluation (so once
+/// assignment is sent right behind the update, so a worker never waits for the coordinator between steps.
+/// With `WeightSync.weights` the coordinator applies Adam and sends the weights. A weights SHA-256 check before each evaluation (so once
 /// per epoch) catches a replica that drifted and resends it the weights.
 public final class ClusterBackend: ComputeBackend {
     let pool: WorkerPool

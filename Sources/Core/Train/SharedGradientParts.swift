@@ -101,17 +101,9 @@ public final class SharedGradientParts: @unchecked Sendable {
     /// The parts at `locations` appended in order into `whole`, which is replaced; its arrays keep their
     /// storage, so a process that reads every step's parts into the same value touches no new memory.
     public func read(_ locations: [Location], into whole: inout StepGradient) -> Result<Void, SharedUpdateError> {
-        whole.sums.setZero()
-        whole.flatRows.removeAll(keepingCapacity: true)
-        whole.deltaRows.removeAll(keepingCapacity: true)
-        whole.rows = 0
+        whole.removeAll()
         for location in locations {
-            let copied = withPart(location) { sums, flat, delta in
-                whole.sums.add(sums)
-                whole.flatRows.append(contentsOf: flat)
-                whole.deltaRows.append(contentsOf: delta)
-                whole.rows += location.rows
-            }
+            let copied = withPart(location) { whole.append(sums: $0, flatRows: $1, deltaRows: $2) }
             if case .failure = copied { return copied }
         }
         return .success(())

@@ -44,6 +44,25 @@ public struct StepGradient: Sendable, Equatable {
         rows += other.rows
     }
 
+    /// `append` for a part held elsewhere (a shared file): its sums and its rows, copied in.
+    public mutating func append(sums other: UnsafeBufferPointer<Int64>, flatRows flat: UnsafeBufferPointer<Float>,
+                                deltaRows delta: UnsafeBufferPointer<Float>) {
+        let added = flat.count / SeedCNN.flatWidth
+        precondition(flat.count == added * SeedCNN.flatWidth && delta.count == added * SeedCNN.hiddenWidth)
+        sums.add(other)
+        flatRows.append(contentsOf: flat)
+        deltaRows.append(contentsOf: delta)
+        rows += added
+    }
+
+    /// Makes this `empty` again, keeping its arrays' storage for what is appended next.
+    public mutating func removeAll() {
+        sums.setZero()
+        flatRows.removeAll(keepingCapacity: true)
+        deltaRows.removeAll(keepingCapacity: true)
+        rows = 0
+    }
+
     /// The mean gradient over `samples` samples, in the full parameter layout.
     public func mean(samples: Int, threads: Int, kernels: KernelPath = .current) -> [Float] {
         let hk = StepGradient.hiddenKernel
